@@ -1,0 +1,1 @@
+//! Fate's reactor.

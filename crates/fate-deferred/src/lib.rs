@@ -1,0 +1,2 @@
+//! Deferreds: typed results that are not available yet.
+#![forbid(unsafe_code)]

@@ -1,0 +1,3 @@
+//! Fate: a Twisted-style event framework.
+pub use fate_core::*;
+pub use fate_deferred as deferred;
