@@ -1,0 +1,115 @@
+//! What the workloads measure besides wall time: CPU time of a thread or of the process,
+//! peak resident memory, and latency percentiles.
+
+use std::io;
+use std::time::Duration;
+
+use crate::sys;
+
+/// CPU time (user + system) the calling thread has used so far.
+pub(crate) fn thread_cpu() -> Duration {
+    let (user, system) = sys::rusage(sys::Who::Thread).expect("getrusage(RUSAGE_THREAD)");
+    user + system
+}
+
+/// CPU time (user + system) of every thread of this process so far, reaped children excluded.
+pub(crate) fn process_cpu() -> Duration {
+    let (user, system) = sys::rusage(sys::Who::Process).expect("getrusage(RUSAGE_SELF)");
+    user + system
+}
+
+/// CPU time (user + system) of this process's children reaped so far.
+pub(crate) fn children_cpu() -> Duration {
+    let (user, system) = sys::rusage(sys::Who::Children).expect("getrusage(RUSAGE_CHILDREN)");
+    user + system
+}
+
+/// One thread's CPU clock, readable from other threads: how a load generator reads the
+/// server thread's CPU at the edges of its measuring window without the server's help.
+///
+/// Reading fails once the thread has exited.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ThreadClock(libc::clockid_t);
+
+impl ThreadClock {
+    /// The calling thread's clock.
+    pub(crate) fn current() -> Self {
+        ThreadClock(sys::thread_cpu_clock().expect("pthread_getcpuclockid"))
+    }
+
+    /// CPU time (user + system) the thread has used so far, to the nanosecond.
+    pub(crate) fn read(self) -> io::Result<Duration> {
+        sys::clock_time(self.0)
+    }
+}
+
+/// Starts a fresh peak-memory reading: frees what malloc keeps cached and resets the
+/// process's peak RSS to its current RSS (`/proc/self/clear_refs`, value 5).
+///
+/// Called before each implementation runs, so `rss_kb` is that run's peak, not an earlier one's.
+pub(crate) fn reset_peak_rss() {
+    sys::malloc_trim();
+    // Without the reset rss_kb would carry an earlier run's peak; the kernels we run on all
+    // have it (Linux >= 4.0), so a failure here is worth knowing about.
+    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
+        eprintln!("fate-bench: cannot reset peak RSS ({e}); rss_kb is the process's peak");
+    }
+}
+
+/// Peak resident set size of this process since the last [`reset_peak_rss`], in KiB (VmHWM).
+pub(crate) fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The `p`th percentile (0..=100) of ascending `sorted` nanosecond samples, in microseconds:
+/// the sample at rank round(p/100 * (len-1)), as the peers compute it. NaN when empty.
+pub(crate) fn percentile_us(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[idx] as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_by_rank() {
+        let v: Vec<u64> = (1..=101).map(|x| x * 1000).collect();
+        assert_eq!(percentile_us(&v, 0.0), 1.0);
+        assert_eq!(percentile_us(&v, 50.0), 51.0);
+        assert_eq!(percentile_us(&v, 99.0), 100.0);
+        assert_eq!(percentile_us(&v, 100.0), 101.0);
+        assert_eq!(percentile_us(&[7000], 99.0), 7.0);
+        assert!(percentile_us(&[], 50.0).is_nan());
+    }
+
+    #[test]
+    fn thread_clock_counts_this_threads_work() {
+        let clock = ThreadClock::current();
+        let a = clock.read().unwrap();
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        let b = clock.read().unwrap();
+        assert!(b > a, "{a:?} -> {b:?} ({x})");
+        assert!(thread_cpu() > Duration::ZERO);
+        assert!(process_cpu() >= thread_cpu());
+    }
+
+    #[test]
+    fn peak_rss_is_read() {
+        reset_peak_rss();
+        assert!(peak_rss_kb().unwrap() > 0);
+    }
+}

@@ -1,0 +1,140 @@
+//! `echo`: a TCP echo server on its own thread under the shared ping-pong load generator:
+//! `--conns` connections each sending `--msg-size` bytes and waiting for the echo, for
+//! `--duration` seconds after `--warmup`.
+//!
+//! `n` = round trips in the window; `secs` = the window; `ops_per_sec` = messages/s;
+//! `p50_us`/`p99_us` round trip. On 2 cores the client is often the bottleneck, so the
+//! figure that decides is `server_cpu_us_per_op`: the server thread's CPU per message.
+//! Server on the first allowed CPU, client on the second (`--no-pin` to not pin).
+//!
+//! A server implementation is a `fn(std::net::TcpListener, server::Stop)` (see
+//! [`crate::server`]); its workload entry is `pub(crate) fn fate(args: &Args) -> Report {
+//! bench(args, "fate Protocol", serve) }`.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::args::{Args, Flag};
+use crate::loadgen::{self, Load, Protocol};
+use crate::report::Report;
+use crate::server::{Pinning, ServerThread, Stop};
+use crate::workloads::{fail, Impl, Workload};
+
+pub(crate) const WORKLOAD: Workload = Workload {
+    name: "echo",
+    about: "TCP echo server under C ping-pong connections of 64-byte messages",
+    flags: &[
+        Flag::value("conns", "64", "client connections"),
+        Flag::value("duration", "3", "measured seconds"),
+        Flag::value("warmup", "0.5", "seconds before measuring"),
+        Flag::value("msg-size", "64", "bytes per message"),
+        Flag::switch("no-pin", "do not pin server and client threads to CPUs"),
+    ],
+    impls: &[(Impl::Tokio, tokio)],
+};
+
+/// The load flags shared by `echo` and `http`'s built-in client, checked.
+pub(crate) fn window(workload: &str, args: &Args) -> (usize, Duration, Duration) {
+    let conns: usize = args.get("conns");
+    let duration: f64 = args.get("duration");
+    let warmup: f64 = args.get("warmup");
+    if conns == 0 || !(duration > 0.0 && duration <= 600.0) || !(0.0..=60.0).contains(&warmup) {
+        fail(
+            workload,
+            "--conns must be >= 1, --duration in (0, 600], --warmup in [0, 60]",
+        );
+    }
+    (
+        conns,
+        Duration::from_secs_f64(duration),
+        Duration::from_secs_f64(warmup),
+    )
+}
+
+/// Runs `serve` on a server thread under the shared load generator and reports it.
+/// Exits with status 1 if a connection failed or the server did not stop.
+pub(crate) fn bench<F>(args: &Args, peer: &str, serve: F) -> Report
+where
+    F: FnOnce(TcpListener, Stop) + Send + 'static,
+{
+    let (conns, duration, warmup) = window("echo", args);
+    let msg_size: usize = args.get("msg-size");
+    if msg_size == 0 {
+        fail("echo", "--msg-size must be >= 1");
+    }
+    let pinning = Pinning::choose(args.switch("no-pin"));
+    let server = ServerThread::start("fate-bench-echo", pinning.server, serve)
+        .unwrap_or_else(|e| fail("echo", format!("starting the server: {e}")));
+    let load = Load {
+        addr: server.addr(),
+        conns,
+        warmup,
+        duration,
+        cpu: pinning.client,
+        server: server.clock(),
+    };
+    let outcome = loadgen::run(load, Protocol::Echo { msg_size });
+    let stopped = server.stop();
+    let outcome = outcome.unwrap_or_else(|e| fail("echo", e));
+    if let Some(problem) = outcome.problem() {
+        fail("echo", problem);
+    }
+    if let Err(e) = stopped {
+        fail("echo", e);
+    }
+    outcome
+        .report(duration)
+        .with("peer", peer)
+        .with("conns", conns as u64)
+        .with("msg_size", msg_size as u64)
+        .with("pinned", pinning.pinned())
+}
+
+/// tokio current_thread, a task per connection reading up to 64 KiB and writing it back
+/// (shared/peers w3_tokio_echo).
+pub(crate) fn tokio(args: &Args) -> Report {
+    bench(
+        args,
+        "tokio current_thread, task per connection",
+        serve_tokio,
+    )
+}
+
+fn serve_tokio(listener: TcpListener, stop: Stop) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async move {
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        let accept = async {
+            loop {
+                let Ok((mut s, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = s.set_nodelay(true);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if s.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        };
+        tokio::select! {
+            () = stop => {}
+            () = accept => {}
+        }
+    });
+}

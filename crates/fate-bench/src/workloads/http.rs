@@ -1,0 +1,171 @@
+//! `http`: a hello-world HTTP/1.1 server on its own thread under a fixed client: wrk
+//! (`wrk -t1 -c50 -d5s`, as shared/peers/harness/w4_wrk.py) when it is on `PATH`, else the
+//! built-in keep-alive client ([`crate::loadgen`], one request at a time per connection).
+//! `--client wrk|builtin` forces one.
+//!
+//! `n` = requests; `secs` = the measured time (wrk's duration, or the built-in client's
+//! window after `--warmup`); `ops_per_sec` = requests/s. wrk saturates its core before a
+//! fast server does, so the figure that decides is `server_cpu_us_per_op`: the server
+//! thread's CPU per request. The response: status 200, `content-type: text/html`, body
+//! `hello`, with a `Content-Length` (the built-in client does not read chunked bodies).
+//!
+//! A server implementation is a `fn(std::net::TcpListener, server::Stop)`; its entry is
+//! `pub(crate) fn fate(args: &Args) -> Report { bench(args, "fate http", serve) }`.
+
+use std::convert::Infallible;
+use std::net::TcpListener;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+use crate::args::{Args, Flag};
+use crate::loadgen::{self, Load, Protocol};
+use crate::report::Report;
+use crate::server::{Pinning, ServerThread, Stop};
+use crate::workloads::{echo, fail, Impl, Workload};
+use crate::wrk;
+
+pub(crate) const WORKLOAD: Workload = Workload {
+    name: "http",
+    about: "hello-world HTTP/1.1 server under wrk -t1 -c50 (or the built-in client)",
+    flags: &[
+        Flag::value("conns", "50", "client connections"),
+        Flag::value("duration", "5", "measured seconds (whole seconds for wrk)"),
+        Flag::value(
+            "warmup",
+            "0.5",
+            "seconds before measuring (built-in client only)",
+        ),
+        Flag::value("client", "auto", "auto (wrk if on PATH), wrk or builtin"),
+        Flag::switch("no-pin", "do not pin server and client threads to CPUs"),
+    ],
+    impls: &[(Impl::Tokio, tokio)],
+};
+
+/// Runs `serve` on a server thread under the chosen client and reports it. Exits with
+/// status 1 if any request failed or the server did not stop.
+pub(crate) fn bench<F>(args: &Args, peer: &str, serve: F) -> Report
+where
+    F: FnOnce(TcpListener, Stop) + Send + 'static,
+{
+    let (conns, duration, warmup) = echo::window("http", args);
+    let wrk = match args.get::<String>("client").as_str() {
+        "auto" => wrk::find("wrk"),
+        "wrk" => Some(wrk::find("wrk").unwrap_or_else(|| fail("http", "wrk is not on PATH"))),
+        "builtin" => None,
+        other => fail("http", format!("--client {other:?}: auto, wrk or builtin")),
+    };
+    let pinning = Pinning::choose(args.switch("no-pin"));
+    let server = ServerThread::start("fate-bench-http", pinning.server, serve)
+        .unwrap_or_else(|e| fail("http", format!("starting the server: {e}")));
+    let report = match wrk {
+        Some(wrk) => {
+            let secs = duration.as_secs_f64().ceil() as u64;
+            let clock = server.clock();
+            let before = clock.read();
+            let summary = wrk::run(&wrk, server.addr(), conns, secs, pinning.client);
+            let after = clock.read();
+            let stopped = server.stop();
+            let summary = summary.unwrap_or_else(|e| fail("http", e));
+            let cpu = match (before, after) {
+                (Ok(a), Ok(b)) => b - a,
+                _ => fail("http", "cannot read the server thread's CPU clock"),
+            };
+            if summary.errors > 0 || summary.requests == 0 {
+                fail(
+                    "http",
+                    format!(
+                        "wrk: {} requests, {} errors",
+                        summary.requests, summary.errors
+                    ),
+                );
+            }
+            if let Err(e) = stopped {
+                fail("http", e);
+            }
+            Report::from_secs(summary.requests, summary.duration.as_secs_f64())
+                .with_us("p50_us", summary.p50_us)
+                .with_us("p99_us", summary.p99_us)
+                .with_us(
+                    "server_cpu_us_per_op",
+                    cpu.as_secs_f64() * 1e6 / summary.requests as f64,
+                )
+                .with("client", "wrk")
+        }
+        None => {
+            let load = Load {
+                addr: server.addr(),
+                conns,
+                warmup,
+                duration,
+                cpu: pinning.client,
+                server: server.clock(),
+            };
+            let outcome = loadgen::run(load, Protocol::Http);
+            let stopped = server.stop();
+            let outcome = outcome.unwrap_or_else(|e| fail("http", e));
+            if let Some(problem) = outcome.problem() {
+                fail("http", problem);
+            }
+            if let Err(e) = stopped {
+                fail("http", e);
+            }
+            outcome.report(duration).with("client", "builtin")
+        }
+    };
+    report
+        .with("peer", peer)
+        .with("conns", conns as u64)
+        .with("pinned", pinning.pinned())
+}
+
+/// hyper 1.x `http1` on tokio current_thread, a task per connection, keep-alive
+/// (shared/peers w4_hyper_hello).
+pub(crate) fn tokio(args: &Args) -> Report {
+    bench(args, "hyper 1 http1, tokio current_thread", serve_tokio)
+}
+
+async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(b"hello")));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/html"),
+    );
+    Ok(resp)
+}
+
+fn serve_tokio(listener: TcpListener, stop: Stop) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async move {
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        let accept = async {
+            loop {
+                let Ok((s, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = s.set_nodelay(true);
+                tokio::spawn(async move {
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(s), service_fn(hello))
+                        .await;
+                });
+            }
+        };
+        tokio::select! {
+            () = stop => {}
+            () = accept => {}
+        }
+    });
+}

@@ -1,0 +1,120 @@
+//! The workloads and the registry of implementations each one has.
+//!
+//! A workload module owns its parameters, its checks and its report, and registers its
+//! implementations in its `WORKLOAD` constant:
+//!
+//! ```text
+//! pub(crate) const WORKLOAD: Workload = Workload {
+//!     name: "timers",
+//!     about: "...",
+//!     flags: &[Flag::value("n", "1000000", "timers to schedule"), ...],
+//!     impls: &[(Impl::Fate, fate), (Impl::Tokio, tokio)],
+//! };
+//! ```
+//!
+//! Adding an implementation is one `pub(crate) fn NAME(args: &Args) -> Report` (in the
+//! workload's file, or in its own file under `src/workloads/WORKLOAD/`) plus one entry in
+//! `impls`. `--impl all` runs them in [`Impl`] order: fate, fate-async, tokio.
+
+use crate::args::{Args, Flag};
+use crate::report::Report;
+
+pub(crate) mod deferred;
+pub(crate) mod echo;
+pub(crate) mod http;
+pub(crate) mod pingpong;
+pub(crate) mod spawn;
+pub(crate) mod spawn_process;
+pub(crate) mod timer_churn;
+pub(crate) mod timers;
+
+/// Every workload, in `--help` order.
+pub(crate) const ALL: &[Workload] = &[
+    timers::WORKLOAD,
+    timer_churn::WORKLOAD,
+    spawn::WORKLOAD,
+    pingpong::WORKLOAD,
+    deferred::WORKLOAD,
+    echo::WORKLOAD,
+    http::WORKLOAD,
+    spawn_process::WORKLOAD,
+];
+
+/// Runs one implementation once and reports what it measured; panics (or exits) rather than
+/// report a run whose result failed its check.
+pub(crate) type Run = fn(&Args) -> Report;
+
+/// A benchmark: its flags and the implementations that exist for it.
+pub(crate) struct Workload {
+    /// The name on the command line and in the JSON `workload` field.
+    pub(crate) name: &'static str,
+    /// One line for `--help`.
+    pub(crate) about: &'static str,
+    /// Size and mode flags, with defaults (DESIGN.md section 10).
+    pub(crate) flags: &'static [Flag],
+    /// The implementations written so far, any order.
+    pub(crate) impls: &'static [(Impl, Run)],
+}
+
+impl Workload {
+    /// The implementation named `imp`, if this workload has one.
+    pub(crate) fn get(&self, imp: Impl) -> Option<Run> {
+        self.impls
+            .iter()
+            .find(|(i, _)| *i == imp)
+            .map(|(_, run)| *run)
+    }
+
+    /// Every implementation this workload has, in [`Impl`] order.
+    pub(crate) fn existing(&self) -> Vec<(Impl, Run)> {
+        Impl::ALL
+            .iter()
+            .filter_map(|&i| self.get(i).map(|run| (i, run)))
+            .collect()
+    }
+}
+
+/// Which side of the comparison an implementation is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Impl {
+    /// Fate in its Twisted-style form: callbacks, Protocols, Deferreds.
+    Fate,
+    /// Fate through async/await, where that form exists.
+    FateAsync,
+    /// The peer: the tokio-ecosystem construct that does the job best.
+    Tokio,
+}
+
+impl Impl {
+    /// Every implementation kind, in run order.
+    pub(crate) const ALL: [Impl; 3] = [Impl::Fate, Impl::FateAsync, Impl::Tokio];
+
+    /// The name on the command line and in the JSON `impl` field.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Impl::Fate => "fate",
+            Impl::FateAsync => "fate-async",
+            Impl::Tokio => "tokio",
+        }
+    }
+
+    /// The kind called `name`.
+    pub(crate) fn from_name(name: &str) -> Option<Impl> {
+        Impl::ALL.into_iter().find(|i| i.name() == name)
+    }
+}
+
+/// A current-thread tokio runtime with every driver on: what each tokio peer runs on.
+pub(crate) fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("build a current-thread tokio runtime")
+}
+
+/// Stops the run with a message on stderr and exit status 1: the run's result failed its
+/// check, and no line is printed for it.
+pub(crate) fn fail(workload: &str, msg: impl std::fmt::Display) -> ! {
+    eprintln!("fate-bench: {workload}: {msg}");
+    std::process::exit(1)
+}
