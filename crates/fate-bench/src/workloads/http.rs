@@ -14,6 +14,7 @@
 
 use std::convert::Infallible;
 use std::net::TcpListener;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -25,7 +26,8 @@ use hyper_util::rt::TokioIo;
 
 use crate::args::{Args, Flag};
 use crate::loadgen::{self, Load, Protocol};
-use crate::report::Report;
+use crate::measure;
+use crate::report::{round, Report};
 use crate::server::{Pinning, ServerThread, Stop};
 use crate::workloads::{echo, fail, Impl, Workload};
 use crate::wrk;
@@ -67,9 +69,12 @@ where
         Some(wrk) => {
             let secs = duration.as_secs_f64().ceil() as u64;
             let clock = server.clock();
-            let before = clock.read();
+            let started = Instant::now();
+            let (before, children_before) = (clock.read(), measure::children_cpu());
             let summary = wrk::run(&wrk, server.addr(), conns, secs, pinning.client);
-            let after = clock.read();
+            let (after, wrk_cpu) = (clock.read(), measure::children_cpu() - children_before);
+            // Both CPU figures cover wrk's whole life, start-up included.
+            let lifetime = started.elapsed().as_secs_f64();
             let stopped = server.stop();
             let summary = summary.unwrap_or_else(|e| fail("http", e));
             let cpu = match (before, after) {
@@ -94,6 +99,11 @@ where
                 .with_us(
                     "server_cpu_us_per_op",
                     cpu.as_secs_f64() * 1e6 / summary.requests as f64,
+                )
+                .with("server_cpu_util", round(cpu.as_secs_f64() / lifetime, 3))
+                .with(
+                    "client_cpu_util",
+                    round(wrk_cpu.as_secs_f64() / lifetime, 3),
                 )
                 .with("client", "wrk")
         }

@@ -118,3 +118,38 @@ pub(crate) fn fail(workload: &str, msg: impl std::fmt::Display) -> ! {
     eprintln!("fate-bench: {workload}: {msg}");
     std::process::exit(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(_: &Args) -> Report {
+        Report::from_secs(1, 1.0)
+    }
+
+    #[test]
+    fn implementations_run_in_impl_order_whatever_the_registry_order() {
+        let w = Workload {
+            name: "w",
+            about: "",
+            flags: &[],
+            impls: &[(Impl::Tokio, one), (Impl::Fate, one)],
+        };
+        let order: Vec<_> = w.existing().iter().map(|(i, _)| *i).collect();
+        assert_eq!(order, [Impl::Fate, Impl::Tokio]);
+        assert!(w.get(Impl::FateAsync).is_none());
+    }
+
+    #[test]
+    fn names_round_trip_and_workloads_are_unique() {
+        for i in Impl::ALL {
+            assert_eq!(Impl::from_name(i.name()), Some(i));
+        }
+        assert_eq!(Impl::from_name("all"), None);
+        let mut names: Vec<_> = ALL.iter().map(|w| w.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+        assert!(ALL.iter().all(|w| w.get(Impl::Tokio).is_some()));
+    }
+}
