@@ -1,0 +1,251 @@
+//! `DelayedCall`: the handle of a call scheduled with `call_later`.
+
+use std::cell::Cell;
+use std::error::Error;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use super::timeline::duration_ns;
+use super::wheel::Key;
+use super::Timeline;
+
+/// The handle of a call scheduled with [`Timeline::call_later`] or [`Timeline::call_at`]:
+/// cancel it, move it, or ask whether it is still pending.
+///
+/// A delayed call is in one of three states. It starts **pending**; it becomes **called**
+/// just before its function runs, or **cancelled** by [`cancel`](Self::cancel). Both are
+/// final: [`cancel`](Self::cancel), [`reset`](Self::reset) and [`delay`](Self::delay) on a
+/// called or cancelled call return [`DelayedCallError`] (cancelled is checked first). Since
+/// the call is marked called before its function runs, the function cannot cancel or reset
+/// its own call (it gets [`AlreadyCalled`](DelayedCallError::AlreadyCalled)); it can
+/// schedule a new one.
+///
+/// The handle is small (a timeline handle, a key, the deadline and one flag) and only this
+/// handle can cancel its call; it is not `Clone`.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+///
+/// use fate_core::time::DelayedCallError;
+///
+/// let clock = fate_core::testing::Clock::new();
+/// let runs = Rc::new(Cell::new(0));
+/// let call = clock.call_later(Duration::from_secs(2), { let runs = runs.clone(); move || runs.set(runs.get() + 1) });
+/// clock.advance(Duration::from_secs(1));
+/// call.reset(Duration::from_secs(3)).unwrap(); // now due at t=4
+/// clock.advance(Duration::from_secs(2));
+/// assert_eq!(runs.get(), 0);
+/// clock.advance(Duration::from_secs(1));
+/// assert_eq!(runs.get(), 1);
+/// assert!(!call.active());
+/// assert_eq!(call.cancel(), Err(DelayedCallError::AlreadyCalled));
+/// ```
+///
+/// # Cancellation
+///
+/// Dropping a `DelayedCall` does **not** cancel the call (as in Twisted): fire-and-forget
+/// is `let _ = timeline.call_later(...)`. [`cancel`](Self::cancel) drops the function
+/// without running it.
+///
+/// # Ordering
+///
+/// Calls run in deadline order, then in the order they were scheduled; a `reset` or `delay`
+/// counts as scheduling the call anew at that moment.
+#[must_use = "dropping a DelayedCall does not cancel the call: it still runs; keep the handle to cancel or reset it, or write `let _ =`"]
+pub struct DelayedCall {
+    timeline: Timeline,
+    key: Key,
+    /// The deadline, ns since the timeline's epoch; kept after the call ran or was cancelled.
+    when: Cell<u64>,
+    /// Set by this handle's `cancel`: distinguishes "cancelled" from "called" once the key
+    /// is stale.
+    cancelled: Cell<bool>,
+}
+
+/// Why a [`DelayedCall`] cannot be cancelled, reset or delayed.
+///
+/// # Examples
+///
+/// ```
+/// # use std::time::Duration;
+/// use fate_core::time::DelayedCallError;
+///
+/// let clock = fate_core::testing::Clock::new();
+/// let call = clock.call_later(Duration::from_secs(1), || ());
+/// call.cancel().unwrap();
+/// assert_eq!(call.cancel(), Err(DelayedCallError::AlreadyCancelled));
+/// assert_eq!(call.reset(Duration::ZERO).unwrap_err().to_string(), "the delayed call was already cancelled");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DelayedCallError {
+    /// The call has run (or is running).
+    AlreadyCalled,
+    /// The call was cancelled.
+    AlreadyCancelled,
+}
+
+impl fmt::Display for DelayedCallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DelayedCallError::AlreadyCalled => "the delayed call has already run",
+            DelayedCallError::AlreadyCancelled => "the delayed call was already cancelled",
+        })
+    }
+}
+
+impl Error for DelayedCallError {}
+
+impl DelayedCall {
+    pub(super) fn new(timeline: Timeline, key: Key, when: u64) -> DelayedCall {
+        DelayedCall {
+            timeline,
+            key,
+            when: Cell::new(when),
+            cancelled: Cell::new(false),
+        }
+    }
+
+    /// Cancels the call: its function is dropped without running.
+    ///
+    /// # Errors
+    ///
+    /// [`AlreadyCancelled`](DelayedCallError::AlreadyCancelled) if it was cancelled,
+    /// else [`AlreadyCalled`](DelayedCallError::AlreadyCalled) if it has run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let clock = fate_core::testing::Clock::new();
+    /// let call = clock.call_later(Duration::from_secs(1), || unreachable!());
+    /// call.cancel().unwrap();
+    /// assert!(!call.active());
+    /// clock.advance(Duration::from_secs(1));
+    /// assert!(clock.pending_calls().is_empty());
+    /// ```
+    pub fn cancel(&self) -> Result<(), DelayedCallError> {
+        if self.cancelled.get() {
+            return Err(DelayedCallError::AlreadyCancelled);
+        }
+        let entry = self.timeline.wheel().borrow_mut().remove(self.key);
+        match entry {
+            Some(entry) => {
+                self.cancelled.set(true);
+                drop(entry); // after the borrow: the closure's drop may use the timeline
+                Ok(())
+            }
+            None => Err(DelayedCallError::AlreadyCalled),
+        }
+    }
+
+    /// Moves the call to `delay` from now (earlier or later).
+    ///
+    /// # Errors
+    ///
+    /// As [`cancel`](Self::cancel).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let clock = fate_core::testing::Clock::new();
+    /// let call = clock.call_later(Duration::from_secs(4), || ());
+    /// call.reset(Duration::from_secs(3)).unwrap();
+    /// assert_eq!(call.time(), clock.epoch() + Duration::from_secs(3));
+    /// ```
+    pub fn reset(&self, delay: Duration) -> Result<(), DelayedCallError> {
+        let when = self.timeline.now_ns().saturating_add(duration_ns(delay));
+        self.move_to(when)
+    }
+
+    /// Postpones the call by `extra` from its current deadline.
+    ///
+    /// To bring a call forward, [`reset`](Self::reset) it (Twisted's `delay` also takes
+    /// negative amounts; a `Duration` cannot be negative).
+    ///
+    /// # Errors
+    ///
+    /// As [`cancel`](Self::cancel).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let clock = fate_core::testing::Clock::new();
+    /// let call = clock.call_later(Duration::from_secs(2), || ());
+    /// call.delay(Duration::from_secs(2)).unwrap();
+    /// assert_eq!(call.time(), clock.epoch() + Duration::from_secs(4));
+    /// ```
+    pub fn delay(&self, extra: Duration) -> Result<(), DelayedCallError> {
+        self.move_to(self.when.get().saturating_add(duration_ns(extra)))
+    }
+
+    fn move_to(&self, when: u64) -> Result<(), DelayedCallError> {
+        if self.cancelled.get() {
+            return Err(DelayedCallError::AlreadyCancelled);
+        }
+        if !self
+            .timeline
+            .wheel()
+            .borrow_mut()
+            .reschedule(self.key, when)
+        {
+            return Err(DelayedCallError::AlreadyCalled);
+        }
+        self.when.set(when);
+        Ok(())
+    }
+
+    /// Whether the call is still pending: neither called nor cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let clock = fate_core::testing::Clock::new();
+    /// let call = clock.call_later(Duration::from_secs(1), || ());
+    /// assert!(call.active());
+    /// clock.advance(Duration::from_secs(1));
+    /// assert!(!call.active());
+    /// ```
+    pub fn active(&self) -> bool {
+        !self.cancelled.get() && self.timeline.wheel().borrow().contains(self.key)
+    }
+
+    /// When the call is (or was) due: Twisted's `getTime`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let clock = fate_core::testing::Clock::new();
+    /// clock.advance(Duration::from_secs(100));
+    /// let call = clock.call_later(Duration::from_secs(5), || ());
+    /// assert_eq!(call.time() - clock.epoch(), Duration::from_secs(105));
+    /// ```
+    pub fn time(&self) -> Instant {
+        self.timeline.instant(self.when.get())
+    }
+}
+
+impl fmt::Debug for DelayedCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = if self.cancelled.get() {
+            "cancelled"
+        } else {
+            match self.timeline.wheel().try_borrow() {
+                Ok(wheel) if wheel.contains(self.key) => "pending",
+                Ok(_) => "called",
+                Err(_) => "unknown",
+            }
+        };
+        f.debug_struct("DelayedCall")
+            .field("time", &self.time())
+            .field("state", &state)
+            .finish()
+    }
+}
