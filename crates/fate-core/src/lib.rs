@@ -1,1 +1,30 @@
-//! Fate's reactor.
+//! Fate's reactor: one event loop per thread that runs timers, callbacks, tasks, I/O and
+//! child processes, without locks and without `Send`.
+//!
+//! - [`reactor`]: the loop, its life cycle (run, stop, crash, triggers), the one thread-safe
+//!   door (`call_from_thread`), and the panic boundary.
+//! - [`time`]: `call_later` and `DelayedCall`, `sleep`, `timeout`, `LoopingCall`, on a timing
+//!   wheel with O(1) insert and cancel.
+//! - [`task`]: `!Send` futures as tasks on the reactor.
+//! - `testing` (feature `testing`): a virtual `Clock` so that time-based code is tested
+//!   without sleeping.
+//!
+//! # Features
+//!
+//! - `net` (default): TCP, UDP and Unix sockets with protocols and transports.
+//! - `process` (default): child processes.
+//! - `testing`: the virtual clock and in-memory transports for tests.
+
+mod entry;
+pub mod reactor;
+mod sys;
+pub mod task;
+pub mod time;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use entry::{
+    block_on, call_later, call_soon, reactor, run, run_until_idle, sleep, sleep_until, spawn_local,
+    timeout,
+};

@@ -23,7 +23,7 @@ pub(crate) const WORKLOAD: Workload = Workload {
     name: "pingpong",
     about: "two tasks wake each other N times through a Cell and stored Wakers",
     flags: &[Flag::value("n", "1000000", "wakes")],
-    impls: &[(Impl::Tokio, tokio)],
+    impls: &[(Impl::Fate, fate), (Impl::Tokio, tokio)],
 };
 
 /// What the two tasks share.
@@ -107,4 +107,27 @@ pub(crate) fn tokio(args: &Args) -> Report {
         cpu,
         "tokio LocalSet::spawn_local, current_thread",
     )
+}
+
+/// Both players spawned with `fate::task::spawn_local` on a fate reactor.
+pub(crate) fn fate(args: &Args) -> Report {
+    let n: u64 = args.get("n");
+    let reactor = fate::reactor::Reactor::builder()
+        .handle_signals(false)
+        .build()
+        .expect("fate reactor");
+    let table = Rc::new(Table::default());
+    let t = table.clone();
+    let (elapsed, cpu) = reactor
+        .block_on(async move {
+            let cpu0 = measure::thread_cpu();
+            let t0 = Instant::now();
+            let a = fate::task::spawn_local(player(t.clone(), 0, n));
+            let b = fate::task::spawn_local(player(t, 1, n));
+            a.await.expect("player 0");
+            b.await.expect("player 1");
+            (t0.elapsed(), measure::thread_cpu() - cpu0)
+        })
+        .expect("fate reactor run");
+    report(n, table.count(), elapsed, cpu, "fate task::spawn_local")
 }

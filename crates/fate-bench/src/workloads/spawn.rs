@@ -14,7 +14,7 @@ pub(crate) const WORKLOAD: Workload = Workload {
     name: "spawn",
     about: "spawn N empty tasks keeping the handles, then join them all",
     flags: &[Flag::value("n", "200000", "tasks")],
-    impls: &[(Impl::Tokio, tokio)],
+    impls: &[(Impl::Fate, fate), (Impl::Tokio, tokio)],
 };
 
 /// Checks `joined == --n` (exit status 1 otherwise) and builds the report.
@@ -62,4 +62,31 @@ pub(crate) fn tokio(args: &Args) -> Report {
         cpu,
         "tokio LocalSet::spawn_local, current_thread",
     )
+}
+
+/// `fate::task::spawn_local` on a fate reactor, `JoinHandle`s awaited in order.
+pub(crate) fn fate(args: &Args) -> Report {
+    let n: usize = args.get("n");
+    let reactor = fate::reactor::Reactor::builder()
+        .handle_signals(false)
+        .build()
+        .expect("fate reactor");
+    let (joined, elapsed, cpu) = reactor
+        .block_on(async move {
+            let cpu0 = measure::thread_cpu();
+            let t0 = Instant::now();
+            let mut handles = Vec::with_capacity(n);
+            for _ in 0..n {
+                handles.push(fate::task::spawn_local(async {}));
+            }
+            let mut joined = 0;
+            for h in handles {
+                if h.await.is_ok() {
+                    joined += 1;
+                }
+            }
+            (joined, t0.elapsed(), measure::thread_cpu() - cpu0)
+        })
+        .expect("fate reactor run");
+    report(n, joined, elapsed, cpu, "fate task::spawn_local")
 }

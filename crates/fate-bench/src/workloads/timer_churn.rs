@@ -32,7 +32,7 @@ pub(crate) const WORKLOAD: Workload = Workload {
         ),
         Flag::value("seed", "42", "SplitMix64 seed of the delays"),
     ],
-    impls: &[(Impl::Tokio, tokio)],
+    impls: &[(Impl::Fate, fate), (Impl::Tokio, tokio)],
 };
 
 /// The delays, the same for every implementation.
@@ -116,5 +116,45 @@ pub(crate) fn tokio(args: &Args) -> Report {
         elapsed,
         cpu,
         "tokio-util DelayQueue insert+remove, current_thread",
+    )
+}
+
+/// `call_later` + `DelayedCall::cancel` on a fate reactor whose timeline already holds
+/// `--pending` long calls. The callback captures the timeout's index, as DelayQueue's entry
+/// holds it.
+pub(crate) fn fate(args: &Args) -> Report {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    let plan = Plan::new(args);
+    let reactor = fate::reactor::Reactor::builder()
+        .handle_signals(false)
+        .build()
+        .expect("fate reactor");
+    let fired = Rc::new(Cell::new(0u64));
+    let mut pending = Vec::with_capacity(plan.pending.len());
+    for (i, d) in plan.pending.iter().enumerate() {
+        let fired = fired.clone();
+        pending.push(reactor.call_later(*d, move || fired.set(fired.get() + i as u64)));
+    }
+    let cpu0 = measure::thread_cpu();
+    let t0 = Instant::now();
+    for (i, d) in plan.churn.iter().enumerate() {
+        let index = i as u32;
+        let call = reactor.call_later(*d, move || {
+            std::hint::black_box(index);
+        });
+        call.cancel().expect("cancel a pending timeout");
+    }
+    let elapsed = t0.elapsed();
+    let cpu = measure::thread_cpu() - cpu0;
+    let still_pending = pending.iter().filter(|c| c.active()).count();
+    assert_eq!(fired.get(), 0, "a long timeout fired");
+    report(
+        &plan,
+        still_pending,
+        elapsed,
+        cpu,
+        "fate Reactor::call_later + DelayedCall::cancel",
     )
 }

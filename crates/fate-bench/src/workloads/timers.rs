@@ -28,7 +28,7 @@ pub(crate) const WORKLOAD: Workload = Workload {
         Flag::value("max-ms", "100", "longest delay in milliseconds"),
         Flag::value("seed", "42", "SplitMix64 seed of the delays"),
     ],
-    impls: &[(Impl::Tokio, tokio)],
+    impls: &[(Impl::Fate, fate), (Impl::Tokio, tokio)],
 };
 
 /// The timers to schedule, the same for every implementation.
@@ -170,4 +170,52 @@ pub(crate) fn tokio(args: &Args) -> Report {
         }
     });
     report(&plan, outcome, "tokio-util DelayQueue, current_thread")
+}
+
+/// `call_later` on a fate reactor: one callback per timer, the odd ones cancelled through
+/// their `DelayedCall`, then `run_until_idle` until the rest have fired.
+pub(crate) fn fate(args: &Args) -> Report {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let plan = Plan::new(args);
+    let n = plan.delays.len();
+    assert!(n <= u32::MAX as usize, "--n too large");
+    let reactor = fate::reactor::Reactor::builder()
+        .handle_signals(false)
+        .build()
+        .expect("fate reactor");
+    let firings = Rc::new(RefCell::new(Vec::with_capacity(n - n / 2)));
+    let cpu0 = measure::thread_cpu();
+    let t0 = Instant::now();
+    let mut calls = Vec::with_capacity(n);
+    for (i, d) in plan.delays.iter().enumerate() {
+        let deadline = Instant::now() + *d;
+        let due_ns = (deadline - t0).as_nanos() as u64;
+        let firings = firings.clone();
+        calls.push(reactor.timeline().call_at(deadline, move || {
+            let now_ns = t0.elapsed().as_nanos() as u64;
+            firings.borrow_mut().push(Firing {
+                index: i as u32,
+                late_ns: now_ns.saturating_sub(due_ns),
+            });
+        }));
+    }
+    let scheduled = t0.elapsed();
+    for (i, call) in calls.iter().enumerate() {
+        if Plan::cancelled(i) {
+            call.cancel().expect("cancel a pending timer");
+        }
+    }
+    let cancelled = t0.elapsed();
+    drop(calls);
+    reactor.run_until_idle().expect("fate reactor run");
+    let outcome = Outcome {
+        firings: std::mem::take(&mut *firings.borrow_mut()),
+        scheduled,
+        cancelled,
+        elapsed: t0.elapsed(),
+        cpu: measure::thread_cpu() - cpu0,
+    };
+    report(&plan, outcome, "fate Reactor::call_later + run_until_idle")
 }

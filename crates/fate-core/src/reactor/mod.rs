@@ -1,0 +1,625 @@
+//! The reactor: one event loop per thread that runs timers, callbacks, tasks and I/O.
+//!
+//! A [`Reactor`] owns an epoll instance (through mio), a timeline of delayed calls, a ready
+//! queue, and the registrations of every I/O source. Nothing in it is `Send`: callbacks,
+//! protocols and tasks run on the reactor's thread and need no locks. The one thread-safe door
+//! is [`RemoteHandle::call_from_thread`].
+//!
+//! # One turn of the loop
+//!
+//! Each turn, in this order:
+//!
+//! 1. **Remote work**: closures from `call_from_thread` and tasks woken on other threads are
+//!    moved onto the ready queue.
+//! 2. **Timers**: the clock is read once; every delayed call whose time has come runs, in
+//!    deadline order, equal deadlines in the order they were scheduled. A call scheduled by one
+//!    of them that is already due runs in this same step.
+//! 3. **Ready queue**: `call_soon` callbacks and woken tasks run in FIFO order, at most
+//!    `budget` of them (default 256), so I/O is never starved by a busy task.
+//! 4. **Poll**: if work remains on the ready queue the loop polls epoll without sleeping;
+//!    otherwise it arms a timerfd with the next deadline (to the nanosecond) and sleeps until
+//!    that, an I/O event, or a wake from another thread.
+//! 5. **Dispatch**: each I/O event goes to the handler of its source.
+//!
+//! Registering a timer or a callback from the loop thread costs no syscall; the timerfd is
+//! armed once per sleep, only when the next deadline changed.
+//!
+//! # Panics
+//!
+//! Every callback, timed call, task poll and I/O handler runs behind a panic boundary; see
+//! [`PanicPolicy`].
+
+mod error;
+pub(crate) mod io;
+mod panic;
+pub(crate) mod ready;
+pub(crate) mod remote;
+mod signals;
+mod triggers;
+mod turn;
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+pub use error::ReactorError;
+pub(crate) use panic::panic_message;
+pub use panic::PanicPolicy;
+pub use remote::RemoteHandle;
+pub(crate) use remote::{Remote, RemoteWork};
+pub use triggers::{Phase, SystemEvent, TriggerId, TriggerWait, UnknownTrigger};
+
+use crate::sys::TimerFd;
+use crate::time::{DelayedCall, Timeline};
+use io::IoEntry;
+use ready::{Ready, LOCAL};
+use triggers::Triggers;
+
+/// The state of a reactor's life cycle; transitions only go down this list, except that
+/// `crash` sends a running reactor back to `Idle`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RunState {
+    /// Built, not running (never run, or crashed).
+    Idle,
+    /// In `run`/`run_until_idle`/`block_on`.
+    Running,
+    /// `stop` was called; shutdown triggers are running or being waited for.
+    Stopping,
+    /// Shut down for good; `run` again is `NotRestartable`.
+    Stopped,
+}
+
+/// A handle to the reactor of the current thread. Cheap to clone; `!Send`.
+///
+/// # Examples
+///
+/// The article's first program, on the reactor: a fuse burns for a while, then its handler
+/// runs, and the reactor stops.
+///
+/// ```
+/// use std::time::Duration;
+/// use fate_core::reactor::Reactor;
+///
+/// let reactor = Reactor::new().unwrap();
+/// reactor.call_later(Duration::from_millis(10), || {
+///     println!("BOOM");
+///     fate_core::reactor::current().stop().unwrap();
+/// });
+/// reactor.run().unwrap();
+/// ```
+///
+/// A reactor is tied to its thread:
+///
+/// ```compile_fail
+/// let reactor = fate_core::reactor::Reactor::new().unwrap();
+/// std::thread::spawn(move || drop(reactor));
+/// ```
+#[derive(Clone)]
+pub struct Reactor {
+    pub(crate) inner: Rc<Inner>,
+}
+
+/// The reactor's state. Every field is only touched on the reactor's thread, except `remote`.
+pub(crate) struct Inner {
+    /// Unique among all reactors of the process; never 0. Task wakers compare it with the
+    /// thread's current reactor id to know whether they run on the right thread.
+    pub(crate) id: u64,
+    /// epoll; borrowed mutably only while sleeping in `poll`.
+    poll: RefCell<mio::Poll>,
+    /// A clone of the poll's registry, so handlers can (de)register while `poll` is borrowed.
+    pub(crate) registry: mio::Registry,
+    /// The event buffer `poll` fills; borrowed while a batch is dispatched.
+    events: RefCell<mio::Events>,
+    /// Registered I/O sources, indexed by the low half of their token.
+    pub(crate) sources: RefCell<Slab<IoEntry>>,
+    /// Bumped at each registration; the high half of a token, to drop stale events.
+    pub(crate) next_generation: Cell<u32>,
+    /// Delayed calls and sleeps, on real time.
+    pub(crate) timeline: Timeline,
+    /// Wakes epoll at the next deadline with sub-millisecond precision.
+    timer_fd: TimerFd,
+    /// The deadline `timer_fd` is armed for, if any; saves a syscall when it is unchanged.
+    armed: Cell<Option<Instant>>,
+    /// The thread-safe queue other threads (and foreign wakers) send work to.
+    pub(crate) remote: Arc<Remote>,
+    /// Where in its life the reactor is.
+    pub(crate) state: Cell<RunState>,
+    /// Set by `crash` and by the end of shutdown: leave the loop after this turn.
+    exit_requested: Cell<bool>,
+    /// Startup and shutdown triggers.
+    triggers: RefCell<Triggers>,
+    /// What to do when user code panics.
+    pub(crate) panic_policy: PanicPolicy,
+    /// Whether `run` installs SIGINT/SIGTERM handlers.
+    handle_signals: bool,
+    /// SIGINT/SIGTERM delivery while running with signal handling on.
+    signals: RefCell<Option<signals::SignalWatch>>,
+    /// How many ready items one turn runs before polling I/O again.
+    budget: usize,
+    /// Work outside the reactor that will come back to it (thread-pool jobs): while non-zero
+    /// the reactor is not idle even with nothing else pending.
+    pub(crate) outstanding: Cell<usize>,
+}
+
+/// Reactor ids; 0 means "no reactor" in the thread-local.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The reactor of this thread, while one exists.
+    static CURRENT: RefCell<Weak<Inner>> = const { RefCell::new(Weak::new()) };
+}
+
+const WAKER_TOKEN: mio::Token = mio::Token(0);
+const TIMER_TOKEN: mio::Token = mio::Token(1);
+const SIGNAL_TOKEN: mio::Token = mio::Token(2);
+
+/// Configures a reactor before building it.
+///
+/// # Examples
+///
+/// ```
+/// use fate_core::reactor::{PanicPolicy, Reactor};
+///
+/// let reactor = Reactor::builder()
+///     .panic_policy(PanicPolicy::Log)
+///     .handle_signals(false)
+///     .budget(128)
+///     .build()
+///     .unwrap();
+/// # drop(reactor);
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ReactorBuilder {
+    panic_policy: PanicPolicy,
+    handle_signals: bool,
+    budget: usize,
+    events_capacity: usize,
+}
+
+impl Default for ReactorBuilder {
+    fn default() -> Self {
+        ReactorBuilder {
+            panic_policy: PanicPolicy::Log,
+            handle_signals: true,
+            budget: 256,
+            events_capacity: 1024,
+        }
+    }
+}
+
+impl ReactorBuilder {
+    /// What happens when user code panics (default: log and go on).
+    pub fn panic_policy(mut self, policy: PanicPolicy) -> Self {
+        self.panic_policy = policy;
+        self
+    }
+
+    /// Whether `run` turns SIGINT and SIGTERM into a graceful `stop` (a second signal exits at
+    /// once). Default: true, as Twisted's `installSignalHandlers`.
+    pub fn handle_signals(mut self, on: bool) -> Self {
+        self.handle_signals = on;
+        self
+    }
+
+    /// How many ready callbacks and task polls one turn runs before polling I/O (default 256).
+    pub fn budget(mut self, budget: usize) -> Self {
+        self.budget = budget.max(1);
+        self
+    }
+
+    /// How many I/O events one poll can return (default 1024).
+    pub fn events_capacity(mut self, capacity: usize) -> Self {
+        self.events_capacity = capacity.max(16);
+        self
+    }
+
+    /// Builds the reactor for this thread.
+    ///
+    /// # Errors
+    ///
+    /// [`ReactorError::AlreadyExists`] if this thread already has a reactor;
+    /// [`ReactorError::Io`] if epoll, the eventfd or the timerfd cannot be created.
+    pub fn build(self) -> Result<Reactor, ReactorError> {
+        if CURRENT.with(|c| c.borrow().strong_count() > 0) {
+            return Err(ReactorError::AlreadyExists);
+        }
+        let poll = mio::Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = mio::Waker::new(&registry, WAKER_TOKEN)?;
+        let mut timer_fd = TimerFd::new()?;
+        registry.register(&mut timer_fd, TIMER_TOKEN, mio::Interest::READABLE)?;
+        let inner = Rc::new(Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            poll: RefCell::new(poll),
+            registry,
+            events: RefCell::new(mio::Events::with_capacity(self.events_capacity)),
+            sources: RefCell::new(Slab::new()),
+            next_generation: Cell::new(0),
+            timeline: Timeline::real(),
+            timer_fd,
+            armed: Cell::new(None),
+            remote: Arc::new(Remote::new(waker)),
+            state: Cell::new(RunState::Idle),
+            exit_requested: Cell::new(false),
+            triggers: RefCell::new(Triggers::default()),
+            panic_policy: self.panic_policy,
+            handle_signals: self.handle_signals,
+            signals: RefCell::new(None),
+            budget: self.budget,
+            outstanding: Cell::new(0),
+        });
+        remote::register(inner.id, &inner.remote);
+        CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&inner));
+        LOCAL.with(|l| l.reactor_id.set(inner.id));
+        Ok(Reactor { inner })
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        remote::unregister(self.id);
+        LOCAL.with(|l| {
+            if l.reactor_id.get() == self.id {
+                l.reactor_id.set(0);
+            }
+        });
+        // Tasks, callbacks and timers still queued are dropped now, on the right thread; this
+        // also breaks the cycles of callbacks that hold a handle to their own reactor.
+        ready::clear();
+        self.timeline.clear();
+        for work in self.remote.take() {
+            drop(work);
+        }
+    }
+}
+
+/// The current thread's reactor.
+///
+/// # Panics
+///
+/// If this thread has no reactor; see [`try_current`] for the fallible form.
+///
+/// # Examples
+///
+/// ```
+/// let reactor = fate_core::reactor::Reactor::new().unwrap();
+/// reactor.call_soon(|| fate_core::reactor::current().stop().unwrap());
+/// reactor.run().unwrap();
+/// ```
+#[track_caller]
+pub fn current() -> Reactor {
+    try_current().expect(
+        "no reactor on this thread: build one with Reactor::new() or run code inside fate::run",
+    )
+}
+
+/// The current thread's reactor, or `None` if it has none.
+///
+/// # Examples
+///
+/// ```
+/// assert!(fate_core::reactor::try_current().is_none());
+/// let reactor = fate_core::reactor::Reactor::new().unwrap();
+/// assert!(fate_core::reactor::try_current().is_some());
+/// # drop(reactor);
+/// ```
+pub fn try_current() -> Option<Reactor> {
+    CURRENT
+        .try_with(|c| c.borrow().upgrade())
+        .ok()
+        .flatten()
+        .map(|inner| Reactor { inner })
+}
+
+impl Reactor {
+    /// Builds a reactor for this thread with the default settings.
+    ///
+    /// # Errors
+    ///
+    /// As [`ReactorBuilder::build`].
+    pub fn new() -> Result<Reactor, ReactorError> {
+        ReactorBuilder::default().build()
+    }
+
+    /// A builder to configure the panic policy, signal handling and turn budget.
+    pub fn builder() -> ReactorBuilder {
+        ReactorBuilder::default()
+    }
+
+    /// Runs `f` at the next turn, after what is already on the ready queue.
+    ///
+    /// # Ordering
+    ///
+    /// FIFO with other `call_soon` callbacks and with task wakes.
+    pub fn call_soon(&self, f: impl FnOnce() + 'static) {
+        ready::push(Ready::Call(Box::new(f)));
+    }
+
+    /// Runs `f` once `delay` has passed; the returned [`DelayedCall`] can cancel, reset or
+    /// delay it. Costs no syscall.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let reactor = fate_core::reactor::Reactor::new().unwrap();
+    /// let call = reactor.call_later(Duration::from_secs(3600), || unreachable!());
+    /// call.cancel().unwrap();
+    /// reactor.run_until_idle().unwrap();
+    /// ```
+    pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> DelayedCall {
+        self.inner.timeline.call_later(delay, f)
+    }
+
+    /// The reactor's timeline (real time); everything time-based accepts it.
+    pub fn timeline(&self) -> &Timeline {
+        &self.inner.timeline
+    }
+
+    /// Seconds since the reactor was built, as Twisted's `seconds()`.
+    pub fn seconds(&self) -> f64 {
+        self.inner.timeline.seconds()
+    }
+
+    /// A `Send` handle for other threads to run code on this reactor.
+    pub fn remote(&self) -> RemoteHandle {
+        RemoteHandle {
+            remote: self.inner.remote.clone(),
+        }
+    }
+
+    /// Whether the reactor is running (and not stopping).
+    pub fn is_running(&self) -> bool {
+        self.inner.state.get() == RunState::Running
+    }
+
+    /// Runs `f` once the reactor is running: now if it already is, else as an `after
+    /// startup` trigger (Twisted's `callWhenRunning`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reactor = fate_core::reactor::Reactor::new().unwrap();
+    /// reactor.call_when_running(|| fate_core::reactor::current().stop().unwrap());
+    /// reactor.run().unwrap();
+    /// ```
+    pub fn call_when_running(&self, f: impl FnOnce() + 'static) -> Option<TriggerId> {
+        if self.is_running() {
+            f();
+            None
+        } else {
+            Some(self.add_system_event_trigger(Phase::After, SystemEvent::Startup, f))
+        }
+    }
+
+    /// Registers `f` to run in `phase` of `event`. A `Before` trigger may return a
+    /// [`TriggerWait`] (a future or Deferred) that delays the rest of the event.
+    pub fn add_system_event_trigger<R: Into<TriggerWait>>(
+        &self,
+        phase: Phase,
+        event: SystemEvent,
+        f: impl FnOnce() -> R + 'static,
+    ) -> TriggerId {
+        self.inner
+            .triggers
+            .borrow_mut()
+            .add(phase, event, Box::new(move || f().into()))
+    }
+
+    /// Removes a trigger that has not run yet.
+    ///
+    /// # Errors
+    ///
+    /// [`UnknownTrigger`] if it already ran, was removed, or never existed.
+    pub fn remove_system_event_trigger(&self, id: TriggerId) -> Result<(), UnknownTrigger> {
+        self.inner.triggers.borrow_mut().remove(id)
+    }
+
+    /// Runs until [`stop`](Reactor::stop) (or [`crash`](Reactor::crash)).
+    ///
+    /// Fires the startup triggers, then loops. With signal handling on (the default), SIGINT
+    /// and SIGTERM call `stop`; a second signal exits the process at once.
+    ///
+    /// # Errors
+    ///
+    /// `AlreadyRunning` if called from inside the loop; `NotRestartable` after a full stop.
+    pub fn run(&self) -> Result<(), ReactorError> {
+        self.enter()?;
+        self.fire_event(SystemEvent::Startup);
+        self.turn_until(&|| false, false)
+    }
+
+    /// Runs until nothing is pending: no timer, no ready callback or task, no I/O source, no
+    /// thread-pool job. The article's `Fate.run` loop. Startup triggers fire; shutdown
+    /// triggers do not (the reactor is left idle and may run again).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let reactor = fate_core::reactor::Reactor::new().unwrap();
+    /// reactor.call_later(Duration::from_millis(5), || println!("fired"));
+    /// reactor.run_until_idle().unwrap();
+    /// ```
+    pub fn run_until_idle(&self) -> Result<(), ReactorError> {
+        self.enter()?;
+        self.fire_event(SystemEvent::Startup);
+        let result = self.turn_until(&|| false, true);
+        if self.inner.state.get() == RunState::Running {
+            self.inner.state.set(RunState::Idle);
+        }
+        result
+    }
+
+    /// Runs the loop until `fut` completes and returns its output.
+    ///
+    /// `fut` runs as a task on this reactor, so it may spawn, sleep and do I/O. The reactor is
+    /// left idle afterwards and may run again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reactor = fate_core::reactor::Reactor::new().unwrap();
+    /// let answer = reactor.block_on(async { 6 * 7 }).unwrap();
+    /// assert_eq!(answer, 42);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Reactor::run); and [`ReactorError::NotRunning`] if the reactor was stopped or
+    /// crashed before `fut` completed (its output is then lost).
+    pub fn block_on<F: Future + 'static>(&self, fut: F) -> Result<F::Output, ReactorError> {
+        self.enter()?;
+        let slot: Rc<RefCell<Option<F::Output>>> = Rc::new(RefCell::new(None));
+        let out = slot.clone();
+        crate::task::spawn_local_on(self, async move {
+            let value = fut.await;
+            *out.borrow_mut() = Some(value);
+        })
+        .detach();
+        let result = self.turn_until(&|| slot.borrow().is_some(), false);
+        if self.inner.state.get() == RunState::Running {
+            self.inner.state.set(RunState::Idle);
+        }
+        result?;
+        let value = slot.borrow_mut().take();
+        value.ok_or(ReactorError::NotRunning)
+    }
+
+    /// Begins a graceful shutdown: runs the `before shutdown` triggers, waits for what they
+    /// returned, runs the `during` and `after` triggers, then leaves the loop.
+    ///
+    /// # Errors
+    ///
+    /// [`ReactorError::NotRunning`] if the reactor is not running or is already stopping.
+    pub fn stop(&self) -> Result<(), ReactorError> {
+        if self.inner.state.get() != RunState::Running {
+            return Err(ReactorError::NotRunning);
+        }
+        self.inner.state.set(RunState::Stopping);
+        let reactor = self.clone();
+        self.call_soon(move || reactor.fire_event(SystemEvent::Shutdown));
+        Ok(())
+    }
+
+    /// Leaves the loop at the end of this turn without running shutdown triggers. The reactor
+    /// may run again afterwards (Twisted's `crash`).
+    pub fn crash(&self) {
+        self.inner.exit_requested.set(true);
+        if matches!(
+            self.inner.state.get(),
+            RunState::Running | RunState::Stopping
+        ) {
+            self.inner.state.set(RunState::Idle);
+        }
+    }
+
+    /// Spawns a `!Send` future on this reactor; see [`crate::task::spawn_local`].
+    pub fn spawn_local<F>(&self, fut: F) -> crate::task::JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        crate::task::spawn_local_on(self, fut)
+    }
+
+    /// Marks the start of a run; refuses nested and restarted runs.
+    fn enter(&self) -> Result<(), ReactorError> {
+        match self.inner.state.get() {
+            RunState::Running | RunState::Stopping => return Err(ReactorError::AlreadyRunning),
+            RunState::Stopped => return Err(ReactorError::NotRestartable),
+            RunState::Idle => {}
+        }
+        self.inner.exit_requested.set(false);
+        Ok(())
+    }
+
+    /// Fires a system event's three phases.
+    fn fire_event(&self, event: SystemEvent) {
+        let mut waits = Vec::new();
+        while let Some(trigger) = self.next_trigger(event, Phase::Before) {
+            let mut wait = TriggerWait(None);
+            self.inner
+                .panic_policy
+                .guard("system event trigger", || wait = trigger());
+            waits.extend(wait.0);
+        }
+        if waits.is_empty() {
+            self.finish_event(event);
+            return;
+        }
+        let reactor = self.clone();
+        crate::task::spawn_local_on(self, async move {
+            for wait in waits {
+                wait.await;
+            }
+            reactor.finish_event(event);
+        })
+        .detach();
+    }
+
+    /// The `during` and `after` phases of an event, plus the reactor's own part.
+    fn finish_event(&self, event: SystemEvent) {
+        if event == SystemEvent::Startup {
+            self.inner.state.set(RunState::Running);
+            self.install_signals();
+        }
+        while let Some(trigger) = self.next_trigger(event, Phase::During) {
+            self.inner
+                .panic_policy
+                .guard("system event trigger", || drop(trigger()));
+        }
+        if event == SystemEvent::Shutdown {
+            self.inner.state.set(RunState::Stopped);
+            self.inner.exit_requested.set(true);
+            self.inner.signals.borrow_mut().take();
+        }
+        while let Some(trigger) = self.next_trigger(event, Phase::After) {
+            self.inner
+                .panic_policy
+                .guard("system event trigger", || drop(trigger()));
+        }
+    }
+
+    fn next_trigger(
+        &self,
+        event: SystemEvent,
+        phase: Phase,
+    ) -> Option<Box<dyn FnOnce() -> TriggerWait>> {
+        self.inner.triggers.borrow_mut().take_next(event, phase)
+    }
+
+    fn install_signals(&self) {
+        if !self.inner.handle_signals || self.inner.signals.borrow().is_some() {
+            return;
+        }
+        match signals::SignalWatch::new(&self.inner.registry, SIGNAL_TOKEN) {
+            Ok(watch) => *self.inner.signals.borrow_mut() = Some(watch),
+            Err(e) => tracing::warn!(target: "fate::reactor", "no SIGINT/SIGTERM handling: {e}"),
+        }
+    }
+}
+
+impl AsRef<Timeline> for Reactor {
+    fn as_ref(&self) -> &Timeline {
+        &self.inner.timeline
+    }
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor")
+            .field("id", &self.inner.id)
+            .field("state", &self.inner.state.get())
+            .field("sources", &self.inner.sources.borrow().len())
+            .finish_non_exhaustive()
+    }
+}

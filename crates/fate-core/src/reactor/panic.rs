@@ -1,0 +1,62 @@
+//! What the reactor does when a callback, protocol method or task panics.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// What happens when user code panics inside the reactor.
+///
+/// The reactor runs every callback, I/O handler and task step behind a panic boundary. With
+/// the default, [`PanicPolicy::Log`], a panic is logged with `tracing::error!` (or turned into a
+/// `Failure` where a Deferred waits for the result) and the loop goes on with the next event.
+/// [`PanicPolicy::Abort`] logs it and aborts the process, for programs that prefer to die
+/// rather than run on with state a panic may have left half-updated.
+///
+/// # Examples
+///
+/// ```
+/// use fate_core::reactor::{PanicPolicy, Reactor};
+///
+/// let reactor = Reactor::builder().panic_policy(PanicPolicy::Log).build().unwrap();
+/// reactor.call_soon(|| panic!("a bad callback"));
+/// reactor.call_soon(|| println!("the loop went on"));
+/// reactor.run_until_idle().unwrap();
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PanicPolicy {
+    /// Log the panic and keep running (the default).
+    #[default]
+    Log,
+    /// Log the panic, then abort the process.
+    Abort,
+}
+
+impl PanicPolicy {
+    /// Runs `f` behind the panic boundary; `what` names the kind of code in the log line.
+    #[inline]
+    pub(crate) fn guard(self, what: &'static str, f: impl FnOnce()) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+            self.report(what, &*payload);
+        }
+    }
+
+    /// Reports a caught panic according to the policy.
+    pub(crate) fn report(self, what: &'static str, payload: &(dyn Any + Send)) {
+        let message = panic_message(payload);
+        tracing::error!(target: "fate::reactor", "a {what} panicked: {message}");
+        if self == PanicPolicy::Abort {
+            eprintln!("fate: a {what} panicked ({message}); aborting as the panic policy says");
+            std::process::abort();
+        }
+    }
+}
+
+/// The text of a panic payload (`&str` or `String`), or a placeholder for other payloads.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}

@@ -1,0 +1,68 @@
+//! The ready queue: callbacks and woken tasks waiting for their turn, in FIFO order.
+//!
+//! The queue belongs to the thread, not to a `Reactor` value, so that a task's waker can reach
+//! it with one thread-local access and no reference count: there is at most one reactor per
+//! thread (see `Reactor::new`). `call_soon` callbacks and woken tasks share the one queue, so
+//! they run in the order they became ready.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+
+use async_task::Runnable;
+
+/// One unit of work on the ready queue.
+pub(crate) enum Ready {
+    /// A plain callback from `call_soon` (or a remote `call_from_thread`).
+    Call(Box<dyn FnOnce()>),
+    /// A task that was woken and wants to be polled.
+    Task(Runnable),
+}
+
+/// Per-thread reactor state that must be reachable without a `Reactor` handle.
+pub(crate) struct Local {
+    /// The id of the reactor that owns this thread, or 0 when there is none. Task wakers
+    /// compare it with their own reactor's id to decide between the local queue and the
+    /// thread-safe remote queue.
+    pub(crate) reactor_id: Cell<u64>,
+    /// Work ready to run on this thread's reactor, oldest first.
+    pub(crate) queue: RefCell<VecDeque<Ready>>,
+}
+
+thread_local! {
+    pub(crate) static LOCAL: Local = const {
+        Local {
+            reactor_id: Cell::new(0),
+            queue: RefCell::new(VecDeque::new()),
+        }
+    };
+}
+
+/// Appends `item` to this thread's ready queue.
+#[inline]
+pub(crate) fn push(item: Ready) {
+    LOCAL.with(|local| local.queue.borrow_mut().push_back(item));
+}
+
+/// Takes the oldest ready item, if any.
+#[inline]
+pub(crate) fn pop() -> Option<Ready> {
+    LOCAL.with(|local| local.queue.borrow_mut().pop_front())
+}
+
+/// Whether anything is waiting on this thread's ready queue.
+#[inline]
+pub(crate) fn is_empty() -> bool {
+    LOCAL.with(|local| local.queue.borrow().is_empty())
+}
+
+/// Drops everything queued (when the reactor goes away), outside the queue's borrow so that a
+/// dropped task may itself touch the queue.
+pub(crate) fn clear() {
+    loop {
+        let drained: Vec<Ready> = LOCAL.with(|local| local.queue.borrow_mut().drain(..).collect());
+        if drained.is_empty() {
+            break;
+        }
+        drop(drained);
+    }
+}

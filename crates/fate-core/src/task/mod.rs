@@ -1,0 +1,114 @@
+//! Tasks: `!Send` futures driven by the reactor.
+//!
+//! [`spawn_local`] turns a future into a task on the current thread's reactor. A task is one
+//! allocation (the future, its output and its header together, from `async-task`); waking it
+//! on the reactor's thread pushes it on the thread's ready queue — no lock, no syscall. A waker
+//! used from another thread goes through the reactor's remote queue and wakes the loop.
+//!
+//! # Panics in tasks
+//!
+//! A panic while polling a task is caught: the task ends, its [`JoinHandle`] resolves to
+//! [`JoinError::Panicked`], and the panic is reported by the reactor's panic policy.
+
+mod join;
+mod yield_now;
+
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+pub use join::{JoinError, JoinHandle};
+pub use yield_now::{yield_now, YieldNow};
+
+use crate::reactor::ready::{self, Ready, LOCAL};
+use crate::reactor::{panic_message, remote, PanicPolicy, Reactor, RemoteWork};
+
+/// Spawns `fut` on the current thread's reactor and returns a handle to its output.
+///
+/// The task starts at the reactor's next turn. Dropping the [`JoinHandle`] detaches the task
+/// (it keeps running); [`JoinHandle::abort`] cancels it.
+///
+/// # Panics
+///
+/// If this thread has no reactor.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// let reactor = fate_core::reactor::Reactor::new().unwrap();
+/// let not_send = Rc::new(20);
+/// let out = reactor
+///     .block_on(async move {
+///         let task = fate_core::task::spawn_local(async move { *not_send + 1 });
+///         task.await.unwrap() * 2
+///     })
+///     .unwrap();
+/// assert_eq!(out, 42);
+/// ```
+#[track_caller]
+pub fn spawn_local<F>(fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    spawn_local_on(&crate::reactor::current(), fut)
+}
+
+/// Spawns `fut` on `reactor` (which must be this thread's).
+pub(crate) fn spawn_local_on<F>(reactor: &Reactor, fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let reactor_id = reactor.inner.id;
+    let schedule = move |runnable| schedule(reactor_id, runnable);
+    let policy = reactor.inner.panic_policy;
+    let (runnable, task) = async_task::spawn_local(CatchUnwind { fut, policy }, schedule);
+    runnable.schedule();
+    JoinHandle::new(task)
+}
+
+/// Where a woken task goes: the local ready queue when woken on its reactor's thread, the
+/// reactor's remote queue otherwise.
+///
+/// The schedule function captures only the reactor's id (no reference count to bump per
+/// task); a wake from another thread finds the reactor's remote queue by that id.
+#[inline]
+fn schedule(reactor_id: u64, runnable: async_task::Runnable) {
+    let local = LOCAL
+        .try_with(|l| l.reactor_id.get() == reactor_id)
+        .unwrap_or(false);
+    if local {
+        ready::push(Ready::Task(runnable));
+    } else {
+        remote::send_to(reactor_id, RemoteWork::Task(runnable));
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Runs a future, turning a panic in `poll` into `Err(JoinError::Panicked)`.
+    struct CatchUnwind<F> {
+        #[pin]
+        fut: F,
+        policy: PanicPolicy,
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match catch_unwind(AssertUnwindSafe(|| this.fut.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(payload) => {
+                this.policy.report("task", &*payload);
+                Poll::Ready(Err(JoinError::Panicked(panic_message(&*payload))))
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The reactor's life cycle, ordering and panic boundary, on real time (short delays only).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use fate_core::reactor::{self, Phase, Reactor, ReactorError, SystemEvent, TriggerWait};
+
+fn quiet_reactor() -> Reactor {
+    Reactor::builder().handle_signals(false).build().unwrap()
+}
+
+#[test]
+fn one_reactor_per_thread() {
+    let first = quiet_reactor();
+    assert!(matches!(Reactor::new(), Err(ReactorError::AlreadyExists)));
+    drop(first);
+    assert!(Reactor::new().is_ok());
+}
+
+#[test]
+fn call_soon_runs_in_fifo_order_with_tasks() {
+    let reactor = quiet_reactor();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    for i in 0..3 {
+        let log = log.clone();
+        reactor.call_soon(move || log.borrow_mut().push(format!("call {i}")));
+    }
+    let l = log.clone();
+    reactor
+        .spawn_local(async move { l.borrow_mut().push("task".into()) })
+        .detach();
+    let l = log.clone();
+    reactor.call_soon(move || l.borrow_mut().push("call 3".into()));
+    reactor.run_until_idle().unwrap();
+    assert_eq!(
+        *log.borrow(),
+        ["call 0", "call 1", "call 2", "task", "call 3"]
+    );
+}
+
+#[test]
+fn stop_runs_three_phases_in_order_and_before_can_delay() {
+    let reactor = quiet_reactor();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    for (phase, name) in [
+        (Phase::After, "after"),
+        (Phase::During, "during"),
+        (Phase::Before, "before"),
+    ] {
+        let log = log.clone();
+        reactor.add_system_event_trigger(phase, SystemEvent::Shutdown, move || {
+            log.borrow_mut().push(name)
+        });
+    }
+    let l = log.clone();
+    reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move || {
+        let l = l.clone();
+        TriggerWait::future(async move {
+            fate_core::sleep(Duration::from_millis(2)).await;
+            l.borrow_mut().push("before waited");
+        })
+    });
+    reactor.call_when_running(|| reactor::current().stop().unwrap());
+    reactor.run().unwrap();
+    assert_eq!(
+        *log.borrow(),
+        ["before", "before waited", "during", "after"]
+    );
+    assert!(matches!(reactor.run(), Err(ReactorError::NotRestartable)));
+    assert!(matches!(reactor.stop(), Err(ReactorError::NotRunning)));
+}
+
+#[test]
+fn removed_trigger_does_not_run() {
+    let reactor = quiet_reactor();
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    let id =
+        reactor.add_system_event_trigger(Phase::During, SystemEvent::Shutdown, move || r.set(true));
+    reactor.remove_system_event_trigger(id).unwrap();
+    assert!(reactor.remove_system_event_trigger(id).is_err());
+    reactor.call_when_running(|| reactor::current().stop().unwrap());
+    reactor.run().unwrap();
+    assert!(!ran.get());
+}
+
+#[test]
+fn stop_twice_is_an_error() {
+    let reactor = quiet_reactor();
+    let second = Rc::new(RefCell::new(None));
+    let s = second.clone();
+    reactor.call_when_running(move || {
+        let r = reactor::current();
+        r.stop().unwrap();
+        *s.borrow_mut() = Some(r.stop());
+    });
+    reactor.run().unwrap();
+    assert!(matches!(
+        *second.borrow(),
+        Some(Err(ReactorError::NotRunning))
+    ));
+}
+
+#[test]
+fn crash_leaves_the_loop_and_allows_another_run() {
+    let reactor = quiet_reactor();
+    let turns = Rc::new(Cell::new(0));
+    for _ in 0..2 {
+        let t = turns.clone();
+        reactor.call_soon(move || {
+            t.set(t.get() + 1);
+            reactor::current().crash();
+        });
+        reactor.run().unwrap();
+    }
+    assert_eq!(turns.get(), 2);
+}
+
+#[test]
+fn a_panicking_callback_is_logged_and_the_loop_goes_on() {
+    let reactor = quiet_reactor();
+    let after = Rc::new(Cell::new(false));
+    reactor.call_soon(|| panic!("deliberate panic in a callback"));
+    let _ = reactor.call_later(Duration::ZERO, || {
+        panic!("deliberate panic in a timed call")
+    });
+    let a = after.clone();
+    let _ = reactor.call_later(Duration::from_millis(1), move || a.set(true));
+    reactor.run_until_idle().unwrap();
+    assert!(after.get());
+}
+
+#[test]
+fn a_panicking_task_resolves_its_handle_to_panicked() {
+    let reactor = quiet_reactor();
+    let outcome = reactor
+        .block_on(async {
+            fate_core::task::spawn_local(async { panic!("deliberate panic in a task") }).await
+        })
+        .unwrap();
+    assert_eq!(
+        outcome,
+        Err(fate_core::task::JoinError::Panicked(
+            "deliberate panic in a task".into()
+        ))
+    );
+}
+
+#[test]
+fn call_from_thread_wakes_a_sleeping_loop() {
+    let reactor = quiet_reactor();
+    let remote = reactor.remote();
+    let got = Rc::new(Cell::new(0));
+    let g = got.clone();
+    let worker = std::thread::spawn(move || {
+        for i in 1..=100u32 {
+            remote.call_from_thread(move || {
+                if i == 100 {
+                    reactor::current().stop().unwrap();
+                }
+            });
+        }
+    });
+    reactor.call_when_running(move || g.set(1));
+    reactor.run().unwrap();
+    worker.join().unwrap();
+    assert_eq!(got.get(), 1);
+}
+
+#[test]
+fn a_task_woken_from_another_thread_runs_on_the_reactor_thread() {
+    use std::sync::mpsc;
+    let reactor = quiet_reactor();
+    let here = std::thread::current().id();
+    let (tx, rx) = mpsc::channel::<std::task::Waker>();
+    let waker_thread = std::thread::spawn(move || rx.recv().unwrap().wake());
+    let out = reactor.block_on(async move {
+        let woke = Rc::new(Cell::new(false));
+        let w = woke.clone();
+        std::future::poll_fn(move |cx| {
+            if w.get() {
+                return std::task::Poll::Ready(());
+            }
+            w.set(true);
+            tx.send(cx.waker().clone()).unwrap();
+            std::task::Poll::Pending
+        })
+        .await;
+        std::thread::current().id()
+    });
+    waker_thread.join().unwrap();
+    assert_eq!(out.unwrap(), here);
+}
+
+#[test]
+fn run_until_idle_ends_when_the_last_timer_fires() {
+    let reactor = quiet_reactor();
+    let fired = Rc::new(Cell::new(0));
+    for ms in [3, 1, 2] {
+        let f = fired.clone();
+        let _ = reactor.call_later(Duration::from_millis(ms), move || f.set(f.get() * 10 + ms));
+    }
+    reactor.run_until_idle().unwrap();
+    assert_eq!(fired.get(), 123);
+}
+
+#[test]
+fn nested_run_is_refused() {
+    let reactor = quiet_reactor();
+    let nested = Rc::new(RefCell::new(None));
+    let n = nested.clone();
+    reactor.call_soon(move || *n.borrow_mut() = Some(reactor::current().run()));
+    reactor.run_until_idle().unwrap();
+    assert!(matches!(
+        *nested.borrow(),
+        Some(Err(ReactorError::AlreadyRunning))
+    ));
+}
