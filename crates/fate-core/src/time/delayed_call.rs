@@ -20,7 +20,7 @@ use super::Timeline;
 /// its own call (it gets [`AlreadyCalled`](DelayedCallError::AlreadyCalled)); it can
 /// schedule a new one.
 ///
-/// The handle is small (a timeline handle, a key, the deadline and one flag) and only this
+/// The handle is small (24 bytes: a timeline handle, a key and the deadline) and only this
 /// handle can cancel its call; it is not `Clone`.
 ///
 /// # Examples
@@ -58,12 +58,11 @@ use super::Timeline;
 #[must_use = "dropping a DelayedCall does not cancel the call: it still runs; keep the handle to cancel or reset it, or write `let _ =`"]
 pub struct DelayedCall {
     timeline: Timeline,
-    key: Key,
+    /// The call's timer; [`Key::NONE`] once this handle cancelled it, which is how
+    /// "cancelled" is told from "called" (the timer's key is stale either way).
+    key: Cell<Key>,
     /// The deadline, ns since the timeline's epoch; kept after the call ran or was cancelled.
     when: Cell<u64>,
-    /// Set by this handle's `cancel`: distinguishes "cancelled" from "called" once the key
-    /// is stale.
-    cancelled: Cell<bool>,
 }
 
 /// Why a [`DelayedCall`] cannot be cancelled, reset or delayed.
@@ -103,9 +102,8 @@ impl DelayedCall {
     pub(super) fn new(timeline: Timeline, key: Key, when: u64) -> DelayedCall {
         DelayedCall {
             timeline,
-            key,
+            key: Cell::new(key),
             when: Cell::new(when),
-            cancelled: Cell::new(false),
         }
     }
 
@@ -128,13 +126,11 @@ impl DelayedCall {
     /// assert!(clock.pending_calls().is_empty());
     /// ```
     pub fn cancel(&self) -> Result<(), DelayedCallError> {
-        if self.cancelled.get() {
-            return Err(DelayedCallError::AlreadyCancelled);
-        }
-        let entry = self.timeline.wheel().borrow_mut().remove(self.key);
+        let key = self.key()?;
+        let entry = self.timeline.wheel().borrow_mut().remove(key);
         match entry {
             Some(entry) => {
-                self.cancelled.set(true);
+                self.key.set(Key::NONE);
                 drop(entry); // after the borrow: the closure's drop may use the timeline
                 Ok(())
             }
@@ -184,16 +180,17 @@ impl DelayedCall {
         self.move_to(self.when.get().saturating_add(duration_ns(extra)))
     }
 
-    fn move_to(&self, when: u64) -> Result<(), DelayedCallError> {
-        if self.cancelled.get() {
-            return Err(DelayedCallError::AlreadyCancelled);
+    /// The timer's key, unless this handle cancelled it.
+    fn key(&self) -> Result<Key, DelayedCallError> {
+        match self.key.get() {
+            Key::NONE => Err(DelayedCallError::AlreadyCancelled),
+            key => Ok(key),
         }
-        if !self
-            .timeline
-            .wheel()
-            .borrow_mut()
-            .reschedule(self.key, when)
-        {
+    }
+
+    fn move_to(&self, when: u64) -> Result<(), DelayedCallError> {
+        let key = self.key()?;
+        if !self.timeline.wheel().borrow_mut().reschedule(key, when) {
             return Err(DelayedCallError::AlreadyCalled);
         }
         self.when.set(when);
@@ -213,7 +210,7 @@ impl DelayedCall {
     /// assert!(!call.active());
     /// ```
     pub fn active(&self) -> bool {
-        !self.cancelled.get() && self.timeline.wheel().borrow().contains(self.key)
+        self.timeline.wheel().borrow().contains(self.key.get())
     }
 
     /// When the call is (or was) due: Twisted's `getTime`.
@@ -234,11 +231,11 @@ impl DelayedCall {
 
 impl fmt::Debug for DelayedCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = if self.cancelled.get() {
+        let state = if self.key.get() == Key::NONE {
             "cancelled"
         } else {
             match self.timeline.wheel().try_borrow() {
-                Ok(wheel) if wheel.contains(self.key) => "pending",
+                Ok(wheel) if wheel.contains(self.key.get()) => "pending",
                 Ok(_) => "called",
                 Err(_) => "unknown",
             }

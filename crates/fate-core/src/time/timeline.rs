@@ -405,5 +405,8 @@ impl fmt::Debug for Timeline {
 
 /// `d` in nanoseconds, saturating at `u64::MAX` (584 years).
 pub(super) fn duration_ns(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+    d.as_secs()
+        .checked_mul(1_000_000_000)
+        .and_then(|ns| ns.checked_add(u64::from(d.subsec_nanos())))
+        .unwrap_or(u64::MAX)
 }

@@ -1,40 +1,44 @@
 //! A hierarchical timing wheel with exact deadlines: the store behind every timer.
 //!
-//! Deadlines are `u64` nanoseconds since the owner's epoch. Entries live in a slab (a `Vec`
-//! with a free list and a generation per slot), so after warm-up no timer allocates. A handle
-//! ([`Key`]) is a slab index plus the slot's generation: a key whose entry fired or was removed
-//! is recognised as stale and never touches a newer entry that reuses the slot.
+//! Deadlines are `u64` nanoseconds since the owner's epoch. Entries live in a slab (chunks of
+//! 1024 nodes with a free list and a generation per node), so after warm-up no timer
+//! allocates and growing never copies. A handle ([`Key`]) is a node index plus the node's
+//! generation: a key whose entry fired or was removed is recognised as stale and never
+//! touches a newer entry that reuses the node.
 //!
 //! # Structure
 //!
 //! - **Levels.** [`LEVELS`] levels of 64 slots. A level-0 slot spans 2^[`RES_BITS`] ns
 //!   (65.5 µs); each level up is 64 times coarser, and the top level spans the whole `u64`
-//!   range, so nothing is ever clamped. A slot is a `Vec<u32>` of slab indices; each entry
-//!   knows its position in that vector, so removal is a `swap_remove`: O(1). Each level keeps
-//!   a 64-bit occupancy bitmap, so the next non-empty slot is found with a rotate and a
-//!   trailing-zero count per level: O(levels).
+//!   range, so nothing is ever clamped. A slot is a `Vec` of items (node index and the low
+//!   bits of the node's sequence number). Each level keeps a 64-bit occupancy bitmap, so the
+//!   next non-empty slot is found with a rotate and a trailing-zero count per level.
+//! - **Lazy removal.** Removing an entry from a slot pops its item if it is the slot's last
+//!   (the register-then-cancel case) and otherwise leaves a stale item behind, recognised
+//!   because the node no longer matches it; a slot whose items are all stale is emptied at
+//!   once (so the bitmaps never point at an empty slot), and one that is mostly stale is
+//!   compacted. Removal is O(1) amortised and touches one node, not its neighbours.
 //! - **Ready set.** Exact ordering inside a level-0 slot comes from the ready set. When a
-//!   level-0 slot becomes current its entries are sorted once by (deadline, sequence) into
-//!   `run`; entries scheduled later with a deadline before `ready_until` go to the small
-//!   `late` heap. Popping compares the two heads. Removing a ready entry is lazy: its item
-//!   stays behind as a stale item (recognised by its sequence number) and is skipped, and the
-//!   ready set is compacted when stale items outnumber live ones.
+//!   level-0 slot becomes current its live entries are sorted once by (deadline, sequence)
+//!   into `run`; entries scheduled later with a deadline before `ready_until` go to the small
+//!   `late` heap. Popping compares the two heads. Removal from the ready set is lazy too.
 //! - **Lazy cascading.** A slot of level ≥ 1 is redistributed into lower levels only when
-//!   time reaches its start, and at most [`CASCADE_BUDGET`] entries per call of
+//!   time reaches its start, and at most [`CASCADE_BUDGET`] items per call of
 //!   [`Wheel::pop_expired`]: a slot holding a million timers is moved over many loop turns
 //!   instead of stalling one.
 //!
 //! # Invariants
 //!
-//! 1. Every live ready item has `when < ready_until`; every wheel entry has
+//! 1. Every live ready item has `when < ready_until`; every entry filed in a level has
 //!    `when >= ready_until`. So the ready set always holds the earliest entries.
 //! 2. `elapsed <= ready_until`; `elapsed` is the start of the slot most recently made current
-//!    and is the reference for placing entries: an entry sits at the level of the highest bit
-//!    in which its deadline differs from `elapsed` (above the level-0 resolution).
+//!    and is the reference for placing entries: an entry sits at the level of the highest
+//!    digit in which its deadline differs from `elapsed`.
 //! 3. For levels ≥ 1, an occupied slot index is greater than `elapsed`'s digit at that level
 //!    (entries share all higher digits with `elapsed`), except the slot being cascaded.
-//!    Hence the lowest occupied level holds the earliest wheel entries.
-//! 4. The heads of `run` and `late` are live (stale heads are dropped eagerly).
+//!    Hence the lowest occupied level holds the earliest filed entries.
+//! 4. An occupancy bit is set iff its slot holds at least one live item.
+//! 5. The heads of `run` and `late` are live (stale heads are dropped eagerly).
 //!
 //! # Ordering
 //!
@@ -52,48 +56,60 @@ const SLOT_BITS: u32 = 6;
 const SLOTS: usize = 1 << SLOT_BITS;
 /// Enough levels to cover all 64 bits of a deadline: (64 - 16) / 6.
 pub(crate) const LEVELS: usize = ((64 - RES_BITS) / SLOT_BITS) as usize;
-/// Entries moved by one call of [`Wheel::pop_expired`] while cascading a coarse slot.
+/// Items moved by one call of [`Wheel::pop_expired`] while cascading a coarse slot.
 pub(crate) const CASCADE_BUDGET: usize = 4096;
-/// No free slot (end of the free list).
+/// Nodes per slab chunk.
+const CHUNK_BITS: u32 = 10;
+const CHUNK: usize = 1 << CHUNK_BITS;
+/// No node (end of the free list).
 const NIL: u32 = u32::MAX;
-/// Stale ready items tolerated before a compaction is considered.
-const STALE_SLACK: usize = 64;
+/// Stale items tolerated (in a slot, or in the ready set) before compaction is considered.
+const STALE_SLACK: usize = 32;
 
-/// A handle to one entry of a [`Wheel`]: slab index and generation.
+/// `Node::level` of a node in the ready set.
+const READY: u8 = 0xFE;
+/// `Node::level` of a node being moved (neither filed nor ready).
+const UNFILED: u8 = 0xFD;
+/// `Node::level` of a vacant node.
+const VACANT: u8 = 0xFF;
+
+/// A handle to one entry of a [`Wheel`]: node index and generation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
     index: u32,
     generation: u32,
 }
 
-/// Where an occupied entry is currently filed.
-#[derive(Clone, Copy, Debug)]
-enum Place {
-    /// In `levels[level].slots[slot][pos]`.
-    Wheel { level: u8, slot: u8, pos: u32 },
-    /// In the ready set (`run` or `late`), as an item carrying this entry's `seq`.
-    Ready,
+impl Key {
+    /// A key that never names an entry.
+    pub(crate) const NONE: Key = Key {
+        index: NIL,
+        generation: 0,
+    };
 }
 
+/// One slab node: an entry, or a link in the free list. 48 bytes for the timeline's entries.
 struct Node<T> {
-    /// Deadline, ns since the epoch.
+    /// Deadline in ns since the epoch; for a vacant node, the next free index.
     when: u64,
-    /// Insertion sequence number: tie-break for equal deadlines, and the identity of this
-    /// entry's (only live) ready item.
+    /// Insertion sequence number: tie-break for equal deadlines, and (with `level` and
+    /// `slot`) what tells this entry's one live item from stale ones.
     seq: u64,
-    place: Place,
-    value: T,
-}
-
-enum State<T> {
-    Vacant { next_free: u32 },
-    Occupied(Node<T>),
-}
-
-struct Slot<T> {
-    /// Bumped each time the slot is vacated, so old keys go stale.
+    /// `None` iff vacant.
+    value: Option<T>,
+    /// Bumped each time the node is vacated, so old keys go stale.
     generation: u32,
-    state: State<T>,
+    /// 0..LEVELS: filed in `levels[level].slots[slot]`; or [`READY`], [`UNFILED`], [`VACANT`].
+    level: u8,
+    slot: u8,
+}
+
+/// An entry's place in a level slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Item {
+    index: u32,
+    /// The low 32 bits of the node's `seq` when filed.
+    tag: u32,
 }
 
 /// An entry in the ready set, ordered by (deadline, sequence).
@@ -127,9 +143,11 @@ impl PartialOrd for Earliest {
 }
 
 struct Level {
-    /// Bit `s` set ⇔ `slots[s]` is non-empty.
+    /// Bit `s` set ⇔ `slots[s]` holds a live item.
     occupied: u64,
-    slots: [Vec<u32>; SLOTS],
+    slots: [Vec<Item>; SLOTS],
+    /// Stale items in each slot.
+    stale: [u32; SLOTS],
 }
 
 impl Level {
@@ -137,18 +155,108 @@ impl Level {
         Level {
             occupied: 0,
             slots: std::array::from_fn(|_| Vec::new()),
+            stale: [0; SLOTS],
         }
+    }
+
+    fn clear_slot(&mut self, slot: usize) {
+        self.slots[slot].clear();
+        self.stale[slot] = 0;
+        self.occupied &= !(1 << slot);
+    }
+}
+
+/// The node storage: chunks that never move, so growing never copies.
+struct Slab<T> {
+    chunks: Vec<Vec<Node<T>>>,
+    /// Head of the free list threaded through vacant nodes.
+    free_head: u32,
+    /// Occupied nodes.
+    len: usize,
+}
+
+impl<T> Slab<T> {
+    fn get(&self, index: u32) -> Option<&Node<T>> {
+        self.chunks
+            .get((index >> CHUNK_BITS) as usize)?
+            .get(index as usize & (CHUNK - 1))
+    }
+
+    fn at(&self, index: u32) -> &Node<T> {
+        &self.chunks[(index >> CHUNK_BITS) as usize][index as usize & (CHUNK - 1)]
+    }
+
+    fn at_mut(&mut self, index: u32) -> &mut Node<T> {
+        &mut self.chunks[(index >> CHUNK_BITS) as usize][index as usize & (CHUNK - 1)]
+    }
+
+    fn nodes(&self) -> impl Iterator<Item = &Node<T>> {
+        self.chunks.iter().flatten()
+    }
+
+    fn alloc(&mut self, when: u64, seq: u64, value: T) -> u32 {
+        self.len += 1;
+        if self.free_head != NIL {
+            let index = self.free_head;
+            let node = self.at_mut(index);
+            let next_free = node.when as u32;
+            node.when = when;
+            node.seq = seq;
+            node.value = Some(value);
+            node.level = UNFILED;
+            self.free_head = next_free;
+            return index;
+        }
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            assert!(
+                self.chunks.len() < (NIL as usize >> CHUNK_BITS),
+                "more than 2^32 - 1024 pending timers"
+            );
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        let last = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[last];
+        let index = ((last << CHUNK_BITS) + chunk.len()) as u32;
+        chunk.push(Node {
+            when,
+            seq,
+            value: Some(value),
+            generation: 0,
+            level: UNFILED,
+            slot: 0,
+        });
+        index
+    }
+
+    /// Vacates the (occupied, unfiled) node at `index` and returns its value.
+    fn free(&mut self, index: u32) -> T {
+        self.len -= 1;
+        let free_head = self.free_head;
+        let node = self.at_mut(index);
+        node.generation = node.generation.wrapping_add(1);
+        node.level = VACANT;
+        node.when = u64::from(free_head);
+        let value = node.value.take().expect("freeing a vacant node");
+        self.free_head = index;
+        value
+    }
+
+    /// Whether `item` in `levels[level].slots[slot]` is the live item of its node.
+    fn is_live_item(&self, item: Item, level: usize, slot: usize) -> bool {
+        let node = self.at(item.index);
+        node.level as usize == level && node.slot as usize == slot && node.seq as u32 == item.tag
+    }
+
+    /// Whether `item` is the live ready item of its node.
+    fn is_live_ready(&self, item: &ReadyItem) -> bool {
+        let node = self.at(item.index);
+        node.level == READY && node.seq == item.seq
     }
 }
 
 /// A hierarchical timing wheel of values `T` keyed by exact `u64` deadlines.
 pub(crate) struct Wheel<T> {
-    /// Entry storage; indices are stable while an entry lives.
-    slab: Vec<Slot<T>>,
-    /// Head of the free list threaded through vacant slots.
-    free_head: u32,
-    /// Number of occupied entries (pending timers).
-    len: usize,
+    slab: Slab<T>,
     /// Next sequence number.
     next_seq: u64,
     /// Reference time for placing entries in levels (invariant 2).
@@ -164,7 +272,7 @@ pub(crate) struct Wheel<T> {
     stale: usize,
     /// The coarse slot being redistributed, if a cascade was cut short by the budget.
     cascading: Option<(u8, u8)>,
-    /// Entries moved per `pop_expired` call while cascading.
+    /// Items moved per `pop_expired` call while cascading.
     budget: usize,
 }
 
@@ -178,9 +286,11 @@ impl<T> Wheel<T> {
     /// An empty wheel whose time starts at 0.
     pub(crate) fn new() -> Wheel<T> {
         Wheel {
-            slab: Vec::new(),
-            free_head: NIL,
-            len: 0,
+            slab: Slab {
+                chunks: Vec::new(),
+                free_head: NIL,
+                len: 0,
+            },
             next_seq: 0,
             elapsed: 0,
             ready_until: 0,
@@ -201,47 +311,42 @@ impl<T> Wheel<T> {
 
     /// Number of pending entries.
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.slab.len
     }
 
     /// Whether no entry is pending.
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.slab.len == 0
     }
 
     /// Schedules `value` at `when`; O(1).
     pub(crate) fn insert(&mut self, when: u64, value: T) -> Key {
         let seq = self.take_seq();
-        let index = self.alloc(Node {
-            when,
-            seq,
-            place: Place::Ready,
-            value,
-        });
+        let index = self.slab.alloc(when, seq, value);
         self.file(index, when, seq);
         Key {
             index,
-            generation: self.slab[index as usize].generation,
+            generation: self.slab.at(index).generation,
         }
     }
 
-    /// Removes the entry of `key`, if it is still pending; O(1).
+    /// Removes the entry of `key`, if it is still pending; O(1) amortised.
     pub(crate) fn remove(&mut self, key: Key) -> Option<T> {
         self.node(key)?;
         self.unfile(key.index);
-        Some(self.free(key.index).value)
+        Some(self.slab.free(key.index))
     }
 
     /// Moves the entry of `key` to `when`, as if it were inserted now (it goes after entries
-    /// already scheduled at the same deadline). Returns false if the key is stale; O(1).
+    /// already scheduled at the same deadline). Returns false if the key is stale.
     pub(crate) fn reschedule(&mut self, key: Key, when: u64) -> bool {
         if self.node(key).is_none() {
             return false;
         }
         self.unfile(key.index);
         let seq = self.take_seq();
-        let node = self.node_at_mut(key.index);
+        let node = self.slab.at_mut(key.index);
         node.when = when;
         node.seq = seq;
         self.file(key.index, when, seq);
@@ -261,22 +366,17 @@ impl<T> Wheel<T> {
 
     /// The value of `key`'s entry, if it is pending.
     pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut T> {
-        let slot = self.slab.get_mut(key.index as usize)?;
-        match &mut slot.state {
-            State::Occupied(node) if slot.generation == key.generation => Some(&mut node.value),
-            _ => None,
-        }
+        self.node(key)?;
+        self.slab.at_mut(key.index).value.as_mut()
     }
 
     /// The deadlines of all pending entries, in firing order.
     pub(crate) fn deadlines(&self) -> Vec<u64> {
         let mut all: Vec<(u64, u64)> = self
             .slab
-            .iter()
-            .filter_map(|slot| match &slot.state {
-                State::Occupied(node) => Some((node.when, node.seq)),
-                State::Vacant { .. } => None,
-            })
+            .nodes()
+            .filter(|node| node.level != VACANT)
+            .map(|node| (node.when, node.seq))
             .collect();
         all.sort_unstable();
         all.into_iter().map(|(when, _)| when).collect()
@@ -284,15 +384,15 @@ impl<T> Wheel<T> {
 
     /// Removes every entry and returns the values (in no particular order). Keys go stale.
     pub(crate) fn drain(&mut self) -> Vec<T> {
-        let mut values = Vec::with_capacity(self.len);
-        for index in 0..self.slab.len() {
-            if matches!(self.slab[index].state, State::Occupied(_)) {
-                values.push(self.free(index as u32).value);
+        let mut values = Vec::with_capacity(self.slab.len);
+        let total = self.slab.chunks.iter().map(Vec::len).sum::<usize>();
+        for index in 0..total as u32 {
+            if self.slab.at(index).level != VACANT {
+                values.push(self.slab.free(index));
             }
         }
         for level in self.levels.iter_mut() {
-            level.occupied = 0;
-            level.slots.iter_mut().for_each(Vec::clear);
+            (0..SLOTS).for_each(|slot| level.clear_slot(slot));
         }
         self.run.clear();
         self.late.clear();
@@ -330,8 +430,7 @@ impl<T> Wheel<T> {
                     return None;
                 }
                 self.pop_ready_head();
-                let node = self.free(item.index);
-                return Some((node.when, node.value));
+                return Some((item.when, self.slab.free(item.index)));
             }
             if let Some((level, slot)) = self.cascading {
                 budget = self.cascade(level as usize, slot as usize, budget);
@@ -363,56 +462,61 @@ impl<T> Wheel<T> {
         seq
     }
 
-    /// Files the (occupied, unfiled) entry at `index` by its deadline.
+    /// Files the (occupied, unfiled) node at `index` by its deadline.
     fn file(&mut self, index: u32, when: u64, seq: u64) {
         if when < self.ready_until {
-            self.node_at_mut(index).place = Place::Ready;
+            self.slab.at_mut(index).level = READY;
             self.late.push(Earliest(ReadyItem { when, seq, index }));
         } else {
-            self.file_in_wheel(index, when);
+            self.file_in_wheel(index, when, seq);
         }
     }
 
-    fn file_in_wheel(&mut self, index: u32, when: u64) {
+    fn file_in_wheel(&mut self, index: u32, when: u64, seq: u64) {
         let level = level_for(self.elapsed, when);
         let slot = digit(when, level);
         let lvl = &mut self.levels[level];
-        let vec = &mut lvl.slots[slot];
-        let pos = vec.len() as u32;
-        vec.push(index);
+        lvl.slots[slot].push(Item {
+            index,
+            tag: seq as u32,
+        });
         lvl.occupied |= 1 << slot;
-        self.node_at_mut(index).place = Place::Wheel {
-            level: level as u8,
-            slot: slot as u8,
-            pos,
-        };
+        let node = self.slab.at_mut(index);
+        node.level = level as u8;
+        node.slot = slot as u8;
     }
 
-    /// Takes the entry at `index` out of its level slot, or marks its ready item stale.
+    /// Takes the node at `index` out of its level slot or the ready set; its item there is
+    /// popped if it is the slot's last, else left behind as a stale item.
     fn unfile(&mut self, index: u32) {
-        match self.node_at_mut(index).place {
-            Place::Wheel { level, slot, pos } => {
-                let lvl = &mut self.levels[level as usize];
-                let vec = &mut lvl.slots[slot as usize];
-                vec.swap_remove(pos as usize);
-                if let Some(&moved) = vec.get(pos as usize) {
-                    if let Place::Wheel { pos: p, .. } = &mut self.node_at_mut(moved).place {
-                        *p = pos;
-                    }
-                } else if vec.is_empty() {
-                    lvl.occupied &= !(1 << slot);
-                    if self.cascading == Some((level, slot)) {
-                        self.cascading = None;
-                    }
-                }
+        let node = self.slab.at_mut(index);
+        let (level, slot, tag) = (node.level, node.slot as usize, node.seq as u32);
+        node.level = UNFILED;
+        if level == READY {
+            self.stale += 1;
+            self.drop_stale_heads();
+            self.maybe_compact_ready();
+            return;
+        }
+        debug_assert!((level as usize) < LEVELS, "unfiling an unfiled node");
+        let lvl = &mut self.levels[level as usize];
+        let items = &mut lvl.slots[slot];
+        if items.last() == Some(&Item { index, tag }) {
+            items.pop();
+        } else {
+            lvl.stale[slot] += 1;
+        }
+        let stale = lvl.stale[slot] as usize;
+        if stale == items.len() {
+            lvl.clear_slot(slot);
+            if self.cascading == Some((level, slot as u8)) {
+                self.cascading = None;
             }
-            Place::Ready => {
-                // Its item stays in `run` or `late` and goes stale once the node changes.
-                self.stale += 1;
-                self.node_at_mut(index).seq = u64::MAX;
-                self.drop_stale_heads();
-                self.maybe_compact();
-            }
+        } else if stale > STALE_SLACK && stale * 2 > items.len() {
+            let slab = &self.slab;
+            let level = level as usize;
+            items.retain(|&item| slab.is_live_item(item, level, slot));
+            lvl.stale[slot] = 0;
         }
     }
 
@@ -437,56 +541,59 @@ impl<T> Wheel<T> {
         None
     }
 
-    /// Moves the (current) level-0 slot into the ready set, sorted.
+    /// Moves the live entries of the (current) level-0 slot into the ready set, sorted.
     fn make_ready(&mut self, slot: usize) {
         debug_assert!(self.run.is_empty() && self.late.is_empty() && self.stale == 0);
-        let lvl = &mut self.levels[0];
-        lvl.occupied &= !(1 << slot);
-        let mut indices = std::mem::take(&mut lvl.slots[slot]);
-        self.run.reserve(indices.len());
-        for &index in &indices {
-            let node = match &mut self.slab[index as usize].state {
-                State::Occupied(node) => node,
-                State::Vacant { .. } => unreachable!("vacant entry filed in the wheel"),
-            };
-            node.place = Place::Ready;
-            self.run.push(ReadyItem {
-                when: node.when,
-                seq: node.seq,
-                index,
-            });
+        let items = std::mem::take(&mut self.levels[0].slots[slot]);
+        self.run.reserve(items.len());
+        for &item in &items {
+            if self.slab.is_live_item(item, 0, slot) {
+                let node = self.slab.at_mut(item.index);
+                node.level = READY;
+                self.run.push(ReadyItem {
+                    when: node.when,
+                    seq: node.seq,
+                    index: item.index,
+                });
+            }
         }
         self.run
             .sort_unstable_by_key(|item| std::cmp::Reverse(item.order()));
         self.ready_until = self.elapsed.saturating_add(1 << RES_BITS);
-        indices.clear();
-        self.levels[0].slots[slot] = indices;
+        let lvl = &mut self.levels[0];
+        lvl.slots[slot] = items;
+        lvl.clear_slot(slot);
     }
 
-    /// Redistributes up to `budget` entries of a coarse slot; returns the budget left.
+    /// Redistributes up to `budget` items of a coarse slot; returns the budget left.
     fn cascade(&mut self, level: usize, slot: usize, mut budget: usize) -> usize {
         while budget > 0 {
-            let Some(index) = self.levels[level].slots[slot].pop() else {
+            let lvl = &mut self.levels[level];
+            if lvl.slots[slot].len() == lvl.stale[slot] as usize {
+                break; // only stale items are left
+            }
+            let Some(item) = lvl.slots[slot].pop() else {
                 break;
             };
             budget -= 1;
-            let when = self.node_at_mut(index).when;
+            if !self.slab.is_live_item(item, level, slot) {
+                self.levels[level].stale[slot] -= 1;
+                continue;
+            }
+            let node = self.slab.at(item.index);
+            let (when, seq) = (node.when, node.seq);
             debug_assert!(level_for(self.elapsed, when) < level);
-            self.file_in_wheel(index, when);
+            self.file_in_wheel(item.index, when, seq);
         }
-        if self.levels[level].slots[slot].is_empty() {
-            self.levels[level].occupied &= !(1 << slot);
+        let lvl = &mut self.levels[level];
+        if lvl.slots[slot].len() == lvl.stale[slot] as usize {
+            lvl.clear_slot(slot);
             self.cascading = None;
         }
         budget
     }
 
     // ---- ready set ------------------------------------------------------------------------
-
-    fn is_live(&self, item: &ReadyItem) -> bool {
-        matches!(&self.slab[item.index as usize].state,
-            State::Occupied(node) if node.seq == item.seq)
-    }
 
     fn ready_head(&self) -> Option<ReadyItem> {
         match (self.run.last(), self.late.peek()) {
@@ -513,14 +620,14 @@ impl<T> Wheel<T> {
 
     fn drop_stale_heads(&mut self) {
         while let Some(item) = self.run.last() {
-            if self.is_live(item) {
+            if self.slab.is_live_ready(item) {
                 break;
             }
             self.run.pop();
             self.stale -= 1;
         }
         while let Some(Earliest(item)) = self.late.peek() {
-            if self.is_live(item) {
+            if self.slab.is_live_ready(item) {
                 break;
             }
             self.late.pop();
@@ -529,77 +636,23 @@ impl<T> Wheel<T> {
     }
 
     /// Drops stale ready items once they outnumber the live ones: amortised O(1).
-    fn maybe_compact(&mut self) {
+    fn maybe_compact_ready(&mut self) {
         let total = self.run.len() + self.late.len();
         if self.stale <= STALE_SLACK || self.stale * 2 <= total {
             return;
         }
         let slab = &self.slab;
-        let live = |item: &ReadyItem| {
-            matches!(&slab[item.index as usize].state,
-                State::Occupied(node) if node.seq == item.seq)
-        };
-        self.run.retain(live);
-        self.late.retain(|Earliest(item)| live(item));
+        self.run.retain(|item| slab.is_live_ready(item));
+        self.late.retain(|Earliest(item)| slab.is_live_ready(item));
         self.stale = 0;
     }
 
     // ---- slab -----------------------------------------------------------------------------
 
     fn node(&self, key: Key) -> Option<&Node<T>> {
-        let slot = self.slab.get(key.index as usize)?;
-        match &slot.state {
-            State::Occupied(node) if slot.generation == key.generation => Some(node),
-            _ => None,
-        }
-    }
-
-    fn node_at_mut(&mut self, index: u32) -> &mut Node<T> {
-        match &mut self.slab[index as usize].state {
-            State::Occupied(node) => node,
-            State::Vacant { .. } => unreachable!("vacant wheel entry used"),
-        }
-    }
-
-    fn alloc(&mut self, node: Node<T>) -> u32 {
-        self.len += 1;
-        if self.free_head != NIL {
-            let index = self.free_head;
-            let slot = &mut self.slab[index as usize];
-            match std::mem::replace(&mut slot.state, State::Occupied(node)) {
-                State::Vacant { next_free } => self.free_head = next_free,
-                State::Occupied(_) => unreachable!("occupied slot on the free list"),
-            }
-            index
-        } else {
-            let index = u32::try_from(self.slab.len())
-                .ok()
-                .filter(|&i| i != NIL)
-                .expect("more than 2^32 - 1 pending timers");
-            self.slab.push(Slot {
-                generation: 0,
-                state: State::Occupied(node),
-            });
-            index
-        }
-    }
-
-    /// Vacates the slot at `index` (already unfiled) and returns its node.
-    fn free(&mut self, index: u32) -> Node<T> {
-        self.len -= 1;
-        let slot = &mut self.slab[index as usize];
-        slot.generation = slot.generation.wrapping_add(1);
-        let old = std::mem::replace(
-            &mut slot.state,
-            State::Vacant {
-                next_free: self.free_head,
-            },
-        );
-        self.free_head = index;
-        match old {
-            State::Occupied(node) => node,
-            State::Vacant { .. } => unreachable!("freeing a vacant slot"),
-        }
+        self.slab
+            .get(key.index)
+            .filter(|node| node.generation == key.generation && node.level != VACANT)
     }
 }
 
@@ -737,6 +790,41 @@ mod tests {
         assert!(wheel.run.len() + wheel.late.len() <= 2 * STALE_SLACK + 2);
         assert!(wheel.contains(keep));
         assert_eq!(wheel.pop_expired(2), Some((2, ())));
+    }
+
+    #[test]
+    fn cancelled_items_do_not_pile_up_in_slots() {
+        let mut wheel = Wheel::new();
+        let mut keys = std::collections::VecDeque::new();
+        for i in 0..10_000u64 {
+            keys.push_back(wheel.insert((1 << 30) + i, i));
+            if keys.len() > 10 {
+                // Oldest first: never the slot's last item, so it leaves a stale item.
+                assert!(wheel.remove(keys.pop_front().unwrap()).is_some());
+            }
+        }
+        let items: usize = wheel
+            .levels
+            .iter()
+            .flat_map(|l| l.slots.iter())
+            .map(Vec::len)
+            .sum();
+        assert!(items <= 2 * STALE_SLACK + 12, "{items} items for 10 timers");
+        let popped: Vec<u64> =
+            std::iter::from_fn(|| wheel.pop_expired(u64::MAX).map(|(_, v)| v)).collect();
+        assert_eq!(popped, (9_990..10_000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_fully_cancelled_slot_is_not_reported() {
+        let mut wheel = Wheel::new();
+        let a = wheel.insert(5 << 20, 'a');
+        let b = wheel.insert(5 << 20, 'b');
+        wheel.remove(a);
+        assert!(wheel.next_deadline().is_some_and(|d| d <= 5 << 20));
+        wheel.remove(b);
+        assert_eq!(wheel.next_deadline(), None);
+        assert_eq!(wheel.levels[0].occupied, 0);
     }
 
     #[test]
