@@ -1,6 +1,20 @@
-//! `fate demo`: the article's scenarios, one after another, narrated.
+//! `fate demo`: the article's scenarios, one after another, narrated with timestamps.
+//!
+//! Each scenario lives in its own module under `demo/` and exposes
+//! `run(&Narrator) -> Result<(), Box<dyn Error>>`; it builds its own reactor (real time, real
+//! sleeps), narrates what happens through the [`Narrator`], and returns once its reactor has
+//! finished. [`SCENARIOS`] lists them in the article's order: to add one, write its module and
+//! add a line there.
 
+mod chain_of_fuses;
+mod firecracker;
+mod narrator;
+
+use std::error::Error;
 use std::process::ExitCode;
+use std::time::Instant;
+
+pub(crate) use narrator::Narrator;
 
 /// Options of `fate demo`.
 #[derive(clap::Args, Debug)]
@@ -10,7 +24,99 @@ pub(crate) struct Args {
     fast: bool,
 }
 
+/// One scenario of the demo.
+pub(crate) struct Scenario {
+    /// The heading printed before it runs.
+    pub(crate) title: &'static str,
+    /// One sentence on what it shows.
+    pub(crate) summary: &'static str,
+    /// Runs it to the end on a reactor of its own.
+    pub(crate) run: fn(&Narrator) -> Result<(), Box<dyn Error>>,
+}
+
+/// The scenarios, in the article's order.
+pub(crate) const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        title: "Fate: the MadHatter and the FireCracker",
+        summary: "The article's event manager: a lit Fuse burns while the reactor runs the \
+                  hand-over, then its handler makes the firecracker explode.",
+        run: firecracker::run,
+    },
+    Scenario {
+        title: "Fate: a chain of fuses",
+        summary: "Each fuse's handler lights the next; two chains burn at once on one thread \
+                  and the loop ends by itself when the last is out.",
+        run: chain_of_fuses::run,
+    },
+];
+
 pub(crate) fn main(args: Args) -> ExitCode {
-    let _ = args.fast;
-    ExitCode::SUCCESS
+    let narrator = Narrator::stdout(if args.fast { 0.1 } else { 1.0 });
+    match run_all(&narrator, SCENARIOS) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fate demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `scenarios` in order, each under a numbered heading; stops at the first that fails.
+fn run_all(narrator: &Narrator, scenarios: &[Scenario]) -> Result<(), Box<dyn Error>> {
+    let start = Instant::now();
+    for (i, scenario) in scenarios.iter().enumerate() {
+        narrator.heading(i + 1, scenarios.len(), scenario.title, scenario.summary);
+        (scenario.run)(narrator)
+            .map_err(|e| format!("scenario {:?} failed: {e}", scenario.title))?;
+    }
+    narrator.line(&format!(
+        "\nAll {} scenarios done in {:.2} s.",
+        scenarios.len(),
+        start.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_runs_under_its_heading_and_in_order() {
+        let narrator = Narrator::recording(0.01);
+        run_all(&narrator, SCENARIOS).unwrap();
+        let transcript = narrator.transcript();
+        let mut at = 0;
+        for (i, scenario) in SCENARIOS.iter().enumerate() {
+            let heading = format!("{}/{}. {}", i + 1, SCENARIOS.len(), scenario.title);
+            let found = transcript[at..].iter().position(|l| l.contains(&heading));
+            at += found.unwrap_or_else(|| panic!("no heading {heading:?} in {transcript:#?}"));
+        }
+        let done = format!("All {} scenarios done", SCENARIOS.len());
+        assert!(transcript.last().unwrap().contains(&done));
+    }
+
+    #[test]
+    fn a_failing_scenario_stops_the_demo_with_its_title() {
+        fn boom(_: &Narrator) -> Result<(), Box<dyn Error>> {
+            Err("the fuse was wet".into())
+        }
+        fn never(_: &Narrator) -> Result<(), Box<dyn Error>> {
+            unreachable!("runs after a failed scenario")
+        }
+        let scenarios = [
+            Scenario {
+                title: "wet",
+                summary: "fails",
+                run: boom,
+            },
+            Scenario {
+                title: "after",
+                summary: "must not run",
+                run: never,
+            },
+        ];
+        let err = run_all(&Narrator::recording(0.01), &scenarios).unwrap_err();
+        assert_eq!(err.to_string(), "scenario \"wet\" failed: the fuse was wet");
+    }
 }

@@ -1,0 +1,83 @@
+//! The demo's voice: timestamped lines, and the pace at which the story runs.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Tells the demo's story: each line carries the seconds since the current reactor started,
+/// and every duration in a scenario goes through [`Narrator::secs`] so `--fast` can shorten it.
+///
+/// Cheap to clone (scenarios move clones into their callbacks); `!Send`, like everything on
+/// a reactor.
+#[derive(Clone)]
+pub(crate) struct Narrator {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    /// Multiplies every scenario duration: 1.0 normally, 0.1 with `--fast`.
+    scale: f64,
+    /// Whether lines go to stdout (the command) or only to `transcript` (tests).
+    echo: bool,
+    /// Every line said so far, without the trailing newline.
+    transcript: RefCell<Vec<String>>,
+}
+
+impl Narrator {
+    /// A narrator that prints to stdout, running scenarios at `scale` times their pace.
+    pub(crate) fn stdout(scale: f64) -> Narrator {
+        Narrator::new(scale, true)
+    }
+
+    /// A narrator that only records what it would say, for tests.
+    #[cfg(test)]
+    pub(crate) fn recording(scale: f64) -> Narrator {
+        Narrator::new(scale, false)
+    }
+
+    fn new(scale: f64, echo: bool) -> Narrator {
+        Narrator {
+            inner: Rc::new(Inner {
+                scale,
+                echo,
+                transcript: RefCell::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// `seconds` of story time, at the demo's pace.
+    pub(crate) fn secs(&self, seconds: f64) -> Duration {
+        Duration::from_secs_f64(seconds * self.inner.scale)
+    }
+
+    /// Says what happens now, stamped with the seconds since this thread's reactor started.
+    pub(crate) fn say(&self, what: &str) {
+        match fate::reactor::try_current() {
+            Some(reactor) => self.line(&format!("  [{:6.2} s] {what}", reactor.seconds())),
+            None => self.line(&format!("  {what}")),
+        }
+    }
+
+    /// Says a line as it is.
+    pub(crate) fn line(&self, text: &str) {
+        if self.inner.echo {
+            println!("{text}");
+        }
+        self.inner.transcript.borrow_mut().push(text.to_owned());
+    }
+
+    /// Opens scenario `n` of `of`.
+    pub(crate) fn heading(&self, n: usize, of: usize, title: &str, summary: &str) {
+        let heading = format!("{n}/{of}. {title}");
+        self.line("");
+        self.line(&heading);
+        self.line(&"=".repeat(heading.chars().count()));
+        self.line(summary);
+    }
+
+    /// Everything said so far.
+    #[cfg(test)]
+    pub(crate) fn transcript(&self) -> Vec<String> {
+        self.inner.transcript.borrow().clone()
+    }
+}

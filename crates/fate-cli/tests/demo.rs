@@ -1,0 +1,50 @@
+//! End to end: `fate demo --fast` runs every scenario, narrates it, and exits 0 by itself.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[test]
+fn fast_demo_narrates_each_scenario_and_exits_zero() {
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_fate"))
+        .args(["demo", "--fast"])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run `fate demo --fast`");
+    let took = start.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "1/",
+        "Fate: the MadHatter and the FireCracker",
+        "BOOM! The firecracker exploded in the unlucky hands of Alice",
+        "Fate: a chain of fuses",
+        "BOOM! The red chain went off",
+        "BOOM! The blue chain went off",
+        "scenarios done in",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "{needle:?} missing from:\n{stdout}"
+        );
+    }
+    // Every narrated event carries a timestamp.
+    assert!(stdout.contains("[  0.00 s]"), "no timestamps in:\n{stdout}");
+    // Fast mode shortens every fuse tenfold: the whole demo takes a few seconds at most.
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn demo_help_mentions_fast() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fate"))
+        .args(["demo", "--help"])
+        .output()
+        .expect("run `fate demo --help`");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--fast"));
+}
