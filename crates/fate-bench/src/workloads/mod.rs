@@ -23,6 +23,7 @@ pub(crate) mod deferred;
 pub(crate) mod echo;
 pub(crate) mod http;
 pub(crate) mod pingpong;
+pub(crate) mod sleep;
 pub(crate) mod spawn;
 pub(crate) mod spawn_process;
 pub(crate) mod timer_churn;
@@ -34,6 +35,7 @@ pub(crate) const ALL: &[Workload] = &[
     timer_churn::WORKLOAD,
     spawn::WORKLOAD,
     pingpong::WORKLOAD,
+    sleep::WORKLOAD,
     deferred::WORKLOAD,
     echo::WORKLOAD,
     http::WORKLOAD,
