@@ -6,6 +6,8 @@
 //! - [`time`]: `call_later` and `DelayedCall`, `sleep`, `timeout`, `LoopingCall`, on a timing
 //!   wheel with O(1) insert and cancel.
 //! - [`task`]: `!Send` futures as tasks on the reactor.
+//! - [`process`] (feature `process`): child processes with `ProcessProtocol`s, pidfd exit
+//!   watching and no zombies.
 //! - `testing` (feature `testing`): a virtual `Clock` so that time-based code is tested
 //!   without sleeping.
 //!
@@ -16,6 +18,8 @@
 //! - `testing`: the virtual clock and in-memory transports for tests.
 
 mod entry;
+#[cfg(feature = "process")]
+pub mod process;
 pub mod reactor;
 mod sys;
 pub mod task;

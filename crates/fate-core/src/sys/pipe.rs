@@ -1,9 +1,6 @@
 //! Non-blocking pipe ends (and other stream fds such as a terminal) for the reactor.
 //!
-//! A `PipeFd` owns its fd, reads and writes it without blocking, and registers with mio. The
-//! `O_NONBLOCK` flag lives on the *open file description*, which a child process or a shell
-//! may share (a terminal's stdin): [`PipeFd::new`] remembers the flags it found so that
-//! [`PipeFd::restore_flags`] can put them back.
+//! A `PipeFd` owns its fd, reads and writes it without blocking, and registers with mio.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -17,8 +14,6 @@ use rustix::fs::OFlags;
 #[derive(Debug)]
 pub(crate) struct PipeFd {
     fd: OwnedFd,
-    /// The file status flags before we set `O_NONBLOCK`.
-    original: OFlags,
 }
 
 impl PipeFd {
@@ -28,7 +23,7 @@ impl PipeFd {
         if !original.contains(OFlags::NONBLOCK) {
             rustix::fs::fcntl_setfl(&fd, original | OFlags::NONBLOCK)?;
         }
-        Ok(PipeFd { fd, original })
+        Ok(PipeFd { fd })
     }
 
     /// Reads what is available, without blocking (`WouldBlock` if nothing is).
@@ -41,15 +36,6 @@ impl PipeFd {
     #[inline]
     pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
         Ok(rustix::io::write(&self.fd, buf)?)
-    }
-
-    /// Puts back the file status flags found by [`PipeFd::new`] (blocking mode, usually).
-    pub(crate) fn restore_flags(&self) -> io::Result<()> {
-        Ok(rustix::fs::fcntl_setfl(&self.fd, self.original)?)
-    }
-
-    pub(crate) fn raw(&self) -> RawFd {
-        self.fd.as_raw_fd()
     }
 }
 
