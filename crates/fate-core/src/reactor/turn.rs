@@ -49,6 +49,11 @@ impl Reactor {
 
             // 4. Poll: without sleeping if work remains, else until the next deadline.
             let timeout = if !ready::is_empty() {
+                if inner.sources.borrow().is_empty() && inner.signals.borrow().is_none() {
+                    // Nothing epoll could report but wakes and timers, which the next turn
+                    // checks without a syscall.
+                    continue;
+                }
                 Some(Duration::ZERO)
             } else if until_idle && self.is_idle() {
                 return Ok(());
