@@ -1,2 +1,121 @@
-//! Deferreds: typed results that are not available yet.
+//! Deferreds: typed results that are not available yet — Twisted's `Deferred`, exact in
+//! behaviour, typed in Rust, and at home with `async`/`await`.
+//!
+//! This crate is pure: no I/O, no clock, no reactor, no `unsafe`. The reactor (`fate-core`)
+//! fires Deferreds from timers and sockets, and installs the spawner that runs futures.
+//!
+//! # The article's example
+//! "A Deferred is Twisted's indication that the returner will fire it at some point in the
+//! future." In Twisted:
+//! ```python
+//! def slowMultiply(x, y):
+//!     d = defer.Deferred()
+//!     reactor.callLater(3, d.callback, x*y)
+//!     return d
+//! ```
+//! In Fate the Deferred comes with its firing end, [`Fire`], so both stay typed; here
+//! `call_later` stands in for the reactor's timer, which lives in `fate-core`:
+//! ```
+//! use fate_deferred::Deferred;
+//! # use std::{cell::RefCell, time::Duration};
+//! # thread_local!(static TIMERS: RefCell<Vec<Box<dyn FnOnce()>>> = RefCell::new(Vec::new()));
+//! # fn call_later(_: Duration, f: impl FnOnce() + 'static) { TIMERS.with(|t| t.borrow_mut().push(Box::new(f))) }
+//! # fn run_reactor() { while let Some(f) = TIMERS.with(|t| t.borrow_mut().pop()) { f() } }
+//!
+//! fn slow_multiply(x: i64, y: i64) -> Deferred<i64> {
+//!     let (d, fire) = Deferred::<i64>::pending();
+//!     call_later(Duration::from_secs(3), move || {
+//!         fire.callback(x * y).ok();
+//!     });
+//!     d
+//! }
+//!
+//! let d = slow_multiply(3, 4).add_callback(|product| {
+//!     println!("{product}"); // 12, three seconds later
+//!     product
+//! });
+//! run_reactor();
+//! assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(12));
+//! ```
+//!
+//! # Contents
+//! | concept | items |
+//! |---|---|
+//! | a pending result and its producer | [`Deferred`], [`Fire`], [`Control`] |
+//! | what callbacks return | [`IntoOutcome`], [`Outcome`] |
+//! | errors | [`Failure`], [`IntoFailure`], [`set_debugging`]; named conditions [`Cancelled`], [`AlreadyCalled`], [`Abandoned`], [`TimedOut`], [`Panicked`], [`NoExecutor`], [`ChainedToItself`], [`FirstError`], [`FailureGroup`] |
+//! | unhandled failures | [`set_unhandled_hook`], [`reset_unhandled_hook`], [`Unhandled`] |
+//! | ready-made Deferreds | [`succeed`], [`fail`], [`maybe_deferred`] |
+//! | fan-in | [`DeferredList`], [`gather_results`], [`race`], [`first_success`] |
+//! | coordination | [`DeferredLock`], [`DeferredSemaphore`], [`Permit`], [`DeferredQueue`] |
+//! | time (clock injected) | [`Deferred::add_timeout`] |
+//! | async/await | `Deferred: IntoFuture` ([`DeferredFuture`]), [`Deferred::from_future`], [`set_local_spawner`] |
+//!
+//! # Async blocks are `inlineCallbacks`
+//! Awaiting a Deferred yields its `Result<T, Failure>`; `?` passes a failure on (any error
+//! converts into a [`Failure`], and a `Failure` into `Box<dyn Error>`).
+//! [`Deferred::from_future`] turns the async block back into a Deferred:
+//! ```
+//! # use fate_deferred::{set_local_spawner, Deferred, Failure, LocalFuture, succeed};
+//! # use std::{rc::Rc, task::{Context, Waker}};
+//! # set_local_spawner(Some(Rc::new(|mut f: LocalFuture| { let _ = f.as_mut().poll(&mut Context::from_waker(Waker::noop())); })));
+//! fn get_price() -> Deferred<i64> { succeed(100) }
+//!
+//! let total = Deferred::<i64>::from_future(async {
+//!     let price = get_price().await?; // Twisted: price = yield getPrice()
+//!     Ok::<_, Failure>(price * 2)
+//! });
+//! assert_eq!(total.try_result().ok().and_then(|r| r.ok()), Some(200));
+//! ```
+//!
+//! # Where we differ from Twisted, on purpose
+//! - Adding a callback consumes the handle and returns `Deferred<U>` for the new type, so a
+//!   result can never be seen with the wrong type; cases that rely on sharing one Deferred
+//!   object between owners use a [`Control`] instead.
+//! - Dropping every [`Fire`] of an unfired Deferred errbacks it with [`Abandoned`]: no
+//!   Deferred waits forever for a producer that is gone.
+//! - An extra `unpause()` is ignored (Twisted's counter goes negative and blocks forever).
+//! - A callback returning its own Deferred fails with [`ChainedToItself`] (Twisted warns
+//!   and deadlocks).
+//! - A panic in a callback is a [`Panicked`] failure; cancelling a future-backed Deferred
+//!   drops the future.
 #![forbid(unsafe_code)]
+
+mod chain;
+mod constructors;
+mod control;
+mod deferred;
+mod error;
+mod failure;
+mod fire;
+mod future;
+mod head;
+mod list;
+mod outcome;
+mod queue;
+mod race;
+mod release;
+mod semaphore;
+mod spawn;
+mod stage;
+mod timeout;
+mod trampoline;
+mod unhandled;
+
+pub use constructors::{fail, maybe_deferred, succeed};
+pub use control::Control;
+pub use deferred::Deferred;
+pub use error::{
+    Abandoned, AlreadyCalled, Cancelled, ChainedToItself, FailureGroup, FirstError, NoExecutor,
+    Panicked, QueueOverflow, QueueUnderflow, TimedOut, ZeroTokens,
+};
+pub use failure::{debugging, set_debugging, Failure, IntoFailure};
+pub use fire::Fire;
+pub use future::DeferredFuture;
+pub use list::{gather_results, DeferredList, ListResult};
+pub use outcome::{IntoOutcome, Outcome, Plain, Shaped};
+pub use queue::DeferredQueue;
+pub use race::{first_success, race};
+pub use semaphore::{DeferredLock, DeferredSemaphore, Permit};
+pub use spawn::{set_local_spawner, LocalFuture, LocalSpawner};
+pub use unhandled::{reset_unhandled_hook, set_unhandled_hook, Unhandled};

@@ -1,0 +1,413 @@
+//! `Deferred<T>`: the consumer's end of a result that is not available yet.
+
+use std::fmt;
+use std::marker::PhantomPinned;
+use std::panic::Location;
+use std::rc::Rc;
+
+use crate::chain::{Chain, Output};
+use crate::control::{self, Control};
+use crate::head::Head;
+use crate::stage::Stage;
+use crate::{trampoline, Failure, Fire, IntoOutcome, Outcome};
+
+/// A result that is not available yet, and the chain of callbacks that will process it.
+///
+/// Twisted's `Deferred`, typed. The producer fires it through its [`Fire`] end; the consumer
+/// appends callbacks here. Each callback receives the previous one's result:
+/// [`add_callback`](Deferred::add_callback) runs on success,
+/// [`add_errback`](Deferred::add_errback) on failure, [`add_both`](Deferred::add_both) on
+/// either. A callback may return a plain value, a `Result<U, Failure>`, or another
+/// `Deferred<U>` — then the chain pauses until that Deferred fires and continues with its
+/// result ([`IntoOutcome`]). A panic in a callback becomes a [`Panicked`](crate::Panicked)
+/// failure on the errback path.
+///
+/// Adding a callback consumes the handle and returns the handle for the new result type,
+/// `Deferred<U>` — the *same* Deferred in Twisted's sense (one pause counter, one canceller,
+/// one chain), typed by its current tail.
+///
+/// # Ordering
+/// Everything is synchronous, as in Twisted: firing runs the callbacks before `callback`
+/// returns; adding a callback to a fired, idle Deferred runs it before `add_callback`
+/// returns; a callback added while the chain runs is run by that same loop, after the
+/// running callback. Long chains and deeply nested Deferreds run in a loop, not recursion.
+///
+/// # Drop
+/// Dropping the handle does not cancel anything: queued callbacks still run when the producer
+/// fires. A [`Failure`] left at the end of a chain that nobody can read any more is reported
+/// through the unhandled-failure hook ([`set_unhandled_hook`](crate::set_unhandled_hook)),
+/// naming where the Deferred was created and where the failure arose.
+///
+/// # Examples
+/// The article's `slowMultiply`; `call_later` stands in for the reactor (fate-core provides
+/// `reactor.call_later`):
+/// ```
+/// use fate_deferred::Deferred;
+/// # use std::{cell::RefCell, time::Duration};
+/// # thread_local!(static TIMERS: RefCell<Vec<Box<dyn FnOnce()>>> = RefCell::new(Vec::new()));
+/// # fn call_later(_delay: Duration, f: impl FnOnce() + 'static) {
+/// #     TIMERS.with(|t| t.borrow_mut().push(Box::new(f)));
+/// # }
+/// # fn run_reactor() { while let Some(f) = TIMERS.with(|t| t.borrow_mut().pop()) { f() } }
+///
+/// fn slow_multiply(x: i64, y: i64) -> Deferred<i64> {
+///     let (d, fire) = Deferred::<i64>::pending();
+///     call_later(Duration::from_secs(3), move || {
+///         fire.callback(x * y).ok();
+///     });
+///     d
+/// }
+///
+/// let printed = slow_multiply(3, 4).add_callback(|product| println!("{product}"));
+/// run_reactor(); // three seconds later: prints 12
+/// assert!(printed.has_result());
+/// ```
+///
+/// A `Deferred` is single-threaded (`!Send`):
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// assert_send(fate_deferred::succeed(1));
+/// ```
+#[must_use = "a dropped Deferred's result is lost (a failure is reported as unhandled); add callbacks, await it, or cancel it"]
+pub struct Deferred<T> {
+    pub(crate) chain: Rc<dyn Chain>,
+    pub(crate) tail: Rc<dyn Output<T>>,
+    _not_unpin: PhantomPinned,
+}
+
+impl<T: 'static> Deferred<T> {
+    pub(crate) fn from_parts(chain: Rc<dyn Chain>, tail: Rc<dyn Output<T>>) -> Deferred<T> {
+        Deferred {
+            chain,
+            tail,
+            _not_unpin: PhantomPinned,
+        }
+    }
+
+    pub(crate) fn into_parts(self) -> (Rc<dyn Chain>, Rc<dyn Output<T>>) {
+        (self.chain, self.tail)
+    }
+
+    /// A new unfired Deferred and its firing end.
+    ///
+    /// The caller's location is recorded as where the Deferred was created (shown in
+    /// unhandled-failure reports and [`AlreadyCalled`](crate::AlreadyCalled)).
+    ///
+    /// # Examples
+    /// ```
+    /// use fate_deferred::Deferred;
+    /// let (d, fire) = Deferred::<i64>::pending();
+    /// let d = d.add_callback(|x| x + 1);
+    /// assert!(!d.is_called());
+    /// fire.callback(41).unwrap();
+    /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(42));
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn pending() -> (Deferred<T>, Fire<T>) {
+        let head = Rc::new(Head::<T>::new(Location::caller()));
+        let d = Deferred::from_parts(head.clone(), head.clone());
+        (d, Fire::new(head))
+    }
+
+    /// A new unfired Deferred whose `cancel()` calls `canceller` (Twisted's
+    /// `Deferred(canceller)`), and its firing end.
+    ///
+    /// The canceller gets a firing end of its own: it may fire the Deferred with a value or a
+    /// failure (that outcome replaces [`Cancelled`](crate::Cancelled), X3), or just stop the
+    /// producer and let `cancel()` errback with `Cancelled`. It runs at most once, and never
+    /// after the Deferred fired; it is dropped when the Deferred fires.
+    ///
+    /// # Examples
+    /// ```
+    /// use fate_deferred::Deferred;
+    /// let (d, _fire) = Deferred::<&str>::with_canceller(|fire| {
+    ///     fire.callback("stopped early").ok();
+    /// });
+    /// d.cancel();
+    /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some("stopped early"));
+    /// ```
+    #[track_caller]
+    pub fn with_canceller(canceller: impl FnOnce(Fire<T>) + 'static) -> (Deferred<T>, Fire<T>) {
+        let head = Rc::new(Head::<T>::new(Location::caller()));
+        let weak = Rc::downgrade(&head);
+        head.state.canceller.set(Some(Box::new(move || {
+            if let Some(head) = weak.upgrade() {
+                canceller(Fire::new(head));
+            }
+        })));
+        let d = Deferred::from_parts(head.clone(), head.clone());
+        (d, Fire::new(head))
+    }
+
+    /// Appends a callback/errback pair: `callback` runs if the result so far is a value,
+    /// `errback` if it is a failure; either's return becomes the new result (Twisted's
+    /// `addCallbacks`, D1–D6).
+    ///
+    /// # Examples
+    /// ```
+    /// use fate_deferred::{fail, Failure};
+    /// let d = fail::<i64>(Failure::msg("no"))
+    ///     .add_callbacks(|x| x.to_string(), |f| format!("recovered from {f}"));
+    /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()).as_deref(), Some("recovered from no"));
+    /// ```
+    #[track_caller]
+    pub fn add_callbacks<U, R1, M1, R2, M2>(
+        self,
+        callback: impl FnOnce(T) -> R1 + 'static,
+        errback: impl FnOnce(Failure) -> R2 + 'static,
+    ) -> Deferred<U>
+    where
+        U: 'static,
+        R1: IntoOutcome<U, M1>,
+        R2: IntoOutcome<U, M2>,
+    {
+        self.append(move |r| match r {
+            Ok(v) => callback(v).into_outcome(),
+            Err(f) => errback(f).into_outcome(),
+        })
+    }
+
+    /// Appends a callback for the success path; a failure passes it by unchanged.
+    ///
+    /// The callback may return a plain value, a `Result<U, Failure>` (`Err` switches to the
+    /// errback path) or a `Deferred<U>` (the chain waits for it) — see [`IntoOutcome`].
+    ///
+    /// # Examples
+    /// ```
+    /// let d = fate_deferred::succeed(1).add_callback(|x: i64| x + 1).add_callback(|x| x * 10);
+    /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(20));
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn add_callback<U, R, M>(self, callback: impl FnOnce(T) -> R + 'static) -> Deferred<U>
+    where
+        U: 'static,
+        R: IntoOutcome<U, M>,
+    {
+        self.append(move |r| match r {
+            Ok(v) => callback(v).into_outcome(),
+            Err(f) => Outcome::Failure(f),
+        })
+    }
+
+    /// Appends an errback for the failure path; a value passes it by unchanged. Returning a
+    /// value (or `Ok`) recovers: the chain switches back to the success path (D5).
+    ///
+    /// # Examples
+    /// ```
+    /// use fate_deferred::{fail, Failure};
+    /// let d = fail::<i64>(Failure::msg("no")).add_errback(|_f| 0);
+    /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(0));
+    /// ```
+    #[track_caller]
+    pub fn add_errback<R, M>(self, errback: impl FnOnce(Failure) -> R + 'static) -> Deferred<T>
+    where
+        R: IntoOutcome<T, M>,
+    {
+        self.append(move |r| match r {
+            Ok(v) => Outcome::Value(v),
+            Err(f) => errback(f).into_outcome(),
+        })
+    }
+
+    /// Appends one function for both paths; it receives the result so far as a `Result`.
+    ///
+    /// # Examples
+    /// ```
+    /// let d = fate_deferred::succeed(2).add_both(|r: Result<i64, _>| r.map(|x| x * 2));
+    /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(4));
+    /// ```
+    #[track_caller]
+    pub fn add_both<U, R, M>(
+        self,
+        both: impl FnOnce(Result<T, Failure>) -> R + 'static,
+    ) -> Deferred<U>
+    where
+        U: 'static,
+        R: IntoOutcome<U, M>,
+    {
+        self.append(move |r| both(r).into_outcome())
+    }
+
+    /// Forwards this Deferred's result to another Deferred's firing end (Twisted's
+    /// `chainDeferred`, C5). This chain continues with `()`: the result, failure included, is
+    /// now `other`'s to handle. Firing `other` twice makes this chain fail with
+    /// [`AlreadyCalled`](crate::AlreadyCalled).
+    ///
+    /// Unlike returning a Deferred from a callback, this is an explicit fire: `other`'s
+    /// callbacks run nested inside this chain's processing (as in Twisted).
+    ///
+    /// # Examples
+    /// ```
+    /// use fate_deferred::{succeed, Deferred};
+    /// let (d2, fire2) = Deferred::<i64>::pending();
+    /// let d1 = succeed(5).chain_deferred(fire2);
+    /// assert_eq!(d2.try_result().ok().and_then(|r| r.ok()), Some(5));
+    /// assert_eq!(d1.try_result().ok().and_then(|r| r.ok()), Some(()));
+    /// ```
+    #[track_caller]
+    pub fn chain_deferred(self, other: Fire<T>) -> Deferred<()> {
+        self.append(move |r| match other.fire(r) {
+            Ok(()) => Outcome::Value(()),
+            Err(e) => Outcome::Failure(Failure::new(e)),
+        })
+    }
+
+    #[track_caller]
+    #[inline]
+    fn append<U: 'static>(
+        self,
+        handler: impl FnOnce(Result<T, Failure>) -> Outcome<U> + 'static,
+    ) -> Deferred<U> {
+        let created = self.chain.state().created;
+        let stage = Rc::new(Stage::new(handler, created, Location::caller()));
+        self.tail.set_next(stage.clone());
+        let chain = self.chain;
+        trampoline::run_if_runnable(&chain);
+        Deferred::from_parts(chain, stage)
+    }
+
+    /// Cancels the Deferred (twisted-semantics 2.7):
+    /// - unfired: calls the canceller (if any); if the Deferred is still unfired afterwards,
+    ///   errbacks with [`Cancelled`](crate::Cancelled). Without a canceller, the producer's one
+    ///   late fire is then swallowed instead of returning `AlreadyCalled`.
+    /// - waiting on a Deferred a callback returned: cancels that one (and so on down).
+    /// - otherwise: nothing.
+    ///
+    /// # Panics
+    /// If the canceller panics, the panic propagates and the Deferred stays unfired (X6).
+    ///
+    /// # Examples
+    /// ```
+    /// use fate_deferred::{Deferred, Cancelled};
+    /// let (d, fire) = Deferred::<i64>::pending();
+    /// d.cancel();
+    /// assert!(fire.callback(1).is_ok()); // swallowed: the producer did not know
+    /// let f = d.try_result().ok().and_then(|r| r.err()).unwrap();
+    /// assert!(f.check::<Cancelled>());
+    /// ```
+    #[track_caller]
+    pub fn cancel(&self) {
+        control::cancel(&self.chain, Location::caller());
+    }
+
+    /// Pauses callback processing: until a matching [`unpause`](Deferred::unpause), no
+    /// callback runs, though the Deferred can still be fired (P1).
+    ///
+    /// # Examples
+    /// ```
+    /// let d = fate_deferred::succeed(1);
+    /// d.pause();
+    /// let d = d.add_callback(|x: i64| x + 1);
+    /// assert!(!d.has_result());
+    /// d.unpause();
+    /// assert!(d.has_result());
+    /// ```
+    pub fn pause(&self) {
+        control::pause(&self.chain);
+    }
+
+    /// Undoes one [`pause`](Deferred::pause); at zero, processing resumes (P2).
+    ///
+    /// An `unpause()` without a matching `pause()` is ignored (with a `tracing` warning);
+    /// Twisted lets its counter go negative, blocking the Deferred forever (Q1), and we will
+    /// not reproduce that. Waiting on a Deferred a callback returned is not a pause an
+    /// `unpause()` can undo.
+    ///
+    /// # Examples
+    /// ```
+    /// let d = fate_deferred::succeed(1);
+    /// d.unpause(); // ignored
+    /// d.pause();
+    /// let d = d.add_callback(|x: i64| x + 1);
+    /// d.unpause();
+    /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(2));
+    /// ```
+    #[track_caller]
+    pub fn unpause(&self) {
+        control::unpause(&self.chain, Location::caller());
+    }
+
+    /// Whether the Deferred has been fired (Twisted's `called`).
+    ///
+    /// # Examples
+    /// ```
+    /// assert!(fate_deferred::succeed(()).is_called());
+    /// ```
+    pub fn is_called(&self) -> bool {
+        self.chain.state().fired.get()
+    }
+
+    /// Whether every callback has run and the final result is waiting to be read.
+    ///
+    /// # Examples
+    /// ```
+    /// let (d, fire) = fate_deferred::Deferred::<()>::pending();
+    /// assert!(!d.has_result());
+    /// fire.callback(()).unwrap();
+    /// assert!(d.has_result());
+    /// ```
+    pub fn has_result(&self) -> bool {
+        self.tail.has_ready()
+    }
+
+    /// A cloneable handle to cancel, pause or unpause this Deferred after the handle itself
+    /// has moved on.
+    ///
+    /// # Examples
+    /// ```
+    /// let (d, _fire) = fate_deferred::Deferred::<()>::pending();
+    /// let ctl = d.control();
+    /// let _later = d.add_callback(|()| ());
+    /// ctl.cancel();
+    /// assert!(ctl.is_called());
+    /// ```
+    pub fn control(&self) -> Control {
+        Control {
+            chain: self.chain.clone(),
+        }
+    }
+
+    /// Takes the final result if every callback has run, consuming the Deferred; otherwise
+    /// hands the Deferred back. A taken failure counts as handled.
+    ///
+    /// # Errors
+    /// `Err(self)` when the Deferred is unfired, paused, waiting, or still running callbacks.
+    ///
+    /// # Examples
+    /// ```
+    /// let (d, fire) = fate_deferred::Deferred::<i64>::pending();
+    /// let d = d.try_result().unwrap_err(); // not yet
+    /// fire.callback(7).unwrap();
+    /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(7));
+    /// ```
+    #[inline]
+    pub fn try_result(self) -> Result<Result<T, Failure>, Deferred<T>> {
+        match self.tail.take_ready() {
+            Some(result) => Ok(result),
+            None => Err(self),
+        }
+    }
+}
+
+impl<T: 'static> fmt::Debug for Deferred<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.chain.state();
+        let state = if !st.fired.get() {
+            "pending"
+        } else if st.waiting.get() {
+            "waiting on another Deferred"
+        } else if st.paused.get() > 0 {
+            "paused"
+        } else if self.has_result() {
+            "has result"
+        } else {
+            "fired"
+        };
+        f.debug_struct("Deferred")
+            .field("created", &format_args!("{}", st.created))
+            .field("state", &state)
+            .finish()
+    }
+}

@@ -1,0 +1,157 @@
+//! `Fire<T>`: the producer's end of a Deferred.
+
+use std::fmt;
+use std::panic::Location;
+use std::rc::Rc;
+
+use crate::error::{Abandoned, AlreadyCalled};
+use crate::head::Head;
+use crate::{trampoline, Failure, IntoFailure};
+
+/// The firing end of a Deferred: whoever holds it supplies the result, once.
+///
+/// Made by [`Deferred::pending`](crate::Deferred::pending) (or `with_canceller`) together with
+/// the [`Deferred`](crate::Deferred) the consumer gets. The split keeps both ends typed: the
+/// producer can only fire a `T`; the consumer can only add callbacks.
+///
+/// - Fires at most once: a second `callback`/`errback` (through a clone) returns
+///   [`AlreadyCalled`] and changes nothing — except that after a `cancel()` with no canceller,
+///   exactly one late fire is silently swallowed (twisted-semantics A2).
+/// - Firing runs the callbacks synchronously, before `callback` returns.
+///
+/// # Drop
+/// When the last `Fire` of an unfired Deferred is dropped, the Deferred errbacks with
+/// [`Abandoned`] (Twisted would wait forever). If nobody holds the Deferred or attached
+/// callbacks to it any more, nothing happens.
+///
+/// # Examples
+/// ```
+/// use fate_deferred::Deferred;
+///
+/// let (d, fire) = Deferred::<i64>::pending();
+/// let d = d.add_callback(|x| x * 2);
+/// fire.callback(21).unwrap();
+/// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(42));
+/// ```
+#[must_use = "dropping every Fire end of an unfired Deferred errbacks it with Abandoned"]
+pub struct Fire<T: 'static> {
+    pub(crate) head: Rc<Head<T>>,
+}
+
+impl<T: 'static> Fire<T> {
+    pub(crate) fn new(head: Rc<Head<T>>) -> Fire<T> {
+        let st = &head.state;
+        st.firers.set(st.firers.get() + 1);
+        Fire { head }
+    }
+
+    /// Fires the Deferred with `value`, running its callbacks now (Twisted's `callback`).
+    ///
+    /// # Errors
+    /// [`AlreadyCalled`] if the Deferred already fired (through another clone of this end, a
+    /// canceller, or cancellation); the Deferred is unchanged.
+    ///
+    /// # Examples
+    /// ```
+    /// let (d, fire) = fate_deferred::Deferred::<&str>::pending();
+    /// fire.callback("hello").unwrap();
+    /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some("hello"));
+    /// ```
+    #[track_caller]
+    pub fn callback(self, value: T) -> Result<(), AlreadyCalled> {
+        self.head.fire(Ok(value), Location::caller())
+    }
+
+    /// Fires the Deferred with a failure, running its errbacks now (Twisted's `errback`).
+    /// Accepts a [`Failure`] or any error type (wrapped, recording this call's location).
+    ///
+    /// # Errors
+    /// [`AlreadyCalled`] as for [`callback`](Fire::callback).
+    ///
+    /// # Examples
+    /// ```
+    /// let (d, fire) = fate_deferred::Deferred::<i64>::pending();
+    /// fire.errback(std::io::Error::other("no route")).unwrap();
+    /// let f = d.try_result().ok().and_then(|r| r.err()).unwrap();
+    /// assert!(f.check::<std::io::Error>());
+    /// ```
+    #[track_caller]
+    pub fn errback(self, failure: impl IntoFailure) -> Result<(), AlreadyCalled> {
+        let failure = failure.into_failure();
+        self.head.fire(Err(failure), Location::caller())
+    }
+
+    /// Fires with `result`: `Ok` as [`callback`](Fire::callback), `Err` as
+    /// [`errback`](Fire::errback).
+    ///
+    /// # Errors
+    /// [`AlreadyCalled`] as for [`callback`](Fire::callback).
+    ///
+    /// # Examples
+    /// ```
+    /// let (d, fire) = fate_deferred::Deferred::<i64>::pending();
+    /// fire.fire(Ok(3)).unwrap();
+    /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(3));
+    /// ```
+    #[track_caller]
+    pub fn fire(self, result: Result<T, Failure>) -> Result<(), AlreadyCalled> {
+        self.head.fire(result, Location::caller())
+    }
+
+    /// Whether the Deferred has fired (so a fire now would be `AlreadyCalled`, or swallowed
+    /// after a cancel).
+    ///
+    /// # Examples
+    /// ```
+    /// let (d, fire) = fate_deferred::Deferred::<()>::pending();
+    /// assert!(!fire.is_called());
+    /// d.cancel();
+    /// assert!(fire.is_called());
+    /// ```
+    pub fn is_called(&self) -> bool {
+        self.head.state.fired.get()
+    }
+
+    /// Whether anyone still listens: a `Deferred` handle, a `Control`, or attached callbacks.
+    /// Producers may skip expensive work when nobody does.
+    ///
+    /// # Examples
+    /// ```
+    /// let (d, fire) = fate_deferred::Deferred::<()>::pending();
+    /// assert!(fire.is_observed());
+    /// drop(d);
+    /// assert!(!fire.is_observed());
+    /// ```
+    pub fn is_observed(&self) -> bool {
+        self.head.observed()
+    }
+}
+
+impl<T: 'static> Clone for Fire<T> {
+    fn clone(&self) -> Fire<T> {
+        Fire::new(self.head.clone())
+    }
+}
+
+impl<T: 'static> Drop for Fire<T> {
+    fn drop(&mut self) {
+        let st = &self.head.state;
+        let left = st.firers.get().saturating_sub(1);
+        st.firers.set(left);
+        if left == 0 && !st.fired.get() && self.head.observed() {
+            use crate::chain::Chain;
+            self.head
+                .fail_head(Failure::at(Abandoned, self.head.state.created));
+            trampoline::run(self.head.clone());
+        }
+    }
+}
+
+impl<T: 'static> fmt::Debug for Fire<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fire")
+            .field("created", &format_args!("{}", self.head.state.created))
+            .field("called", &self.is_called())
+            .finish()
+    }
+}

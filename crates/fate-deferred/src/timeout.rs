@@ -1,0 +1,111 @@
+//! `add_timeout`: cancel a Deferred that takes too long (twisted-semantics 2.13).
+
+use std::cell::Cell;
+use std::panic::Location;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::error::{Cancelled, TimedOut};
+use crate::{Deferred, Failure, IntoOutcome, Outcome};
+
+impl<T: 'static> Deferred<T> {
+    /// Cancels this Deferred if it has not fired within `timeout`, turning the resulting
+    /// [`Cancelled`] into [`TimedOut`] (Twisted's `addTimeout`, T1–T7).
+    ///
+    /// This crate has no clock: `schedule(delay, f)` must arrange for `f` to run after
+    /// `delay` and return a function that cancels that arrangement — with fate-core,
+    /// `|delay, f| { let call = reactor.call_later(delay, f); move || call.cancel() }`.
+    ///
+    /// - Only callbacks added before `add_timeout` are inside the timeout; the translation runs
+    ///   after them and before callbacks added later (T3).
+    /// - Firing (either way) before the timeout cancels the timer; nothing else changes (T4).
+    /// - A manual `cancel()` before the timeout stays `Cancelled` (T5).
+    /// - When the Deferred waits on another Deferred, the timeout cancels that one (T6).
+    ///
+    /// # Examples
+    /// ```
+    /// use fate_deferred::{Deferred, TimedOut};
+    /// use std::{cell::RefCell, rc::Rc, time::Duration};
+    ///
+    /// let timers: Rc<RefCell<Vec<Box<dyn FnOnce()>>>> = Rc::default();
+    /// let t = timers.clone();
+    /// let (d, _fire) = Deferred::<i64>::pending();
+    /// let d = d.add_timeout(Duration::from_secs(10), move |_delay, f| {
+    ///     t.borrow_mut().push(f);
+    ///     || {} // cancelling the timer: nothing to do in this toy
+    /// });
+    /// let expire = timers.borrow_mut().pop().unwrap();
+    /// expire(); // ten seconds pass
+    /// let f = d.try_result().ok().and_then(|r| r.err()).unwrap();
+    /// assert_eq!(f.downcast_ref::<TimedOut>().map(|t| t.timeout()), Some(Duration::from_secs(10)));
+    /// ```
+    #[track_caller]
+    pub fn add_timeout<S, C>(self, timeout: Duration, schedule: S) -> Deferred<T>
+    where
+        S: FnOnce(Duration, Box<dyn FnOnce()>) -> C,
+        C: FnOnce() + 'static,
+    {
+        let at = Location::caller();
+        self.add_timeout_with(timeout, schedule, move |r, timeout| match r {
+            Err(f) if f.check::<Cancelled>() => Err(Failure::at(TimedOut::new(timeout), at)),
+            r => r,
+        })
+    }
+
+    /// [`add_timeout`](Deferred::add_timeout) with Twisted's `onTimeoutCancel`: when the
+    /// timeout fired, `on_timeout_cancel(result, timeout)` replaces the result — whatever it is,
+    /// even a success a canceller produced (T7). It is not called when the Deferred fired
+    /// before the timeout, or was cancelled by hand.
+    ///
+    /// # Examples
+    /// ```
+    /// use fate_deferred::Deferred;
+    /// use std::{cell::RefCell, rc::Rc, time::Duration};
+    ///
+    /// let timers: Rc<RefCell<Vec<Box<dyn FnOnce()>>>> = Rc::default();
+    /// let t = timers.clone();
+    /// let (d, _fire) = Deferred::<&str>::pending();
+    /// let d = d.add_timeout_with(
+    ///     Duration::from_secs(10),
+    ///     move |_delay, f| { t.borrow_mut().push(f); || {} },
+    ///     |_result, _timeout| "OVERRIDDEN",
+    /// );
+    /// (timers.borrow_mut().pop().unwrap())();
+    /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some("OVERRIDDEN"));
+    /// ```
+    #[track_caller]
+    pub fn add_timeout_with<S, C, F, R, M>(
+        self,
+        timeout: Duration,
+        schedule: S,
+        on_timeout_cancel: F,
+    ) -> Deferred<T>
+    where
+        S: FnOnce(Duration, Box<dyn FnOnce()>) -> C,
+        C: FnOnce() + 'static,
+        F: FnOnce(Result<T, Failure>, Duration) -> R + 'static,
+        R: IntoOutcome<T, M>,
+    {
+        let timed_out = Rc::new(Cell::new(false));
+        let control = self.control();
+        let flag = timed_out.clone();
+        let cancel_timer = schedule(
+            timeout,
+            Box::new(move || {
+                flag.set(true);
+                control.cancel();
+            }),
+        );
+        let cancel_timer = Cell::new(Some(cancel_timer));
+        self.add_both(move |r| {
+            if let Some(cancel) = cancel_timer.take() {
+                cancel();
+            }
+            if timed_out.get() {
+                on_timeout_cancel(r, timeout).into_outcome()
+            } else {
+                Outcome::from_result(r)
+            }
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! Reporting failures nobody handled: a Deferred dropped while holding a `Failure`.
+
+use std::backtrace::BacktraceStatus;
+use std::cell::RefCell;
+use std::panic::Location;
+use std::rc::Rc;
+
+use crate::Failure;
+
+/// A failure that was dropped unconsumed, as the unhandled-failure hook sees it.
+///
+/// # Examples
+/// ```
+/// use fate_deferred::{fail, set_unhandled_hook, reset_unhandled_hook, Failure};
+/// use std::{cell::RefCell, rc::Rc};
+///
+/// let seen = Rc::new(RefCell::new(Vec::new()));
+/// let log = seen.clone();
+/// set_unhandled_hook(move |u| log.borrow_mut().push((u.failure().to_string(), u.created().line())));
+/// drop(fail::<i64>(Failure::msg("nobody listened")));
+/// assert_eq!(*seen.borrow(), vec![("nobody listened".to_string(), line!() - 1)]);
+/// reset_unhandled_hook();
+/// ```
+#[derive(Debug)]
+pub struct Unhandled<'a> {
+    failure: &'a Failure,
+    created: &'static Location<'static>,
+}
+
+impl Unhandled<'_> {
+    /// The failure (its [`location`](Failure::location) says where it arose).
+    ///
+    /// # Examples
+    /// ```
+    /// fate_deferred::set_unhandled_hook(|u| assert_eq!(u.failure().to_string(), "x"));
+    /// drop(fate_deferred::fail::<()>(fate_deferred::Failure::msg("x")));
+    /// fate_deferred::reset_unhandled_hook();
+    /// ```
+    pub fn failure(&self) -> &Failure {
+        self.failure
+    }
+
+    /// Where the Deferred holding it was created.
+    ///
+    /// # Examples
+    /// ```
+    /// fate_deferred::set_unhandled_hook(|u| assert!(u.created().file().ends_with(".rs")));
+    /// drop(fate_deferred::fail::<()>(fate_deferred::Failure::msg("x")));
+    /// fate_deferred::reset_unhandled_hook();
+    /// ```
+    pub fn created(&self) -> &'static Location<'static> {
+        self.created
+    }
+}
+
+type Hook = Rc<dyn Fn(&Unhandled<'_>)>;
+
+thread_local! {
+    static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
+}
+
+/// Installs this thread's unhandled-failure hook, replacing the default (a `tracing::error!`
+/// event naming where the Deferred was created and where the failure arose).
+///
+/// The hook runs from `Drop`, whenever the last reference to a node holding a failure goes
+/// away: the `Deferred` handle, or the chain it was attached to. A hook that panics makes the
+/// drop panic — the way to make tests fail on unhandled failures. While the thread is already
+/// panicking the default hook is used instead (a panic inside a panic aborts).
+///
+/// # Examples
+/// ```should_panic
+/// fate_deferred::set_unhandled_hook(|u| panic!("unhandled: {}", u.failure()));
+/// drop(fate_deferred::fail::<()>(fate_deferred::Failure::msg("lost")));
+/// ```
+pub fn set_unhandled_hook(hook: impl Fn(&Unhandled<'_>) + 'static) {
+    HOOK.with(|h| *h.borrow_mut() = Some(Rc::new(hook)));
+}
+
+/// Restores the default unhandled-failure hook on this thread.
+///
+/// # Examples
+/// ```
+/// fate_deferred::set_unhandled_hook(|_| {});
+/// fate_deferred::reset_unhandled_hook();
+/// ```
+pub fn reset_unhandled_hook() {
+    HOOK.with(|h| *h.borrow_mut() = None);
+}
+
+/// Reports `failure`, held by a Deferred created at `created`, through the hook.
+pub(crate) fn report(created: &'static Location<'static>, failure: Failure) {
+    let unhandled = Unhandled {
+        failure: &failure,
+        created,
+    };
+    let hook = if std::thread::panicking() {
+        None
+    } else {
+        HOOK.try_with(|h| h.borrow().clone()).ok().flatten()
+    };
+    match hook {
+        Some(hook) => hook(&unhandled),
+        None => log(&unhandled),
+    }
+}
+
+fn log(u: &Unhandled<'_>) {
+    let backtrace = u.failure.backtrace();
+    if backtrace.status() == BacktraceStatus::Captured {
+        tracing::error!(
+            created = %u.created,
+            failure_location = %u.failure.location(),
+            "Unhandled error in Deferred: {}\n{}",
+            u.failure,
+            backtrace
+        );
+    } else {
+        tracing::error!(
+            created = %u.created,
+            failure_location = %u.failure.location(),
+            "Unhandled error in Deferred: {}",
+            u.failure
+        );
+    }
+}
