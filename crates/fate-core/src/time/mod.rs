@@ -63,12 +63,14 @@
 #![forbid(unsafe_code)]
 
 mod delayed_call;
+mod looping_call;
 mod sleep;
 mod timeline;
 mod timeout;
 mod wheel;
 
 pub use delayed_call::{DelayedCall, DelayedCallError};
+pub use looping_call::{LoopingCall, LoopingCallError};
 pub use sleep::Sleep;
 pub use timeline::Timeline;
 pub use timeout::{Elapsed, Timeout};

@@ -231,6 +231,11 @@ impl Timeline {
         self.schedule(self.to_ns(when), Entry::Call(Box::new(f)))
     }
 
+    /// Schedules `f` at `when` ns since the epoch.
+    pub(super) fn call_at_ns(&self, when: u64, f: impl FnOnce() + 'static) -> DelayedCall {
+        self.schedule(when, Entry::Call(Box::new(f)))
+    }
+
     fn schedule(&self, when: u64, entry: Entry) -> DelayedCall {
         let key = self.inner.wheel.borrow_mut().insert(when, entry);
         DelayedCall::new(self.clone(), key, when)
