@@ -1,0 +1,154 @@
+//! End to end: the article's examples run as programs, end by themselves, exit 0, and tell
+//! the story in the right order. Each runs with `--fast` (fuses a tenth as long) on real time.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The examples these tests run; built once, together, before the first one runs.
+const EXAMPLES: &[&str] = &["firecracker", "chain_of_fuses", "not_send"];
+
+/// Builds the examples (with the profile this test was built with) and returns the directory
+/// that holds them.
+fn examples_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // This test runs from <target>/<profile>/deps/; examples go to <target>/<profile>/examples/.
+        let exe = std::env::current_exe().expect("the test's own path");
+        let profile_dir = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("<target>/<profile>/deps");
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["build", "--quiet"]);
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        for name in EXAMPLES {
+            build.args(["--example", name]);
+        }
+        let out = build.output().expect("run cargo build");
+        assert!(
+            out.status.success(),
+            "building the examples failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        profile_dir.join("examples")
+    })
+}
+
+/// Output of one example run.
+struct Run {
+    stdout: String,
+    took: Duration,
+}
+
+impl Run {
+    /// The narrated events (after each line's `] ` timestamp), in order.
+    fn events(&self) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .filter_map(|l| l.split_once("] ").map(|(_, event)| event))
+            .collect()
+    }
+
+    /// The timestamp, in seconds, of the first line containing `needle`.
+    fn at(&self, needle: &str) -> f64 {
+        let line = self
+            .stdout
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{}", self.stdout));
+        let stamp = line
+            .trim_start_matches('[')
+            .split(" s]")
+            .next()
+            .unwrap_or("");
+        stamp
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no timestamp on {line:?}"))
+    }
+
+    /// Index of the first event containing `needle`.
+    fn index(&self, needle: &str) -> usize {
+        self.events()
+            .iter()
+            .position(|e| e.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{}", self.stdout))
+    }
+}
+
+/// Runs example `name` with `args`; asserts that it exits 0.
+fn run(name: &str, args: &[&str]) -> Run {
+    let path = examples_dir().join(name);
+    let start = Instant::now();
+    let out = Command::new(&path)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", path.display()));
+    let took = start.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{name} exited with {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Run { stdout, took }
+}
+
+#[test]
+fn firecracker_explodes_in_alices_hands_after_the_fuse_time() {
+    let run = run("firecracker", &["--fast"]);
+    let boom = "BOOM! The firecracker exploded in the unlucky hands of Alice";
+    assert!(run.index("lights the fuse") < run.index("hands the firecracker to Alice"));
+    assert!(run.index("hands the firecracker to Alice") < run.index(boom));
+    // The fuse burns 0.3 s with --fast, and the hand-over happens while it burns.
+    assert!((0.1..0.3).contains(&run.at("hands the firecracker to Alice")));
+    assert!(run.at(boom) >= 0.3, "exploded early:\n{}", run.stdout);
+    assert!(
+        run.took >= Duration::from_millis(300),
+        "took {:?}",
+        run.took
+    );
+    assert!(run.took < Duration::from_secs(5), "took {:?}", run.took);
+    assert!(run.stdout.trim_end().ends_with("the program ends."));
+}
+
+#[test]
+fn chain_of_fuses_lights_each_fuse_from_the_last_and_ends_by_itself() {
+    let run = run("chain_of_fuses", &["--fast"]);
+    for (chain, fuses) in [("red", 3), ("blue", 4)] {
+        for i in 1..fuses {
+            let out = run.index(&format!("{chain} fuse {i} burnt out"));
+            let next = run.index(&format!("{chain} fuse {} is lit", i + 1));
+            assert_eq!(
+                next,
+                out + 1,
+                "{chain} fuse {i} must light the next:\n{}",
+                run.stdout
+            );
+        }
+    }
+    // The two chains burn at once: blue's first fuse (0.08 s) goes out before red's (0.1 s).
+    assert!(run.index("blue fuse 1 burnt out") < run.index("red fuse 1 burnt out"));
+    assert!(run.at("BOOM! The red chain went off") >= 0.25);
+    assert!(run.at("BOOM! The blue chain went off") >= 0.27);
+    assert!(run.took < Duration::from_secs(5), "took {:?}", run.took);
+}
+
+#[test]
+fn not_send_shares_an_rc_between_callbacks_and_tasks() {
+    let run = run("not_send", &[]);
+    assert!(run.index("tea time") < run.index("pours cup number 1"));
+    for n in 1..=5 {
+        run.index(&format!("pours cup number {n}"));
+    }
+    assert!(run
+        .stdout
+        .contains("5 cups poured, 9 lines in the guest book"));
+}
