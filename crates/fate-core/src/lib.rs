@@ -7,7 +7,8 @@
 //!   wheel with O(1) insert and cancel.
 //! - [`task`]: `!Send` futures as tasks on the reactor.
 //! - [`process`] (feature `process`): child processes with `ProcessProtocol`s, pidfd exit
-//!   watching and no zombies.
+//!   watching and no zombies; `get_process_output`.
+//! - [`threads`]: `defer_to_thread` and a `getaddrinfo` resolver on a bounded thread pool.
 //! - `testing` (feature `testing`): a virtual `Clock` so that time-based code is tested
 //!   without sleeping.
 //!
@@ -23,6 +24,7 @@ pub mod process;
 pub mod reactor;
 mod sys;
 pub mod task;
+pub mod threads;
 pub mod time;
 
 #[cfg(feature = "testing")]
@@ -32,3 +34,4 @@ pub use entry::{
     block_on, call_later, call_soon, reactor, run, run_until_idle, sleep, sleep_until, spawn_local,
     timeout,
 };
+pub use threads::defer_to_thread;

@@ -10,9 +10,12 @@
 //! A fate implementation times the same thing between two [`Meter`] readings and returns
 //! [`report`].
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fate::process::{self, ExitStatus, ProcessProtocol};
 use tokio::process::Command;
 use tokio::sync::Semaphore;
 
@@ -28,7 +31,7 @@ pub(crate) const WORKLOAD: Workload = Workload {
         Flag::value("n", "500", "children to run"),
         Flag::value("concurrency", "32", "children alive at once, at most"),
     ],
-    impls: &[(Impl::Tokio, tokio)],
+    impls: &[(Impl::Fate, fate), (Impl::Tokio, tokio)],
 };
 
 /// The program each child runs, and what it must print.
@@ -113,5 +116,102 @@ pub(crate) fn tokio(args: &Args) -> Report {
         start,
         end,
         "tokio::process, current_thread",
+    )
+}
+
+/// State shared by the fate children: how many are left to start, running and done well.
+struct Crowd {
+    to_start: Cell<usize>,
+    running: Cell<usize>,
+    succeeded: Cell<usize>,
+    end: RefCell<Option<Meter>>,
+}
+
+/// One child: collects stdout and stderr; when it has ended, checks them and starts the
+/// next child in its place.
+struct Echo {
+    crowd: Rc<Crowd>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+impl ProcessProtocol for Echo {
+    fn out_received(&mut self, data: &[u8]) {
+        self.stdout.extend_from_slice(data);
+    }
+
+    fn err_received(&mut self, data: &[u8]) {
+        self.stderr.extend_from_slice(data);
+    }
+
+    fn process_ended(&mut self, status: ExitStatus) {
+        let crowd = &self.crowd;
+        if status.success() && self.stdout == OUTPUT && self.stderr.is_empty() {
+            crowd.succeeded.set(crowd.succeeded.get() + 1);
+        }
+        crowd.running.set(crowd.running.get() - 1);
+        start_one(crowd);
+        if crowd.running.get() == 0 {
+            *crowd.end.borrow_mut() = Some(Meter::now());
+        }
+    }
+}
+
+/// Starts the next child if any is left.
+fn start_one(crowd: &Rc<Crowd>) {
+    let left = crowd.to_start.get();
+    if left == 0 {
+        return;
+    }
+    crowd.to_start.set(left - 1);
+    crowd.running.set(crowd.running.get() + 1);
+    let echo = Echo {
+        crowd: crowd.clone(),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    };
+    let spawned = process::Command::new(PROGRAM)
+        .arg(ARG)
+        // stdin inherited, as tokio's `output()` leaves it.
+        .stdin(process::Stdio::Inherit)
+        .spawn(echo);
+    if let Err(e) = spawned {
+        fail("spawn-process", e);
+    }
+}
+
+/// `--concurrency` children started at once, each `ProcessProtocol` starting the next from
+/// `process_ended`; stdout and stderr captured; pidfd exit watching.
+pub(crate) fn fate(args: &Args) -> Report {
+    let n: usize = args.get("n");
+    let concurrency: usize = args.get("concurrency");
+    if concurrency == 0 {
+        fail("spawn-process", "--concurrency must be at least 1");
+    }
+    let reactor = fate::reactor::Reactor::builder()
+        .handle_signals(false)
+        .build()
+        .expect("fate reactor");
+    let crowd = Rc::new(Crowd {
+        to_start: Cell::new(n),
+        running: Cell::new(0),
+        succeeded: Cell::new(0),
+        end: RefCell::new(None),
+    });
+    let start = Meter::now();
+    let c = crowd.clone();
+    reactor.call_soon(move || {
+        for _ in 0..concurrency {
+            start_one(&c);
+        }
+    });
+    reactor.run_until_idle().expect("fate reactor ran");
+    let end = crowd.end.borrow_mut().take().unwrap_or_else(Meter::now);
+    report(
+        args,
+        crowd.succeeded.get(),
+        start,
+        end,
+        "fate ProcessProtocol, pidfd",
     )
 }

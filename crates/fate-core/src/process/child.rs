@@ -509,12 +509,9 @@ impl Process {
             let at = pipes.iter().position(|p| p.child_fd == child_fd);
             at.map(|at| pipes.remove(at))
         };
-        let Some(mut pipe) = removed else { return };
-        if let Some(reg) = pipe.reg.take() {
-            if let Err(e) = reg.deregister(&mut pipe.fd) {
-                tracing::debug!(target: "fate::process", "deregistering child fd {child_fd}: {e}");
-            }
-        }
+        let Some(pipe) = removed else { return };
+        // Dropping the registration removes the handler; closing the fd removes it from
+        // epoll (a stale event for it is dropped by the token's generation): no epoll_ctl.
         drop(pipe);
         self.push(Event::Lost(child_fd));
         self.maybe_end();
@@ -598,11 +595,8 @@ impl Process {
 
     fn reaped(&self, status: ExitStatus) {
         drop(self.child.borrow_mut().take());
-        if let Some(ExitWatch::PidFd { mut fd, reg }) = self.exit_watch.borrow_mut().take() {
-            if let Err(e) = reg.deregister(&mut fd) {
-                tracing::debug!(target: "fate::process", "deregistering a pidfd: {e}");
-            }
-        }
+        // As for pipes: closing the pidfd takes it out of epoll.
+        drop(self.exit_watch.borrow_mut().take());
         self.status.set(Some(status));
         self.stage.set(Stage::Exited);
         self.wake_waiters();

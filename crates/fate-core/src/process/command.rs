@@ -70,7 +70,7 @@ pub enum OnShutdown {
 /// .unwrap();
 /// ```
 #[derive(Clone, Debug)]
-#[must_use = "a Command does nothing until `spawn` is called"]
+#[must_use = "a Command does nothing until `spawn` or `output` is called"]
 pub struct Command {
     program: OsString,
     args: Vec<OsString>,
@@ -84,6 +84,8 @@ pub struct Command {
     child_fds: Vec<(i32, ChildFd)>,
     on_shutdown: OnShutdown,
     pidfd: bool,
+    /// For `output()`: kill the child after this long.
+    pub(super) output_timeout: Option<std::time::Duration>,
 }
 
 impl Command {
@@ -101,6 +103,7 @@ impl Command {
             child_fds: Vec::new(),
             on_shutdown: OnShutdown::Kill,
             pidfd: true,
+            output_timeout: None,
         }
     }
 

@@ -56,6 +56,7 @@
 mod child;
 mod command;
 mod error;
+mod output;
 mod protocol;
 mod reaper;
 mod status;
@@ -63,6 +64,7 @@ mod transport;
 
 pub use command::{spawn_process, ChildFd, Command, OnShutdown, Stdio};
 pub use error::{SignalError, SpawnError, SpawnErrorKind};
+pub use output::{get_process_output, get_process_output_and_value, Output, OutputError};
 pub use protocol::{DiscardOutput, ProcessProtocol};
 pub use status::ExitStatus;
 pub use transport::ProcessTransport;

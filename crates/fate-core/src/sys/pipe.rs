@@ -8,7 +8,6 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use mio::event::Source;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
-use rustix::fs::OFlags;
 
 /// An owned fd in non-blocking mode.
 #[derive(Debug)]
@@ -17,12 +16,9 @@ pub(crate) struct PipeFd {
 }
 
 impl PipeFd {
-    /// Takes `fd` and sets it non-blocking.
+    /// Takes `fd` and sets it non-blocking (one `ioctl(FIONBIO)`, not a `fcntl` pair).
     pub(crate) fn new(fd: OwnedFd) -> io::Result<PipeFd> {
-        let original = rustix::fs::fcntl_getfl(&fd)?;
-        if !original.contains(OFlags::NONBLOCK) {
-            rustix::fs::fcntl_setfl(&fd, original | OFlags::NONBLOCK)?;
-        }
+        rustix::io::ioctl_fionbio(&fd, true)?;
         Ok(PipeFd { fd })
     }
 

@@ -1,0 +1,44 @@
+//! Host name resolution with the system resolver, on the thread pool.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use fate_deferred::{Deferred, Failure};
+
+use super::ThreadPool;
+
+/// Resolves `host` (a name or an address literal) to socket addresses for `port`, with the
+/// system's `getaddrinfo` run on the global [`ThreadPool`] so the loop never blocks.
+///
+/// Address literals are answered at once without a thread.
+///
+/// # Errors
+///
+/// The Deferred fails with the resolver's `io::Error` (no such host, no network).
+///
+/// # Panics
+///
+/// If this thread has no reactor.
+///
+/// # Examples
+///
+/// ```
+/// let addrs = fate_core::block_on(async {
+///     fate_core::threads::resolve("localhost", 8080).await
+/// })
+/// .unwrap()
+/// .unwrap();
+/// assert!(addrs.iter().all(|a| a.port() == 8080 && a.ip().is_loopback()));
+/// ```
+#[track_caller]
+pub fn resolve(host: &str, port: u16) -> Deferred<Vec<SocketAddr>> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return fate_deferred::succeed(vec![SocketAddr::new(ip, port)]);
+    }
+    let host = host.to_owned();
+    ThreadPool::global()
+        .defer(move || -> io::Result<Vec<SocketAddr>> {
+            Ok((host.as_str(), port).to_socket_addrs()?.collect())
+        })
+        .add_callback(|found: io::Result<Vec<SocketAddr>>| found.map_err(Failure::new))
+}
