@@ -116,6 +116,9 @@ pub(crate) struct State {
     pub(crate) cursor: Cell<Option<Rc<dyn Node>>>,
     /// Run by the first `cancel()` on an unfired chain; dropped at fire (X7).
     pub(crate) canceller: Cell<Option<Box<dyn FnOnce()>>>,
+    /// `cancel()` only runs the canceller and never errbacks `Cancelled` itself (a
+    /// `DeferredList` overrides `cancel` this way in Twisted, L8).
+    pub(crate) cancel_only_forwards: Cell<bool>,
     /// Where the Deferred was created (`#[track_caller]` on constructors).
     pub(crate) created: &'static Location<'static>,
     /// Where it was first fired (for `AlreadyCalled`).
@@ -135,6 +138,7 @@ impl State {
             at_head: Cell::new(true),
             cursor: Cell::new(None),
             canceller: Cell::new(None),
+            cancel_only_forwards: Cell::new(false),
             created,
             first_fired: Cell::new(None),
         }

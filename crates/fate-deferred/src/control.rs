@@ -109,7 +109,7 @@ pub(crate) fn cancel(chain: &Rc<dyn Chain>, at: &'static Location<'static>) {
                 Some(canceller) => canceller(), // may fire; a panic propagates (X6)
                 None => st.suppress_already_called.set(true),
             }
-            if !cur.state().fired.get() {
+            if !cur.state().fired.get() && !cur.state().cancel_only_forwards.get() {
                 cur.fail_head(Failure::at(Cancelled, at));
                 trampoline::run(cur);
             }

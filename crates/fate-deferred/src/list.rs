@@ -49,7 +49,9 @@ pub enum ListResult<T> {
 /// # Cancellation
 /// Cancelling the list before it fires cancels every input; a canceller that panics is logged
 /// and the rest are still cancelled (L8, L15). The outcome then follows from the inputs'
-/// results. After the list fired, `cancel()` does nothing (L16).
+/// results — the list itself never errbacks `Cancelled`, and stays unfired while an input
+/// whose canceller panicked stays unfired. After the list fired, `cancel()` does nothing
+/// (L16).
 ///
 /// # Examples
 /// ```
@@ -141,6 +143,7 @@ impl<T: 'static> DeferredList<T> {
     pub fn into_deferred(self) -> Deferred<ListResult<T>> {
         let controls: Vec<Control> = self.inputs.iter().map(Deferred::control).collect();
         let (list, fire) = Deferred::with_canceller(move |_fire| cancel_all(&controls, None));
+        list.chain.state().cancel_only_forwards.set(true);
         let n = self.inputs.len();
         let state = Rc::new(ListState {
             fire: RefCell::new(Some(fire)),
