@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The examples these tests run; built once, together, before the first one runs.
-const EXAMPLES: &[&str] = &["firecracker", "chain_of_fuses", "not_send"];
+const EXAMPLES: &[&str] = &["firecracker", "chain_of_fuses", "not_send", "slow_multiply"];
 
 /// Builds the examples (with the profile this test was built with) and returns the directory
 /// that holds them.
@@ -151,4 +151,19 @@ fn not_send_shares_an_rc_between_callbacks_and_tasks() {
     assert!(run
         .stdout
         .contains("5 cups poured, 9 lines in the guest book"));
+}
+
+#[test]
+fn slow_multiply_prints_12_when_the_deferred_fires_and_stops_the_reactor() {
+    let run = run("slow_multiply", &["--fast"]);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let twelve = lines.iter().position(|l| *l == "12");
+    let twelve = twelve.unwrap_or_else(|| panic!("no line \"12\" in:\n{}", run.stdout));
+    assert!(lines[twelve - 1].contains("the Deferred fired"));
+    // The Deferred fires after 0.3 s with --fast; the loop ticked while it waited.
+    assert!(run.at("the Deferred fired") >= 0.3);
+    assert!(run.index("(the reactor is free: tick)") < run.index("the Deferred fired"));
+    assert!(run.index("stopping the reactor") > run.index("the Deferred fired"));
+    assert_eq!(lines.last(), Some(&"The reactor has stopped."));
+    assert!(run.took < Duration::from_secs(5), "took {:?}", run.took);
 }
