@@ -7,7 +7,13 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The examples these tests run; built once, together, before the first one runs.
-const EXAMPLES: &[&str] = &["firecracker", "chain_of_fuses", "not_send", "slow_multiply"];
+const EXAMPLES: &[&str] = &[
+    "firecracker",
+    "chain_of_fuses",
+    "not_send",
+    "slow_multiply",
+    "mad_hatter",
+];
 
 /// Builds the examples (with the profile this test was built with) and returns the directory
 /// that holds them.
@@ -166,4 +172,70 @@ fn slow_multiply_prints_12_when_the_deferred_fires_and_stops_the_reactor() {
     assert!(run.index("stopping the reactor") > run.index("the Deferred fired"));
     assert_eq!(lines.last(), Some(&"The reactor has stopped."));
     assert!(run.took < Duration::from_secs(5), "took {:?}", run.took);
+}
+
+/// The final line of a `mad_hatter` story: how it ended, without its timestamp.
+fn ending(run: &Run) -> String {
+    run.events()
+        .last()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn mad_hatter_tells_the_same_story_for_the_same_seed() {
+    let first = run("mad_hatter", &["--fast", "--seed", "7"]);
+    let again = run("mad_hatter", &["--fast", "--seed", "7"]);
+    assert!(first.stdout.starts_with("seed 7 "));
+    assert_eq!(first.events(), again.events());
+}
+
+#[test]
+fn mad_hatter_outcomes_include_alice_the_hatter_and_a_dud() {
+    // Start the stories at once: they run side by side in real time, a few tenths of a second.
+    let path = examples_dir().join("mad_hatter");
+    let children: Vec<_> = (0..40)
+        .map(|seed| {
+            Command::new(&path)
+                .args(["--fast", "--seed", &seed.to_string()])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn mad_hatter")
+        })
+        .collect();
+    let mut endings = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().expect("wait for mad_hatter");
+        assert!(out.status.success());
+        let run = Run {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            took: Duration::ZERO,
+        };
+        let end = ending(&run);
+        if end.contains("hands of the MadHatter") {
+            // He never handed it over.
+            assert!(!run.stdout.contains("into Alice's hands"), "{}", run.stdout);
+        } else if end.contains("hands of Alice") {
+            assert!(run.index("into Alice's hands") < run.index("BOOM!"));
+        }
+        endings.push(end);
+    }
+    for outcome in [
+        "BOOM! It exploded in the hands of Alice",
+        "BOOM! It exploded in the hands of the MadHatter",
+        "fzzt... the firecracker was a dud; nobody is hurt",
+    ] {
+        assert!(
+            endings.iter().any(|e| e == outcome),
+            "never {outcome:?}: {endings:#?}"
+        );
+    }
+}
+
+#[test]
+fn mad_hatter_refuses_a_bad_seed() {
+    let path = examples_dir().join("mad_hatter");
+    let out = Command::new(path).args(["--seed", "tea"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("mad_hatter: --seed \"tea\": "));
 }
