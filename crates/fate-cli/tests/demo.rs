@@ -26,13 +26,26 @@ fn fast_demo_narrates_each_scenario_and_exits_zero() {
         "Fate: a chain of fuses",
         "BOOM! The red chain went off",
         "BOOM! The blue chain went off",
-        "scenarios done in",
+        "Twisted: slow_multiply",
+        "a callback prints 12",
+        "both done: Ok([12, 42])",
+        "Twisted: the MadHatter, left to chance",
+        "4 scenarios done in",
     ] {
         assert!(
             stdout.contains(needle),
             "{needle:?} missing from:\n{stdout}"
         );
     }
+    let endings = [
+        "BOOM! It exploded in the hands of Alice",
+        "BOOM! It exploded in the hands of the MadHatter",
+        "fzzt... the firecracker was a dud",
+    ];
+    assert!(
+        endings.iter().any(|e| stdout.contains(e)),
+        "no ending in:\n{stdout}"
+    );
     // Every narrated event carries a timestamp.
     assert!(stdout.contains("[  0.00 s]"), "no timestamps in:\n{stdout}");
     // Fast mode shortens every fuse tenfold: the whole demo takes a few seconds at most.
@@ -47,4 +60,29 @@ fn demo_help_mentions_fast() {
         .expect("run `fate demo --help`");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("--fast"));
+}
+
+/// The MadHatter's part of a demo run: from its heading to the end, without timestamps.
+fn mad_hatter_story(seed: &str) -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_fate"))
+        .args(["demo", "--fast", "--seed", seed])
+        .output()
+        .expect("run `fate demo --fast --seed`");
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let from = stdout
+        .find("the MadHatter, left to chance")
+        .expect("the MadHatter scenario");
+    stdout[from..]
+        .lines()
+        .filter(|l| !l.contains("scenarios done in"))
+        .map(|l| l.rsplit("] ").next().unwrap_or(l).to_owned())
+        .collect()
+}
+
+#[test]
+fn the_same_seed_tells_the_same_mad_hatter_story() {
+    let story = mad_hatter_story("2026");
+    assert!(story.iter().any(|l| l.contains("seed 2026")), "{story:#?}");
+    assert_eq!(story, mad_hatter_story("2026"));
 }

@@ -8,7 +8,9 @@
 
 mod chain_of_fuses;
 mod firecracker;
+mod mad_hatter;
 mod narrator;
+mod slow_multiply;
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -22,6 +24,10 @@ pub(crate) struct Args {
     /// Shorten fuse times tenfold, for the impatient.
     #[arg(long)]
     fast: bool,
+
+    /// Seed the MadHatter's random turns, to tell the same story again (default: the clock).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
 }
 
 /// One scenario of the demo.
@@ -48,10 +54,26 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
                   and the loop ends by itself when the last is out.",
         run: chain_of_fuses::run,
     },
+    Scenario {
+        title: "Twisted: slow_multiply",
+        summary: "A function returns a Deferred at once and fires it from call_later; two run \
+                  side by side, so both products arrive after the longer wait, not the sum.",
+        run: slow_multiply::run,
+    },
+    Scenario {
+        title: "Twisted: the MadHatter, left to chance",
+        summary: "The fuse Deferred's callback is the explosion, its errback a dud; where it \
+                  explodes depends on a random draw.",
+        run: mad_hatter::run,
+    },
 ];
 
 pub(crate) fn main(args: Args) -> ExitCode {
-    let narrator = Narrator::stdout(if args.fast { 0.1 } else { 1.0 });
+    let seed = args.seed.unwrap_or_else(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        now.map_or(0, |d| d.as_nanos() as u64)
+    });
+    let narrator = Narrator::stdout(if args.fast { 0.1 } else { 1.0 }, seed);
     match run_all(&narrator, SCENARIOS) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -83,7 +105,7 @@ mod tests {
 
     #[test]
     fn every_scenario_runs_under_its_heading_and_in_order() {
-        let narrator = Narrator::recording(0.01);
+        let narrator = Narrator::recording(0.01, 0);
         run_all(&narrator, SCENARIOS).unwrap();
         let transcript = narrator.transcript();
         let mut at = 0;
@@ -116,7 +138,7 @@ mod tests {
                 run: never,
             },
         ];
-        let err = run_all(&Narrator::recording(0.01), &scenarios).unwrap_err();
+        let err = run_all(&Narrator::recording(0.01, 0), &scenarios).unwrap_err();
         assert_eq!(err.to_string(), "scenario \"wet\" failed: the fuse was wet");
     }
 }

@@ -95,7 +95,7 @@ mod tests {
 
     #[test]
     fn each_fuse_lights_the_next_and_the_last_one_goes_off() {
-        let say = Narrator::recording(0.02);
+        let say = Narrator::recording(0.02, 0);
         run(&say).unwrap();
         let events = events(&say);
         for (chain, fuses) in [("red", 3), ("blue", 4)] {
@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn the_two_chains_burn_at_once_in_time_order() {
-        let say = Narrator::recording(0.02);
+        let say = Narrator::recording(0.02, 0);
         run(&say).unwrap();
         let events = events(&say);
         let at = |e: &str| events.iter().position(|x| x == e).unwrap();

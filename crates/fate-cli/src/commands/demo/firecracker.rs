@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn the_firecracker_is_handed_over_then_explodes_in_alices_hands() {
-        let say = Narrator::recording(0.01);
+        let say = Narrator::recording(0.01, 0);
         run(&say).unwrap();
         let events: Vec<String> = say
             .transcript()

@@ -1,4 +1,5 @@
-//! The demo's voice: timestamped lines, and the pace at which the story runs.
+//! The demo's voice: timestamped lines, the pace at which the story runs, and the seed that
+//! decides its random turns.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -19,30 +20,38 @@ struct Inner {
     scale: f64,
     /// Whether lines go to stdout (the command) or only to `transcript` (tests).
     echo: bool,
+    /// Seeds every random choice of the scenarios, so `--seed N` repeats a run.
+    seed: u64,
     /// Every line said so far, without the trailing newline.
     transcript: RefCell<Vec<String>>,
 }
 
 impl Narrator {
     /// A narrator that prints to stdout, running scenarios at `scale` times their pace.
-    pub(crate) fn stdout(scale: f64) -> Narrator {
-        Narrator::new(scale, true)
+    pub(crate) fn stdout(scale: f64, seed: u64) -> Narrator {
+        Narrator::new(scale, seed, true)
     }
 
     /// A narrator that only records what it would say, for tests.
     #[cfg(test)]
-    pub(crate) fn recording(scale: f64) -> Narrator {
-        Narrator::new(scale, false)
+    pub(crate) fn recording(scale: f64, seed: u64) -> Narrator {
+        Narrator::new(scale, seed, false)
     }
 
-    fn new(scale: f64, echo: bool) -> Narrator {
+    fn new(scale: f64, seed: u64, echo: bool) -> Narrator {
         Narrator {
             inner: Rc::new(Inner {
                 scale,
                 echo,
+                seed,
                 transcript: RefCell::new(Vec::new()),
             }),
         }
+    }
+
+    /// The seed of this run's random choices.
+    pub(crate) fn seed(&self) -> u64 {
+        self.inner.seed
     }
 
     /// `seconds` of story time, at the demo's pace.
