@@ -106,6 +106,9 @@ pub(crate) struct State {
     /// The chain waited on, so `cancel()` can be forwarded (X4). Weak: the inner chain owns us
     /// through its continuation, and that must not become a cycle.
     pub(crate) waiting_on: Cell<Option<Weak<dyn Chain>>>,
+    /// The chain waiting on this one (set while a continuation to it is attached), so a
+    /// producer that vanishes can tell whether anyone still cares (see `Fire`'s drop).
+    pub(crate) waiter: Cell<Option<Weak<dyn Chain>>>,
     /// `cancel()` without a canceller swallows exactly one later fire (A2).
     pub(crate) suppress_already_called: Cell<bool>,
     /// Live `Fire` ends; when the last one goes unfired the chain errbacks `Abandoned`.
@@ -133,6 +136,7 @@ impl State {
             paused: Cell::new(0),
             waiting: Cell::new(false),
             waiting_on: Cell::new(None),
+            waiter: Cell::new(None),
             suppress_already_called: Cell::new(false),
             firers: Cell::new(0),
             at_head: Cell::new(true),
@@ -162,6 +166,32 @@ impl State {
         self.waiting_on.set(weak);
         inner
     }
+}
+
+/// Whether anyone could still see this chain's result: a handle or `Control` to it (`held`
+/// tells how many references are ours), or to a chain waiting on it, transitively.
+pub(crate) fn still_wanted(chain_refs: usize, held: usize, state: &State) -> bool {
+    if chain_refs > held {
+        return true;
+    }
+    let mut next = {
+        let w = state.waiter.take();
+        state.waiter.set(w.clone());
+        w
+    };
+    while let Some(weak) = next {
+        // The waiter is held by the continuation (one reference): anyone else counts.
+        if weak.strong_count() > 1 {
+            return true;
+        }
+        next = weak.upgrade().and_then(|outer| {
+            let st = outer.state();
+            let w = st.waiter.take();
+            st.waiter.set(w.clone());
+            w
+        });
+    }
+    false
 }
 
 /// Whether two chain pointers are the same chain (ignoring vtables).

@@ -5,7 +5,7 @@ use std::panic::Location;
 use std::rc::Rc;
 
 use crate::chain::Chain;
-use crate::error::Cancelled;
+use crate::error::{Abandoned, Cancelled};
 use crate::{trampoline, Failure};
 
 /// A cloneable, untyped handle on a Deferred: cancel, pause, unpause, ask whether it fired.
@@ -109,9 +109,15 @@ pub(crate) fn cancel(chain: &Rc<dyn Chain>, at: &'static Location<'static>) {
                 Some(canceller) => canceller(), // may fire; a panic propagates (X6)
                 None => st.suppress_already_called.set(true),
             }
-            if !cur.state().fired.get() && !cur.state().cancel_only_forwards.get() {
-                cur.fail_head(Failure::at(Cancelled, at));
-                trampoline::run(cur);
+            let st = cur.state();
+            if !st.fired.get() {
+                if !st.cancel_only_forwards.get() {
+                    cur.fail_head(Failure::at(Cancelled, at));
+                    trampoline::run(cur);
+                } else if st.firers.get() == 0 {
+                    cur.fail_head(Failure::at(Abandoned, at));
+                    trampoline::run(cur);
+                }
             }
             return;
         }

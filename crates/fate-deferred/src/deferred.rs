@@ -133,7 +133,10 @@ impl<T: 'static> Deferred<T> {
         let weak = Rc::downgrade(&head);
         head.state.canceller.set(Some(Box::new(move || {
             if let Some(head) = weak.upgrade() {
-                canceller(Fire::new(head));
+                // Hold the Deferred open while the canceller runs: dropping every firing end
+                // in there is what cancelling means, not abandonment.
+                let _open = HoldOpen::new(&head);
+                canceller(Fire::new(head.clone()));
             }
         })));
         let d = Deferred::from_parts(head.clone(), head.clone());
@@ -388,6 +391,23 @@ impl<T: 'static> Deferred<T> {
             Some(result) => Ok(result),
             None => Err(self),
         }
+    }
+}
+
+/// Counts as one more firing end, without the `Abandoned` check when it goes away.
+struct HoldOpen<'a, T: 'static>(&'a Head<T>);
+
+impl<'a, T: 'static> HoldOpen<'a, T> {
+    fn new(head: &'a Head<T>) -> HoldOpen<'a, T> {
+        head.state.firers.set(head.state.firers.get() + 1);
+        HoldOpen(head)
+    }
+}
+
+impl<T: 'static> Drop for HoldOpen<'_, T> {
+    fn drop(&mut self) {
+        let st = &self.0.state;
+        st.firers.set(st.firers.get().saturating_sub(1));
     }
 }
 

@@ -21,8 +21,9 @@ use crate::{trampoline, Failure, IntoFailure};
 ///
 /// # Drop
 /// When the last `Fire` of an unfired Deferred is dropped, the Deferred errbacks with
-/// [`Abandoned`] (Twisted would wait forever). If nobody holds the Deferred or attached
-/// callbacks to it any more, nothing happens.
+/// [`Abandoned`] (Twisted would wait forever). If nobody holds the Deferred (or a
+/// [`Control`](crate::Control) of it, or of a Deferred waiting on it) any more, nothing
+/// happens: its callbacks never run, as in Twisted when a producer vanishes.
 ///
 /// # Examples
 /// ```
@@ -138,7 +139,10 @@ impl<T: 'static> Drop for Fire<T> {
         let st = &self.head.state;
         let left = st.firers.get().saturating_sub(1);
         st.firers.set(left);
-        if left == 0 && !st.fired.get() && self.head.observed() {
+        if left == 0
+            && !st.fired.get()
+            && crate::chain::still_wanted(Rc::strong_count(&self.head), 1, st)
+        {
             use crate::chain::Chain;
             self.head
                 .fail_head(Failure::at(Abandoned, self.head.state.created));

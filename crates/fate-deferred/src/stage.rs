@@ -178,6 +178,7 @@ where
             return Flow::Ready;
         }
     }
+    st.waiter.set(Some(Rc::downgrade(outer)));
     let target: Rc<dyn Sink<U>> = stage.clone();
     inner_tail.set_next(Rc::new(Continuation {
         target: Cell::new(Some(target)),
@@ -198,8 +199,9 @@ impl<U: 'static> Consumer<U> for Continuation<U> {
     fn feed(
         self: Rc<Self>,
         input: Result<U, Failure>,
-        _chain: &Rc<dyn Chain>,
+        chain: &Rc<dyn Chain>,
     ) -> (Rc<dyn Node>, Flow) {
+        chain.state().waiter.set(None);
         let flow = match (self.target.take(), self.outer.take()) {
             (Some(target), Some(outer)) => {
                 target.put(input);

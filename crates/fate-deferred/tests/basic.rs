@@ -320,3 +320,11 @@ fn callback_returning_result_with_other_error_is_a_plain_value() {
     let d = succeed(1).add_callback(|x: i64| Ok::<i64, std::io::Error>(x));
     assert!(matches!(ok_of(d), Ok(1)));
 }
+
+#[test]
+fn abandoned_reaches_a_deferred_waiting_on_the_abandoned_one() {
+    let (inner, fire_inner) = Deferred::<i64>::pending();
+    let outer = succeed(()).add_callback(move |()| inner);
+    drop(fire_inner); // nobody holds `inner` itself, but `outer` waits on it
+    assert!(err_of(outer).check::<Abandoned>());
+}
