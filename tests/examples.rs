@@ -13,6 +13,7 @@ const EXAMPLES: &[&str] = &[
     "not_send",
     "slow_multiply",
     "mad_hatter",
+    "looping_call",
 ];
 
 /// Builds the examples (with the profile this test was built with) and returns the directory
@@ -194,7 +195,7 @@ fn mad_hatter_tells_the_same_story_for_the_same_seed() {
 fn mad_hatter_outcomes_include_alice_the_hatter_and_a_dud() {
     // Start the stories at once: they run side by side in real time, a few tenths of a second.
     let path = examples_dir().join("mad_hatter");
-    let children: Vec<_> = (0..40)
+    let children: Vec<_> = (0..20)
         .map(|seed| {
             Command::new(&path)
                 .args(["--fast", "--seed", &seed.to_string()])
@@ -238,4 +239,37 @@ fn mad_hatter_refuses_a_bad_seed() {
     let out = Command::new(path).args(["--seed", "tea"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("mad_hatter: --seed \"tea\": "));
+}
+
+#[test]
+fn looping_call_skips_the_beats_a_blocked_loop_missed_then_stops() {
+    let run = run("looping_call", &["--fast"]);
+    let events = run.events();
+    let snores: Vec<&&str> = events
+        .iter()
+        .filter(|e| e.contains("Dormouse snores"))
+        .collect();
+    let late = run.index("the Dormouse snores, late");
+    // On time before the hog; one late call right after it, not one per missed beat.
+    assert!(run.index("the March Hare lets go") < late);
+    assert_eq!(
+        events[late + 1..run.index("pours tea")]
+            .iter()
+            .filter(|e| e.contains("late"))
+            .count(),
+        0,
+        "{}",
+        run.stdout
+    );
+    assert!(events[late].contains("skipped"));
+    let fired = events
+        .iter()
+        .find(|e| e.contains("Deferred fired"))
+        .unwrap();
+    assert!(
+        fired.contains(&format!("{} snores, running = false", snores.len())),
+        "{}",
+        run.stdout
+    );
+    assert!(run.at("the loop's Deferred fired") >= 0.32);
 }
