@@ -113,3 +113,23 @@ fn cancelling_output_kills_the_child() {
     reactor.run_until_idle().unwrap();
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn ended_fires_after_process_ended_and_also_later() {
+    let reactor = reactor();
+    let (first, again) = reactor
+        .block_on(async {
+            let child = Command::new("sh")
+                .args(["-c", "exit 9"])
+                .spawn(process::DiscardOutput)
+                .unwrap();
+            let first = child.ended().await.unwrap();
+            // The process state is freed by now; the status is still known.
+            let again = child.ended().await.unwrap();
+            assert_eq!(child.exit_status(), Some(first));
+            (first, again)
+        })
+        .unwrap();
+    assert_eq!(first, ExitStatus::Exited(9));
+    assert_eq!(again, first);
+}

@@ -22,7 +22,9 @@ use std::process::Child;
 use std::rc::{Rc, Weak};
 use std::task::Waker;
 
-use super::{ExitStatus, OnShutdown, ProcessProtocol, ProcessTransport, SignalError};
+use fate_deferred::{Deferred, Fire};
+
+use super::{Detached, ExitStatus, OnShutdown, ProcessProtocol, ProcessTransport, SignalError};
 use crate::reactor::io::{IoHandler, IoRegistration, Readiness};
 use crate::reactor::{PanicPolicy, Reactor};
 use crate::sys::{PidFd, PipeFd};
@@ -103,7 +105,8 @@ pub(crate) struct Process {
     pipes: RefCell<Vec<Pipe>>,
     exit_watch: RefCell<Option<ExitWatch>>,
     stage: Cell<Stage>,
-    status: Cell<Option<ExitStatus>>,
+    /// The exit status once reaped; shared with every transport so that it outlives this.
+    status: Rc<Cell<Option<ExitStatus>>>,
     /// Events waiting for the protocol; see [`Process::dispatch`].
     events: RefCell<VecDeque<Event>>,
     /// True while a protocol method runs (or the queue is being drained).
@@ -118,6 +121,8 @@ pub(crate) struct Process {
     panic_policy: PanicPolicy,
     /// Woken when the child is reaped or detached (shutdown waits on them).
     waiters: RefCell<Vec<Waker>>,
+    /// Deferreds from [`ProcessTransport::ended`], fired after `process_ended`.
+    on_end: RefCell<Vec<Fire<ExitStatus>>>,
 }
 
 /// An I/O handler for one pipe of a process.
@@ -157,7 +162,7 @@ impl Process {
             pipes: RefCell::new(Vec::new()),
             exit_watch: RefCell::new(None),
             stage: Cell::new(Stage::Running),
-            status: Cell::new(None),
+            status: Rc::new(Cell::new(None)),
             events: RefCell::new(VecDeque::new()),
             dispatching: Cell::new(false),
             producer_paused: Cell::new(false),
@@ -166,11 +171,12 @@ impl Process {
             on_shutdown,
             panic_policy: reactor.inner.panic_policy,
             waiters: RefCell::new(Vec::new()),
+            on_end: RefCell::new(Vec::new()),
         })
     }
 
     pub(crate) fn transport(&self) -> ProcessTransport {
-        ProcessTransport::new(self.me.clone(), self.pid)
+        ProcessTransport::new(self.me.clone(), self.pid, self.status.clone())
     }
 
     /// Registers a pipe end with the reactor; `writer` says whether the parent writes to it.
@@ -228,10 +234,6 @@ impl Process {
         self.stage.get()
     }
 
-    pub(crate) fn status(&self) -> Option<ExitStatus> {
-        self.status.get()
-    }
-
     /// Tells the protocol it is connected (the first event).
     pub(crate) fn start(&self) {
         self.push(Event::Made);
@@ -285,6 +287,10 @@ impl Process {
                 self.call(|p| p.process_ended(status));
                 let protocol = self.protocol.borrow_mut().take();
                 drop(protocol);
+                let fires = std::mem::take(&mut *self.on_end.borrow_mut());
+                for fire in fires {
+                    let _ = fire.callback(status);
+                }
             }
         }
     }
@@ -645,6 +651,10 @@ impl Process {
             }
         }
         self.wake_waiters();
+        let fires = std::mem::take(&mut *self.on_end.borrow_mut());
+        for fire in fires {
+            let _ = fire.errback(Detached);
+        }
         let protocol = self.protocol.borrow_mut().take();
         drop(protocol);
     }
@@ -666,6 +676,23 @@ impl Process {
             dispose(child, OnShutdown::Kill);
         }
         self.stage.set(Stage::Detached);
+    }
+
+    /// A Deferred that fires with the status once the process has ended (after the
+    /// protocol's `process_ended`), or fails with [`Detached`] if it is detached at shutdown.
+    pub(crate) fn ended(&self) -> Deferred<ExitStatus> {
+        match self.stage.get() {
+            Stage::Ended => match self.status.get() {
+                Some(status) => fate_deferred::succeed(status),
+                None => fate_deferred::fail(Detached),
+            },
+            Stage::Detached => fate_deferred::fail(Detached),
+            Stage::Running | Stage::Exited => {
+                let (deferred, fire) = Deferred::pending();
+                self.on_end.borrow_mut().push(fire);
+                deferred
+            }
+        }
     }
 
     /// Registers `waker` to be woken when the child is reaped or detached.

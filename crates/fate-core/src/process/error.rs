@@ -132,3 +132,25 @@ impl std::error::Error for SignalError {
         }
     }
 }
+
+/// The process was detached at shutdown ([`OnShutdown::Detach`](super::OnShutdown::Detach)):
+/// it runs on, unobserved, so how it ends will not be known.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(
+///     fate_core::process::Detached.to_string(),
+///     "the process was detached at shutdown; its end is not observed"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Detached;
+
+impl fmt::Display for Detached {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the process was detached at shutdown; its end is not observed")
+    }
+}
+
+impl std::error::Error for Detached {}

@@ -63,7 +63,7 @@ mod status;
 mod transport;
 
 pub use command::{spawn_process, ChildFd, Command, OnShutdown, Stdio};
-pub use error::{SignalError, SpawnError, SpawnErrorKind};
+pub use error::{Detached, SignalError, SpawnError, SpawnErrorKind};
 pub use output::{get_process_output, get_process_output_and_value, Output, OutputError};
 pub use protocol::{DiscardOutput, ProcessProtocol};
 pub use status::ExitStatus;

@@ -1,5 +1,6 @@
 //! `ProcessTransport`: the parent's handle on a running child.
 
+use std::cell::Cell;
 use std::io;
 use std::rc::{Rc, Weak};
 
@@ -37,11 +38,21 @@ use super::{ExitStatus, SignalError};
 pub struct ProcessTransport {
     process: Weak<Process>,
     pid: u32,
+    /// The exit status, shared with the process so it is known after the process is freed.
+    status: Rc<Cell<Option<ExitStatus>>>,
 }
 
 impl ProcessTransport {
-    pub(crate) fn new(process: Weak<Process>, pid: u32) -> ProcessTransport {
-        ProcessTransport { process, pid }
+    pub(crate) fn new(
+        process: Weak<Process>,
+        pid: u32,
+        status: Rc<Cell<Option<ExitStatus>>>,
+    ) -> ProcessTransport {
+        ProcessTransport {
+            process,
+            pid,
+            status,
+        }
     }
 
     fn get(&self) -> Option<Rc<Process>> {
@@ -56,7 +67,37 @@ impl ProcessTransport {
 
     /// How the child ended, once it has been reaped.
     pub fn exit_status(&self) -> Option<ExitStatus> {
-        self.get()?.status()
+        self.status.get()
+    }
+
+    /// A Deferred of how the child ended, fired once it has exited and its pipes are closed
+    /// (right after the protocol's `process_ended`); at once if that already happened. The
+    /// awaitable form of waiting for a child, as tokio's `Child::wait`.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`Detached`](super::Detached) if the child was detached at shutdown, or if
+    /// its state is gone (the reactor was dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fate_core::process::{self, DiscardOutput, ExitStatus};
+    ///
+    /// let status = fate_core::block_on(async {
+    ///     let child = process::Command::new("sh").args(["-c", "exit 5"]).spawn(DiscardOutput);
+    ///     child.unwrap().ended().await
+    /// })
+    /// .unwrap()
+    /// .unwrap();
+    /// assert_eq!(status, ExitStatus::Exited(5));
+    /// ```
+    pub fn ended(&self) -> fate_deferred::Deferred<ExitStatus> {
+        match (self.get(), self.status.get()) {
+            (Some(process), _) => process.ended(),
+            (None, Some(status)) => fate_deferred::succeed(status),
+            (None, None) => fate_deferred::fail(super::Detached),
+        }
     }
 
     /// Writes `data` to the child's stdin without blocking: what the pipe takes now is

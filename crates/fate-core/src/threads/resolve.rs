@@ -10,7 +10,7 @@ use super::ThreadPool;
 /// Resolves `host` (a name or an address literal) to socket addresses for `port`, with the
 /// system's `getaddrinfo` run on the global [`ThreadPool`] so the loop never blocks.
 ///
-/// Address literals are answered at once without a thread.
+/// Address literals (`::1` or `[::1]` too) are answered at once, without a thread.
 ///
 /// # Errors
 ///
@@ -32,7 +32,8 @@ use super::ThreadPool;
 /// ```
 #[track_caller]
 pub fn resolve(host: &str, port: u16) -> Deferred<Vec<SocketAddr>> {
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = literal.parse::<std::net::IpAddr>() {
         return fate_deferred::succeed(vec![SocketAddr::new(ip, port)]);
     }
     let host = host.to_owned();
