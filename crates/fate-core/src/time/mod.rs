@@ -12,6 +12,8 @@
 //!   `async` forms.
 //! - [`LoopingCall`] calls a function every interval, aligned to its start (Twisted's
 //!   `task.LoopingCall`).
+//! - [`defer_later`] and [`add_timeout`] bring Deferreds onto a timeline (Twisted's
+//!   `task.deferLater` and `addTimeout`).
 //!
 //! Timers live in a hierarchical timing wheel with exact nanosecond deadlines: scheduling,
 //! cancelling and resetting are O(1) and make no system call, finding the next deadline costs
@@ -62,6 +64,7 @@
 //! calls that become due during an `advance` run within that same `advance`.
 #![forbid(unsafe_code)]
 
+mod deferreds;
 mod delayed_call;
 mod looping_call;
 mod sleep;
@@ -69,6 +72,7 @@ mod timeline;
 mod timeout;
 mod wheel;
 
+pub use deferreds::{add_timeout, defer_later};
 pub use delayed_call::{DelayedCall, DelayedCallError};
 pub use looping_call::{LoopingCall, LoopingCallError};
 pub use sleep::Sleep;
