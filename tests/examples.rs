@@ -14,6 +14,7 @@ const EXAMPLES: &[&str] = &[
     "slow_multiply",
     "mad_hatter",
     "looping_call",
+    "await_a_deferred",
 ];
 
 /// Builds the examples (with the profile this test was built with) and returns the directory
@@ -272,4 +273,23 @@ fn looping_call_skips_the_beats_a_blocked_loop_missed_then_stops() {
         run.stdout
     );
     assert!(run.at("the loop's Deferred fired") >= 0.32);
+}
+
+#[test]
+fn await_a_deferred_mixes_callbacks_and_async_in_one_chain() {
+    let run = run("await_a_deferred", &["--fast"]);
+    assert_eq!(
+        run.events(),
+        [
+            "awaited slow_multiply(3, 4) = 12",
+            "awaited two at once: [6, 20], after one step, not two",
+            "caught a failure: division by zero; using 0 instead",
+            "gave up on 6 * 7: deadline has elapsed; its Deferred is cancelled",
+            "a callback receives the total: 38",
+        ]
+    );
+    // Steps of 0.05 s: the two multiplications at once take one step; one after the other
+    // they would take two, and timers never fire early.
+    let two_at_once = run.at("awaited two at once") - run.at("awaited slow_multiply(3, 4)");
+    assert!((0.04..0.1).contains(&two_at_once), "{}", run.stdout);
 }
