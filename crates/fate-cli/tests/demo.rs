@@ -30,7 +30,10 @@ fn fast_demo_narrates_each_scenario_and_exits_zero() {
         "a callback prints 12",
         "both done: Ok([12, 42])",
         "Twisted: the MadHatter, left to chance",
-        "4 scenarios done in",
+        "Executing external commands",
+        "the child says: 2 fuse",
+        "the child ended: exit code 0",
+        "5 scenarios done in",
     ] {
         assert!(
             stdout.contains(needle),

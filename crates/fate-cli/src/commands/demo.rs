@@ -7,6 +7,7 @@
 //! add a line there.
 
 mod chain_of_fuses;
+mod external_command;
 mod firecracker;
 mod mad_hatter;
 mod narrator;
@@ -65,6 +66,13 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         summary: "The fuse Deferred's callback is the explosion, its errback a dud; where it \
                   explodes depends on a random draw.",
         run: mad_hatter::run,
+    },
+    Scenario {
+        title: "Executing external commands",
+        summary: "A slow shell pipeline runs as a child process while the loop keeps ticking; \
+                  its output and exit status arrive as a Deferred, and a missing program is \
+                  a typed error.",
+        run: external_command::run,
     },
 ];
 
