@@ -33,29 +33,22 @@ pub(crate) enum Slot<T> {
     Ready(Result<T, Failure>),
 }
 
-/// What feeding a node did to its chain.
-pub(crate) enum Flow {
-    /// The node holds its result; keep going.
-    Ready,
-    /// The handler returned an unfired Deferred (this inner chain); the chain must wait.
-    Wait(Weak<dyn Chain>),
-    /// A continuation handed a result to this waiting outer chain; it may resume.
-    Resume(Rc<dyn Chain>),
-}
-
-/// What advancing the cursor did.
-pub(crate) enum Advance {
+/// What one step of the trampoline did. Feeding a node also makes it the chain's cursor, and a
+/// handler that returned an unfired Deferred marks the chain `waiting` itself.
+pub(crate) enum Step {
     /// The cursor node has no successor: the chain is done for now.
     Idle,
-    /// The result moved into this node (the new cursor).
-    Moved(Rc<dyn Node>, Flow),
+    /// The result moved one node on.
+    Continue,
+    /// A continuation handed a result to this waiting outer chain; it may resume.
+    Resume(Rc<dyn Chain>),
 }
 
 /// Untyped view of a chain: its control block and its head node.
 pub(crate) trait Chain {
     fn state(&self) -> &State;
     /// Moves the head's fired value into its successor.
-    fn advance_head(&self, chain: &Rc<dyn Chain>) -> Advance;
+    fn advance_head(&self, chain: &Rc<dyn Chain>) -> Step;
     /// Fires the head with a failure (cancellation, abandonment); the caller checked `fired`.
     fn fail_head(&self, failure: Failure);
 }
@@ -63,7 +56,7 @@ pub(crate) trait Chain {
 /// Untyped view of a non-head node, as the cursor sees it.
 pub(crate) trait Node {
     /// Moves this node's result into its successor, running the successor's handler.
-    fn advance(&self, chain: &Rc<dyn Chain>) -> Advance;
+    fn advance(&self, chain: &Rc<dyn Chain>) -> Step;
     /// Whether dropping this node would drop further nodes or chains (else a plain drop is
     /// shallow and needs no trampoline).
     fn has_links(&self) -> bool;
@@ -78,12 +71,8 @@ pub(crate) trait Output<T> {
 
 /// Typed view of a node that accepts a `T` from its predecessor.
 pub(crate) trait Consumer<T> {
-    /// Runs this node's handler on `input`; returns this node (the new cursor) and the flow.
-    fn feed(
-        self: Rc<Self>,
-        input: Result<T, Failure>,
-        chain: &Rc<dyn Chain>,
-    ) -> (Rc<dyn Node>, Flow);
+    /// Runs this node's handler on `input` and makes this node the chain's cursor.
+    fn feed(self: Rc<Self>, input: Result<T, Failure>, chain: &Rc<dyn Chain>) -> Step;
     fn into_node(self: Rc<Self>) -> Rc<dyn Node>;
 }
 

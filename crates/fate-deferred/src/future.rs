@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use crate::chain::{Advance, Chain, Consumer, Flow, Node, Slot};
+use crate::chain::{Chain, Consumer, Node, Slot, Step};
 use crate::error::Cancelled;
 use crate::{control, trampoline, unhandled, Deferred, Failure};
 
@@ -138,11 +138,7 @@ struct FutureSink<T> {
 }
 
 impl<T: 'static> Consumer<T> for FutureSink<T> {
-    fn feed(
-        self: Rc<Self>,
-        input: Result<T, Failure>,
-        _chain: &Rc<dyn Chain>,
-    ) -> (Rc<dyn Node>, Flow) {
+    fn feed(self: Rc<Self>, input: Result<T, Failure>, chain: &Rc<dyn Chain>) -> Step {
         if self.detached.get() {
             if let Err(failure) = input {
                 if !failure.check::<Cancelled>() {
@@ -155,7 +151,8 @@ impl<T: 'static> Consumer<T> for FutureSink<T> {
                 waker.wake();
             }
         }
-        (self, Flow::Ready)
+        chain.state().cursor.set(Some(self));
+        Step::Continue
     }
 
     fn into_node(self: Rc<Self>) -> Rc<dyn Node> {
@@ -164,8 +161,8 @@ impl<T: 'static> Consumer<T> for FutureSink<T> {
 }
 
 impl<T> Node for FutureSink<T> {
-    fn advance(&self, _chain: &Rc<dyn Chain>) -> Advance {
-        Advance::Idle
+    fn advance(&self, _chain: &Rc<dyn Chain>) -> Step {
+        Step::Idle
     }
 
     fn has_links(&self) -> bool {

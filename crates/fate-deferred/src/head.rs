@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::panic::Location;
 use std::rc::Rc;
 
-use crate::chain::{Advance, Chain, Consumer, Output, Slot, State};
+use crate::chain::{Chain, Consumer, Output, Slot, State, Step};
 use crate::error::AlreadyCalled;
 use crate::release::{release, release_node, Garbage};
 use crate::{trampoline, unhandled, Failure};
@@ -75,16 +75,15 @@ impl<T: 'static> Chain for Head<T> {
     }
 
     #[inline]
-    fn advance_head(&self, chain: &Rc<dyn Chain>) -> Advance {
+    fn advance_head(&self, chain: &Rc<dyn Chain>) -> Step {
         let Some(next) = self.next.take() else {
-            return Advance::Idle;
+            return Step::Idle;
         };
         let input = match self.slot.take() {
             Slot::Ready(r) => r,
             Slot::Empty => Err(Failure::at(crate::Abandoned, self.state.created)),
         };
-        let (node, flow) = next.feed(input, chain);
-        Advance::Moved(node, flow)
+        next.feed(input, chain)
     }
 
     fn fail_head(&self, failure: Failure) {

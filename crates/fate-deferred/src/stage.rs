@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::rc::Rc;
 
-use crate::chain::{same_chain, Advance, Chain, Consumer, Flow, Node, Output, Sink, Slot};
+use crate::chain::{same_chain, Chain, Consumer, Node, Output, Sink, Slot, Step};
 use crate::error::{ChainedToItself, Panicked};
 use crate::release::{release, release_node, Garbage};
 use crate::{unhandled, Deferred, Failure, Outcome};
@@ -54,11 +54,7 @@ where
     F: FnOnce(Result<T, Failure>) -> Outcome<U> + 'static,
 {
     #[inline]
-    fn feed(
-        self: Rc<Self>,
-        input: Result<T, Failure>,
-        chain: &Rc<dyn Chain>,
-    ) -> (Rc<dyn Node>, Flow) {
+    fn feed(self: Rc<Self>, input: Result<T, Failure>, chain: &Rc<dyn Chain>) -> Step {
         let outcome = match self.handler.take() {
             Some(handler) => match catch_unwind(AssertUnwindSafe(move || handler(input))) {
                 Ok(outcome) => outcome,
@@ -68,18 +64,13 @@ where
             },
             None => Outcome::Failure(Failure::at(crate::Abandoned, self.added)),
         };
-        let flow = match outcome {
-            Outcome::Value(v) => {
-                self.slot.set(Slot::Ready(Ok(v)));
-                Flow::Ready
-            }
-            Outcome::Failure(f) => {
-                self.slot.set(Slot::Ready(Err(f)));
-                Flow::Ready
-            }
+        match outcome {
+            Outcome::Value(v) => self.slot.set(Slot::Ready(Ok(v))),
+            Outcome::Failure(f) => self.slot.set(Slot::Ready(Err(f))),
             Outcome::Chain(inner) => wait_on(&self, inner, chain),
-        };
-        (self, flow)
+        }
+        chain.state().cursor.set(Some(self));
+        Step::Continue
     }
 
     fn into_node(self: Rc<Self>) -> Rc<dyn Node> {
@@ -94,16 +85,15 @@ where
     F: FnOnce(Result<T, Failure>) -> Outcome<U> + 'static,
 {
     #[inline]
-    fn advance(&self, chain: &Rc<dyn Chain>) -> Advance {
+    fn advance(&self, chain: &Rc<dyn Chain>) -> Step {
         let Some(next) = self.next.take() else {
-            return Advance::Idle;
+            return Step::Idle;
         };
         let input = match self.slot.take() {
             Slot::Ready(r) => r,
             Slot::Empty => Err(Failure::at(crate::Abandoned, self.added)),
         };
-        let (node, flow) = next.feed(input, chain);
-        Advance::Moved(node, flow)
+        next.feed(input, chain)
     }
 
     #[inline]
@@ -161,7 +151,7 @@ impl<T, U, F> Drop for Stage<T, U, F> {
 
 /// A handler returned `inner`: take its result now if it has a final one, else append a
 /// continuation to it and make the outer chain wait (C1, D10).
-fn wait_on<S, U>(stage: &Rc<S>, inner: Deferred<U>, outer: &Rc<dyn Chain>) -> Flow
+fn wait_on<S, U>(stage: &Rc<S>, inner: Deferred<U>, outer: &Rc<dyn Chain>)
 where
     S: Sink<U> + 'static,
     U: 'static,
@@ -169,13 +159,13 @@ where
     let (inner_chain, inner_tail) = inner.into_parts();
     if same_chain(&inner_chain, outer) {
         stage.put(Err(Failure::new(ChainedToItself)));
-        return Flow::Ready;
+        return;
     }
     let st = inner_chain.state();
     if st.fired.get() && !st.running.get() && !st.is_paused() {
         if let Some(result) = inner_tail.take_ready() {
             stage.put(result);
-            return Flow::Ready;
+            return;
         }
     }
     st.waiter.set(Some(Rc::downgrade(outer)));
@@ -184,7 +174,9 @@ where
         target: Cell::new(Some(target)),
         outer: Cell::new(Some(outer.clone())),
     }));
-    Flow::Wait(Rc::downgrade(&inner_chain))
+    let st = outer.state();
+    st.waiting.set(true);
+    st.waiting_on.set(Some(Rc::downgrade(&inner_chain)));
 }
 
 /// The last node of an inner Deferred a callback returned: hands the inner result to the
@@ -196,23 +188,21 @@ struct Continuation<U> {
 }
 
 impl<U: 'static> Consumer<U> for Continuation<U> {
-    fn feed(
-        self: Rc<Self>,
-        input: Result<U, Failure>,
-        chain: &Rc<dyn Chain>,
-    ) -> (Rc<dyn Node>, Flow) {
-        chain.state().waiter.set(None);
-        let flow = match (self.target.take(), self.outer.take()) {
+    fn feed(self: Rc<Self>, input: Result<U, Failure>, chain: &Rc<dyn Chain>) -> Step {
+        let st = chain.state();
+        st.waiter.set(None);
+        let step = match (self.target.take(), self.outer.take()) {
             (Some(target), Some(outer)) => {
                 target.put(input);
-                let st = outer.state();
-                st.waiting.set(false);
-                st.waiting_on.set(None);
-                Flow::Resume(outer)
+                let outer_st = outer.state();
+                outer_st.waiting.set(false);
+                outer_st.waiting_on.set(None);
+                Step::Resume(outer)
             }
-            _ => Flow::Ready,
+            _ => Step::Continue,
         };
-        (self, flow)
+        st.cursor.set(Some(self));
+        step
     }
 
     fn into_node(self: Rc<Self>) -> Rc<dyn Node> {
@@ -221,8 +211,8 @@ impl<U: 'static> Consumer<U> for Continuation<U> {
 }
 
 impl<U> Node for Continuation<U> {
-    fn advance(&self, _chain: &Rc<dyn Chain>) -> Advance {
-        Advance::Idle
+    fn advance(&self, _chain: &Rc<dyn Chain>) -> Step {
+        Step::Idle
     }
 
     fn has_links(&self) -> bool {

@@ -12,20 +12,14 @@
 
 use std::rc::Rc;
 
-use crate::chain::{Advance, Chain, Flow, State};
+use crate::chain::{Chain, State, Step};
 
 /// Processes `chain` (and every outer chain it hands results to) until each is idle, paused,
 /// or already being processed by an outer loop (which will pick the new work up, D8).
 pub(crate) fn run(chain: Rc<dyn Chain>) {
     let mut cur = chain;
-    loop {
-        if !cur.state().runnable() {
-            return;
-        }
-        match run_one(&cur) {
-            Some(outer) => cur = outer,
-            None => return,
-        }
+    while let Some(outer) = run_one(&cur) {
+        cur = outer;
     }
 }
 
@@ -50,36 +44,32 @@ impl Drop for Running<'_> {
 /// continuation handed a result to.
 fn run_one(chain: &Rc<dyn Chain>) -> Option<Rc<dyn Chain>> {
     let st = chain.state();
+    if !st.runnable() {
+        return None;
+    }
     st.running.set(true);
     let _running = Running(st);
     while !st.is_paused() {
-        let advance = if st.at_head.get() {
+        let step = if st.at_head.get() {
             chain.advance_head(chain)
         } else {
             match st.cursor.take() {
                 Some(node) => {
-                    let advance = node.advance(chain);
-                    if let Advance::Idle = advance {
+                    let step = node.advance(chain);
+                    if let Step::Idle = step {
                         st.cursor.set(Some(node));
                     }
-                    advance
+                    step
                 }
-                None => Advance::Idle,
+                None => Step::Idle,
             }
         };
-        match advance {
-            Advance::Idle => return None,
-            Advance::Moved(node, flow) => {
+        match step {
+            Step::Idle => return None,
+            Step::Continue => st.at_head.set(false),
+            Step::Resume(outer) => {
                 st.at_head.set(false);
-                st.cursor.set(Some(node));
-                match flow {
-                    Flow::Ready => {}
-                    Flow::Wait(inner) => {
-                        st.waiting.set(true);
-                        st.waiting_on.set(Some(inner));
-                    }
-                    Flow::Resume(outer) => return Some(outer),
-                }
+                return Some(outer);
             }
         }
     }
