@@ -318,7 +318,14 @@ impl From<Failure> for Box<dyn Error> {
 /// assert!(f.clone().into_failure().check::<Cancelled>());
 /// ```
 pub trait IntoFailure {
-    /// Converts into a [`Failure`].
+    /// Converts into a [`Failure`], recording the caller's location for a new one.
+    ///
+    /// # Examples
+    /// ```
+    /// use fate_deferred::IntoFailure;
+    /// let f = std::io::Error::other("x").into_failure();
+    /// assert_eq!(f.location().line(), line!() - 1);
+    /// ```
     #[track_caller]
     fn into_failure(self) -> Failure;
 }

@@ -80,6 +80,7 @@
 //! - A panic in a callback is a [`Panicked`] failure; cancelling a future-backed Deferred
 //!   drops the future.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod chain;
 mod constructors;

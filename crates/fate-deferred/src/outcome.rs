@@ -41,12 +41,27 @@ impl<T: std::fmt::Debug + 'static> std::fmt::Debug for Outcome<T> {
     }
 }
 
-/// Marks the [`IntoOutcome`] impl for plain values (any `Unpin` type). Never named by users.
+/// Marks the [`IntoOutcome`] impl for plain values (any `Unpin` type). Never named by users:
+/// the compiler infers it.
+///
+/// # Examples
+/// ```
+/// use fate_deferred::{IntoOutcome, Outcome, Plain};
+/// let o: Outcome<i64> = IntoOutcome::<i64, Plain>::into_outcome(5);
+/// assert!(matches!(o, Outcome::Value(5)));
+/// ```
 #[derive(Debug)]
 pub enum Plain {}
 
 /// Marks the [`IntoOutcome`] impls for `Result<U, Failure>`, `Deferred<U>` and `Outcome<U>`.
-/// Never named by users.
+/// Never named by users: the compiler infers it.
+///
+/// # Examples
+/// ```
+/// use fate_deferred::{Failure, IntoOutcome, Outcome, Shaped};
+/// let o: Outcome<i64> = IntoOutcome::<i64, Shaped>::into_outcome(Err::<i64, _>(Failure::msg("x")));
+/// assert!(matches!(o, Outcome::Failure(_)));
+/// ```
 #[derive(Debug)]
 pub enum Shaped {}
 
@@ -76,6 +91,12 @@ pub enum Shaped {}
 /// ```
 pub trait IntoOutcome<T, M> {
     /// Converts into an [`Outcome`].
+    ///
+    /// # Examples
+    /// ```
+    /// use fate_deferred::{succeed, IntoOutcome, Outcome};
+    /// assert!(matches!(succeed(1).into_outcome(), Outcome::Chain(_)));
+    /// ```
     fn into_outcome(self) -> Outcome<T>;
 }
 

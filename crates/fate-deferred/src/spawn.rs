@@ -11,11 +11,30 @@ use std::task::{Context, Poll, Waker};
 use crate::error::{NoExecutor, Panicked};
 use crate::{fail, Deferred, Failure, Fire, IntoOutcome, Outcome};
 
-/// A spawned task, as a spawner receives it.
+/// A spawned task, as a spawner receives it: not `Send`, runs to completion or is dropped.
+///
+/// # Examples
+/// ```
+/// use fate_deferred::LocalFuture;
+/// use std::task::{Context, Waker};
+/// let mut task: LocalFuture = Box::pin(async {});
+/// assert!(task.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
+/// ```
 pub type LocalFuture = Pin<Box<dyn Future<Output = ()>>>;
 
 /// Runs [`LocalFuture`]s on this thread: the hook the reactor installs with
 /// [`set_local_spawner`].
+///
+/// # Examples
+/// ```
+/// use fate_deferred::{LocalFuture, LocalSpawner};
+/// use std::{cell::RefCell, rc::Rc};
+/// let queue: Rc<RefCell<Vec<LocalFuture>>> = Rc::default();
+/// let q = queue.clone();
+/// let spawner: LocalSpawner = Rc::new(move |task| q.borrow_mut().push(task));
+/// spawner(Box::pin(async {}));
+/// assert_eq!(queue.borrow().len(), 1);
+/// ```
 pub type LocalSpawner = Rc<dyn Fn(LocalFuture)>;
 
 thread_local! {

@@ -328,3 +328,24 @@ fn abandoned_reaches_a_deferred_waiting_on_the_abandoned_one() {
     drop(fire_inner); // nobody holds `inner` itself, but `outer` waits on it
     assert!(err_of(outer).check::<Abandoned>());
 }
+
+#[test]
+fn p2_unpause_without_pause_is_ignored() {
+    // Our choice for Q1: an extra unpause() is ignored (with a tracing warning) instead of
+    // driving the counter negative and blocking the Deferred forever.
+    let log = Log::new();
+    let d = succeed(1);
+    d.unpause(); // ignored
+    d.pause();
+    let l = log.clone();
+    let d = d.add_callback(move |x: i64| {
+        l.push(x);
+        x
+    });
+    assert!(log.get().is_empty()); // one pause still holds
+    d.unpause();
+    assert_eq!(log.get(), [1]);
+    d.unpause(); // ignored again; nothing breaks
+    let d = d.add_callback(|x| x + 1);
+    assert_eq!(ok_of(d), 2); // and callbacks keep running at once
+}
