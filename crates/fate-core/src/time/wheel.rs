@@ -1016,4 +1016,35 @@ mod tests {
             assert!(model.keys().next().is_none_or(|k| k.0 > now));
         }
     }
+
+    /// The longest single `pop_expired` call while a million timers that share one coarse
+    /// slot come due (tokio's cascade-burst case, research 1.2): the budget bounds it.
+    #[test]
+    #[ignore = "a measurement: run in release with --ignored --nocapture"]
+    fn longest_pop_with_a_million_timers_in_one_coarse_slot() {
+        let mut wheel = Wheel::new();
+        let mut rng = Rng(3);
+        let base = 5u64 << 28; // deadlines straddle level-2 slot boundaries
+        for _ in 0..1_000_000u64 {
+            wheel.insert(base + rng.below(200_000_000), ());
+        }
+        let mut longest = std::time::Duration::ZERO;
+        let (mut fired, mut calls) = (0, 0);
+        let mut now = base;
+        while fired < 1_000_000 {
+            now += 100_000; // the loop wakes every 100 µs
+            loop {
+                let t = std::time::Instant::now();
+                let popped = wheel.pop_expired(now);
+                longest = longest.max(t.elapsed());
+                calls += 1;
+                match popped {
+                    Some(_) => fired += 1,
+                    None if wheel.next_deadline().is_some_and(|d| d <= now) => {}
+                    None => break,
+                }
+            }
+        }
+        println!("1e6 timers over 200 ms: {calls} pops, the longest took {longest:?}");
+    }
 }
