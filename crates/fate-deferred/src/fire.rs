@@ -4,6 +4,7 @@ use std::fmt;
 use std::panic::Location;
 use std::rc::Rc;
 
+use crate::chain::{still_wanted, Chain};
 use crate::error::{Abandoned, AlreadyCalled};
 use crate::head::Head;
 use crate::{trampoline, Failure, IntoFailure};
@@ -139,13 +140,8 @@ impl<T: 'static> Drop for Fire<T> {
         let st = &self.head.state;
         let left = st.firers.get().saturating_sub(1);
         st.firers.set(left);
-        if left == 0
-            && !st.fired.get()
-            && crate::chain::still_wanted(Rc::strong_count(&self.head), 1, st)
-        {
-            use crate::chain::Chain;
-            self.head
-                .fail_head(Failure::at(Abandoned, self.head.state.created));
+        if left == 0 && !st.fired.get() && still_wanted(Rc::strong_count(&self.head), 1, st) {
+            self.head.fail_head(Failure::at(Abandoned, st.created));
             trampoline::run(self.head.clone());
         }
     }
