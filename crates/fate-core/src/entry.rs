@@ -7,6 +7,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use fate_deferred::{Deferred, IntoOutcome};
+
 use crate::reactor::{self, Reactor, ReactorError};
 use crate::task::JoinHandle;
 use crate::time::{DelayedCall, Sleep, Timeout};
@@ -107,6 +109,108 @@ pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> DelayedCall {
 #[track_caller]
 pub fn call_soon(f: impl FnOnce() + 'static) {
     reactor::current().call_soon(f)
+}
+
+/// Runs `fut` as a task on this thread's reactor and returns a Deferred of its output — the
+/// bridge from async code to callbacks, and how an async block becomes Twisted's
+/// `inlineCallbacks`.
+///
+/// The output may be a value, a `Result<T, Failure>` or a `Deferred<T>`. A panic in the task
+/// becomes a `Panicked` failure. Cancelling the Deferred drops the future.
+///
+/// # Panics
+///
+/// If this thread has no reactor.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fate_core::deferred::Failure;
+///
+/// let answer = fate_core::block_on(async {
+///     let d = fate_core::spawn(async {
+///         fate_core::sleep(Duration::from_millis(1)).await;
+///         Ok::<i64, Failure>(42)
+///     });
+///     d.add_callback(|n| n + 1).await
+/// })
+/// .unwrap();
+/// assert_eq!(answer.unwrap(), 43);
+/// ```
+#[track_caller]
+pub fn spawn<T, F, M>(fut: F) -> Deferred<T>
+where
+    T: 'static,
+    F: Future + 'static,
+    F::Output: IntoOutcome<T, M>,
+    M: 'static,
+{
+    drop(reactor::current());
+    Deferred::from_future(fut)
+}
+
+/// Builds this thread's reactor, runs `main` once it is running, and runs until the Deferred
+/// `main` returns fires; then stops the reactor and returns an exit status (Twisted's
+/// `task.react`).
+///
+/// Success is [`ExitCode::SUCCESS`]; a failure is printed to stderr and gives exit status 1,
+/// as does a reactor stopped (by a signal, say) before the Deferred fired.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// fn main() -> std::process::ExitCode {
+///     fate_core::react(|reactor| {
+///         let (d, fire) = fate_core::deferred::Deferred::<i64>::pending();
+///         let _ = reactor.call_later(Duration::from_secs(3), move || drop(fire.callback(12)));
+///         d.add_callback(|product| println!("{product}"))
+///     })
+/// }
+/// ```
+pub fn react<T: 'static>(
+    main: impl FnOnce(&Reactor) -> Deferred<T> + 'static,
+) -> std::process::ExitCode {
+    use std::cell::RefCell;
+    use std::process::ExitCode;
+    use std::rc::Rc;
+
+    let reactor = match Reactor::new() {
+        Ok(reactor) => reactor,
+        Err(e) => {
+            eprintln!("fate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome: Rc<RefCell<Option<ExitCode>>> = Rc::new(RefCell::new(None));
+    let out = outcome.clone();
+    let r = reactor.clone();
+    reactor.call_when_running(move || {
+        main(&r).add_both(move |result: Result<T, fate_deferred::Failure>| {
+            let code = match result {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(failure) => {
+                    eprintln!("fate: main failed: {failure}");
+                    ExitCode::FAILURE
+                }
+            };
+            *out.borrow_mut() = Some(code);
+            if let Some(reactor) = reactor::try_current() {
+                let _ = reactor.stop();
+            }
+        });
+    });
+    if let Err(e) = reactor.run() {
+        eprintln!("fate: {e}");
+        return ExitCode::FAILURE;
+    }
+    let code = outcome.borrow_mut().take();
+    code.unwrap_or_else(|| {
+        eprintln!("fate: the reactor stopped before main's Deferred fired");
+        ExitCode::FAILURE
+    })
 }
 
 /// [`crate::task::spawn_local`]: runs a `!Send` future as a task on this thread's reactor.

@@ -30,8 +30,11 @@ pub mod time;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// Deferreds (the `fate-deferred` crate), which the reactor fires and runs futures for.
+pub use fate_deferred as deferred;
+
 pub use entry::{
-    block_on, call_later, call_soon, reactor, run, run_until_idle, sleep, sleep_until, spawn_local,
-    timeout,
+    block_on, call_later, call_soon, react, reactor, run, run_until_idle, sleep, sleep_until, spawn,
+    spawn_local, timeout,
 };
 pub use threads::defer_to_thread;

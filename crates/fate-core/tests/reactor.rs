@@ -217,3 +217,76 @@ fn nested_run_is_refused() {
         Some(Err(ReactorError::AlreadyRunning))
     ));
 }
+
+#[test]
+fn spawn_returns_a_deferred_and_cancel_drops_the_future() {
+    struct Flag(Rc<Cell<bool>>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    let reactor = quiet_reactor();
+    let dropped = Rc::new(Cell::new(false));
+    let flag = Flag(dropped.clone());
+    let result = reactor
+        .block_on(async move {
+            let ok = fate_core::spawn(async { 20 + 1 }).add_callback(|n: i32| n * 2);
+            assert_eq!(ok.await.unwrap(), 42);
+            let forever = fate_core::spawn(async move {
+                let _flag = flag;
+                fate_core::sleep(Duration::from_secs(3600)).await;
+                1
+            });
+            fate_core::task::yield_now().await;
+            forever.cancel();
+            forever.await
+        })
+        .unwrap();
+    assert!(result
+        .unwrap_err()
+        .check::<fate_core::deferred::Cancelled>());
+    assert!(dropped.get());
+}
+
+#[test]
+fn a_before_shutdown_deferred_delays_shutdown() {
+    let reactor = quiet_reactor();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move || {
+        let (d, fire) = fate_core::deferred::Deferred::<()>::pending();
+        let l = l.clone();
+        let _ = reactor::current().call_later(Duration::from_millis(2), move || {
+            l.borrow_mut().push("listeners closed");
+            fire.callback(()).unwrap();
+        });
+        d
+    });
+    let l = log.clone();
+    reactor.add_system_event_trigger(Phase::After, SystemEvent::Shutdown, move || {
+        l.borrow_mut().push("after")
+    });
+    reactor.call_when_running(|| reactor::current().stop().unwrap());
+    reactor.run().unwrap();
+    assert_eq!(*log.borrow(), ["listeners closed", "after"]);
+}
+
+#[test]
+fn react_maps_main_deferred_to_exit_status() {
+    use std::process::ExitCode;
+    let ok = fate_core::react(|r| {
+        let (d, fire) = fate_core::deferred::Deferred::<i64>::pending();
+        let _ = r.call_later(Duration::from_millis(1), move || {
+            fire.callback(3 * 4).unwrap()
+        });
+        d
+    });
+    assert_eq!(ok, ExitCode::SUCCESS);
+    let failed = fate_core::react(|_| {
+        fate_core::deferred::fail::<()>(fate_core::deferred::Failure::new(std::io::Error::other(
+            "deliberate",
+        )))
+    });
+    assert_eq!(failed, ExitCode::FAILURE);
+}

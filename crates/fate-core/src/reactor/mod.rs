@@ -255,6 +255,10 @@ impl ReactorBuilder {
             outstanding: Cell::new(0),
         });
         remote::register(inner.id, &inner.remote);
+        // `Deferred::from_future` (and so `fate::spawn`) runs its futures as our tasks.
+        fate_deferred::set_local_spawner(Some(Rc::new(|fut| {
+            crate::task::spawn_local(fut).detach();
+        })));
         CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&inner));
         LOCAL.with(|l| l.reactor_id.set(inner.id));
         Ok(Reactor { inner })
@@ -264,6 +268,7 @@ impl ReactorBuilder {
 impl Drop for Inner {
     fn drop(&mut self) {
         remote::unregister(self.id);
+        fate_deferred::set_local_spawner(None);
         LOCAL.with(|l| {
             if l.reactor_id.get() == self.id {
                 l.reactor_id.set(0);

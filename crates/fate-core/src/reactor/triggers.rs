@@ -71,6 +71,18 @@ impl From<()> for TriggerWait {
     }
 }
 
+/// A Deferred returned by a `before` trigger delays the event until it fires; a failure is
+/// logged and the event goes on.
+impl<T: 'static> From<fate_deferred::Deferred<T>> for TriggerWait {
+    fn from(d: fate_deferred::Deferred<T>) -> Self {
+        TriggerWait::future(async move {
+            if let Err(failure) = d.await {
+                tracing::error!(target: "fate::reactor", "a system event trigger failed: {failure}");
+            }
+        })
+    }
+}
+
 impl TriggerWait {
     /// Waits for `fut` (its output is ignored) before the event goes on.
     ///
