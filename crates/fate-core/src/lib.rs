@@ -34,7 +34,7 @@ pub mod testing;
 pub use fate_deferred as deferred;
 
 pub use entry::{
-    block_on, call_later, call_soon, react, reactor, run, run_until_idle, sleep, sleep_until, spawn,
-    spawn_local, timeout,
+    block_on, call_later, call_soon, react, reactor, run, run_until_idle, sleep, sleep_until,
+    spawn, spawn_local, timeout,
 };
 pub use threads::defer_to_thread;
