@@ -188,7 +188,8 @@ pub fn react<T: 'static>(
     let out = outcome.clone();
     let r = reactor.clone();
     reactor.call_when_running(move || {
-        main(&r).add_both(move |result: Result<T, fate_deferred::Failure>| {
+        // The chain ends here: its `()` result needs no one to hold it.
+        let _ = main(&r).add_both(move |result: Result<T, fate_deferred::Failure>| {
             let code = match result {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(failure) => {
