@@ -110,7 +110,7 @@ fn hundred_mib_of_output_does_not_hold_up_timers() {
     );
     let worst_gap = ticks.windows(2).map(|w| w[1] - w[0]).max().unwrap();
     assert!(
-        worst_gap < period + Duration::from_millis(60),
+        worst_gap < period + Duration::from_millis(250),
         "the timer was held up for {worst_gap:?} ({} chunks)",
         s.chunks
     );
