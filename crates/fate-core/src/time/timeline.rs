@@ -96,12 +96,12 @@ impl DueCall {
 
 impl Timeline {
     /// A timeline on real, monotonic time, whose epoch is now: the reactor's.
-    #[allow(dead_code)]
     pub(crate) fn real() -> Timeline {
         Timeline::with_source(Instant::now(), None)
     }
 
     /// A timeline on virtual time that starts, and stands, at `start`.
+    #[cfg(feature = "testing")]
     pub(crate) fn manual(start: Instant) -> Timeline {
         Timeline::with_source(start, Some(Cell::new(start)))
     }
@@ -121,6 +121,7 @@ impl Timeline {
     /// # Panics
     ///
     /// If the timeline runs on real time.
+    #[cfg(feature = "testing")]
     pub(crate) fn set_now(&self, now: Instant) {
         let cell = self
             .inner
@@ -335,7 +336,6 @@ impl Timeline {
     /// loop never spins: it yields a call, or refines the bound, or does a bounded share of
     /// the wheel's bookkeeping and returns `None` with the bound still ≤ `now` (then the loop
     /// should poll I/O without blocking and come back).
-    #[allow(dead_code)]
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let ns = self.inner.wheel.borrow().next_deadline()?;
         Some(self.instant(ns))
@@ -361,7 +361,6 @@ impl Timeline {
     ///
     /// Callbacks often hold a handle to their own timeline; clearing breaks those cycles when
     /// the reactor is dropped.
-    #[allow(dead_code)]
     pub(crate) fn clear(&self) {
         let entries = self.inner.wheel.borrow_mut().drain();
         drop(entries);
