@@ -31,7 +31,11 @@ pub(crate) const WORKLOAD: Workload = Workload {
         Flag::value("n", "500", "children to run"),
         Flag::value("concurrency", "32", "children alive at once, at most"),
     ],
-    impls: &[(Impl::Fate, fate), (Impl::Tokio, tokio)],
+    impls: &[
+        (Impl::Fate, fate),
+        (Impl::FateAsync, fate_async),
+        (Impl::Tokio, tokio),
+    ],
 };
 
 /// The program each child runs, and what it must print.
@@ -213,5 +217,53 @@ pub(crate) fn fate(args: &Args) -> Report {
         start,
         end,
         "fate ProcessProtocol, pidfd",
+    )
+}
+
+/// One task per child on a fate reactor, a `DeferredSemaphore` bounding how many run at
+/// once, `Command::output()` awaited: the async/await form, shaped like the tokio peer.
+pub(crate) fn fate_async(args: &Args) -> Report {
+    let n: usize = args.get("n");
+    let concurrency: usize = args.get("concurrency");
+    let Ok(permits) = fate::deferred::DeferredSemaphore::new(concurrency) else {
+        fail("spawn-process", "--concurrency must be at least 1");
+    };
+    let reactor = fate::reactor::Reactor::builder()
+        .handle_signals(false)
+        .build()
+        .expect("fate reactor");
+    let (succeeded, start, end) = reactor
+        .block_on(async move {
+            let start = Meter::now();
+            let children: Vec<_> = (0..n)
+                .map(|_| {
+                    let permits = permits.clone();
+                    fate::spawn_local(async move {
+                        let _permit = permits.acquire().await.ok()?;
+                        let out = process::Command::new(PROGRAM)
+                            .arg(ARG)
+                            .stdin(process::Stdio::Inherit)
+                            .output()
+                            .await
+                            .ok()?;
+                        Some(out.status.success() && out.stdout == OUTPUT)
+                    })
+                })
+                .collect();
+            let mut succeeded = 0;
+            for child in children {
+                if matches!(child.await, Ok(Some(true))) {
+                    succeeded += 1;
+                }
+            }
+            (succeeded, start, Meter::now())
+        })
+        .expect("fate reactor ran");
+    report(
+        args,
+        succeeded,
+        start,
+        end,
+        "fate Command::output().await, DeferredSemaphore",
     )
 }
