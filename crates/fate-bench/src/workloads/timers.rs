@@ -172,11 +172,18 @@ pub(crate) fn tokio(args: &Args) -> Report {
     report(&plan, outcome, "tokio-util DelayQueue, current_thread")
 }
 
-/// `call_later` on a fate reactor: one callback per timer, the odd ones cancelled through
-/// their `DelayedCall`, then `run_until_idle` until the rest have fired.
+/// `call_at` on a fate reactor: one callback per timer (capturing the shared state, its index
+/// and its due time, as DelayQueue's entry holds them), the odd ones cancelled through their
+/// `DelayedCall`, then `run_until_idle` until the rest have fired.
 pub(crate) fn fate(args: &Args) -> Report {
     use std::cell::RefCell;
     use std::rc::Rc;
+
+    /// What every callback shares.
+    struct Shared {
+        t0: Instant,
+        firings: RefCell<Vec<Firing>>,
+    }
 
     let plan = Plan::new(args);
     let n = plan.delays.len();
@@ -185,19 +192,25 @@ pub(crate) fn fate(args: &Args) -> Report {
         .handle_signals(false)
         .build()
         .expect("fate reactor");
-    let firings = Rc::new(RefCell::new(Vec::with_capacity(n - n / 2)));
     let cpu0 = measure::thread_cpu();
     let t0 = Instant::now();
+    let shared = Rc::new(Shared {
+        t0,
+        firings: RefCell::new(Vec::with_capacity(n - n / 2)),
+    });
     let mut calls = Vec::with_capacity(n);
     for (i, d) in plan.delays.iter().enumerate() {
         let deadline = Instant::now() + *d;
-        let due_ns = (deadline - t0).as_nanos() as u64;
-        let firings = firings.clone();
+        let entry = Entry {
+            index: i as u32,
+            due_us: (deadline - t0).as_micros() as u32,
+        };
+        let shared = shared.clone();
         calls.push(reactor.timeline().call_at(deadline, move || {
-            let now_ns = t0.elapsed().as_nanos() as u64;
-            firings.borrow_mut().push(Firing {
-                index: i as u32,
-                late_ns: now_ns.saturating_sub(due_ns),
+            let now_ns = shared.t0.elapsed().as_nanos() as u64;
+            shared.firings.borrow_mut().push(Firing {
+                index: entry.index,
+                late_ns: now_ns.saturating_sub(u64::from(entry.due_us) * 1000),
             });
         }));
     }
@@ -211,11 +224,11 @@ pub(crate) fn fate(args: &Args) -> Report {
     drop(calls);
     reactor.run_until_idle().expect("fate reactor run");
     let outcome = Outcome {
-        firings: std::mem::take(&mut *firings.borrow_mut()),
+        firings: std::mem::take(&mut *shared.firings.borrow_mut()),
         scheduled,
         cancelled,
         elapsed: t0.elapsed(),
         cpu: measure::thread_cpu() - cpu0,
     };
-    report(&plan, outcome, "fate Reactor::call_later + run_until_idle")
+    report(&plan, outcome, "fate Timeline::call_at + run_until_idle")
 }

@@ -47,15 +47,14 @@ use super::Timeline;
 ///
 /// # Cancellation
 ///
-/// Dropping a `DelayedCall` does **not** cancel the call (as in Twisted): fire-and-forget
-/// is `let _ = timeline.call_later(...)`. [`cancel`](Self::cancel) drops the function
-/// without running it.
+/// Dropping a `DelayedCall` does **not** cancel the call (as in Twisted), so the handle is not
+/// `#[must_use]`: fire-and-forget code simply ignores it. [`cancel`](Self::cancel) drops the
+/// function without running it.
 ///
 /// # Ordering
 ///
 /// Calls run in deadline order, then in the order they were scheduled; a `reset` or `delay`
 /// counts as scheduling the call anew at that moment.
-#[must_use = "dropping a DelayedCall does not cancel the call: it still runs; keep the handle to cancel or reset it, or write `let _ =`"]
 pub struct DelayedCall {
     timeline: Timeline,
     /// The call's timer; [`Key::NONE`] once this handle cancelled it, which is how

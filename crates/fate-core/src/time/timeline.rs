@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::wheel::Wheel;
 use super::{DelayedCall, Sleep, Timeout};
+use crate::sys::InlineFn;
 
 /// A source of time and the calls scheduled on it: what the reactor and
 /// [`testing::Clock`](crate::testing::Clock) both run timers on.
@@ -74,7 +75,7 @@ struct Inner {
 /// What a timer does when it fires.
 pub(super) enum Entry {
     /// A `call_later` callback.
-    Call(Box<dyn FnOnce()>),
+    Call(InlineFn),
     /// The task waiting in a [`Sleep`] (or a [`Timeout`]).
     Wake(Waker),
 }
@@ -88,7 +89,7 @@ impl DueCall {
     /// Runs the callback, or wakes the waiting task.
     pub(crate) fn run(self) {
         match self.0 {
-            Entry::Call(f) => f(),
+            Entry::Call(f) => f.call(),
             Entry::Wake(waker) => waker.wake(),
         }
     }
@@ -208,7 +209,7 @@ impl Timeline {
     /// See [`Timeline`]: deadline order, then the order of scheduling.
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> DelayedCall {
         let when = self.now_ns().saturating_add(duration_ns(delay));
-        self.schedule(when, Entry::Call(Box::new(f)))
+        self.schedule(when, Entry::Call(InlineFn::new(f)))
     }
 
     /// Schedules `f` to run once at `when` (at once, on the next turn, if `when` has passed).
@@ -229,12 +230,12 @@ impl Timeline {
     /// assert!(ran.get());
     /// ```
     pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> DelayedCall {
-        self.schedule(self.to_ns(when), Entry::Call(Box::new(f)))
+        self.schedule(self.to_ns(when), Entry::Call(InlineFn::new(f)))
     }
 
     /// Schedules `f` at `when` ns since the epoch.
     pub(super) fn call_at_ns(&self, when: u64, f: impl FnOnce() + 'static) -> DelayedCall {
-        self.schedule(when, Entry::Call(Box::new(f)))
+        self.schedule(when, Entry::Call(InlineFn::new(f)))
     }
 
     fn schedule(&self, when: u64, entry: Entry) -> DelayedCall {
