@@ -1,0 +1,371 @@
+//! `Body`: the body of a request or response — empty, bytes, a file, a channel fed by a
+//! task, or any `http_body::Body`.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::fs::File;
+use std::future::Future;
+use std::io::Read;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use http_body_util::BodyExt;
+
+use crate::error::{Error, Kind};
+
+/// How much of a file one frame carries.
+const FILE_CHUNK: u64 = 64 * 1024;
+
+/// A request or response body: bytes known up front, a file, or a stream.
+///
+/// # Examples
+///
+/// ```
+/// use fate_http::Body;
+///
+/// let body = Body::from("hello");
+/// let bytes = fate_core::block_on(body.bytes()).unwrap().unwrap();
+/// assert_eq!(&bytes[..], b"hello");
+/// ```
+pub struct Body {
+    kind: BodyKind,
+}
+
+enum BodyKind {
+    Full(Option<Bytes>),
+    /// Read in chunks from a file (blocking reads of a local file, like Twisted's
+    /// `FileSender`), `remaining` bytes from its current position.
+    File {
+        file: File,
+        remaining: u64,
+    },
+    Channel(Rc<Channel>),
+    Boxed(Pin<Box<dyn http_body::Body<Data = Bytes, Error = Error>>>),
+}
+
+impl Body {
+    /// An empty body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http_body::Body as _;
+    /// assert!(fate_http::Body::empty().is_end_stream());
+    /// ```
+    pub fn empty() -> Body {
+        Body {
+            kind: BodyKind::Full(None),
+        }
+    }
+
+    /// `len` bytes of `file`, read from its current position as the body is sent.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let file = std::fs::File::open("Cargo.toml").unwrap();
+    /// let len = file.metadata().unwrap().len();
+    /// let body = fate_http::Body::file(file, len);
+    /// ```
+    pub fn file(file: File, len: u64) -> Body {
+        Body {
+            kind: BodyKind::File {
+                file,
+                remaining: len,
+            },
+        }
+    }
+
+    /// A streaming body fed through the returned [`BodySender`]: each `send` waits until the
+    /// previous chunk was taken, so a slow peer slows the sender down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, body) = fate_http::Body::channel();
+    /// let all = fate_core::block_on(async move {
+    ///     fate_core::spawn_local(async move {
+    ///         tx.send("a".into()).await.unwrap();
+    ///         tx.send("b".into()).await.unwrap();
+    ///     })
+    ///     .detach();
+    ///     body.bytes().await
+    /// });
+    /// assert_eq!(&all.unwrap().unwrap()[..], b"ab");
+    /// ```
+    pub fn channel() -> (BodySender, Body) {
+        let channel = Rc::new(Channel::default());
+        (
+            BodySender {
+                channel: channel.clone(),
+            },
+            Body {
+                kind: BodyKind::Channel(channel),
+            },
+        )
+    }
+
+    /// Wraps any body whose errors convert into [`Error`].
+    pub fn wrap<B>(body: B) -> Body
+    where
+        B: http_body::Body<Data = Bytes> + 'static,
+        B::Error: Into<Error>,
+    {
+        Body {
+            kind: BodyKind::Boxed(Box::pin(body.map_err(Into::into))),
+        }
+    }
+
+    /// Reads the whole body.
+    ///
+    /// # Errors
+    ///
+    /// What the stream failed with (a broken connection, a size limit, a timeout).
+    pub async fn bytes(self) -> Result<Bytes, Error> {
+        Ok(self.collect().await?.to_bytes())
+    }
+
+    /// The bytes, for a body that holds them (and so can be sent again on a redirect).
+    pub(crate) fn replayable(&self) -> Option<Bytes> {
+        match &self.kind {
+            BodyKind::Full(b) => Some(b.clone().unwrap_or_default()),
+            _ => None,
+        }
+    }
+}
+
+impl Default for Body {
+    fn default() -> Body {
+        Body::empty()
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            BodyKind::Full(b) => return f.debug_tuple("Body").field(b).finish(),
+            BodyKind::File { remaining, .. } => {
+                return f
+                    .debug_struct("Body")
+                    .field("file_bytes", remaining)
+                    .finish()
+            }
+            BodyKind::Channel(_) => "channel",
+            BodyKind::Boxed(_) => "stream",
+        };
+        f.debug_tuple("Body").field(&kind).finish()
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Body {
+        Body {
+            kind: BodyKind::Full((!b.is_empty()).then_some(b)),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(v: Vec<u8>) -> Body {
+        Body::from(Bytes::from(v))
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Body {
+        Body::from(Bytes::from(s))
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Body {
+        Body::from(Bytes::from_static(s.as_bytes()))
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(s: &'static [u8]) -> Body {
+        Body::from(Bytes::from_static(s))
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        match &mut self.get_mut().kind {
+            BodyKind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            BodyKind::File { file, remaining } => {
+                if *remaining == 0 {
+                    return Poll::Ready(None);
+                }
+                let mut chunk = vec![0; (*remaining).min(FILE_CHUNK) as usize];
+                match file.read(&mut chunk) {
+                    Ok(0) => Poll::Ready(Some(Err(Error::with(
+                        Kind::File,
+                        "the file is shorter than announced",
+                    )))),
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        *remaining -= n as u64;
+                        Poll::Ready(Some(Ok(Frame::data(chunk.into()))))
+                    }
+                    Err(e) => Poll::Ready(Some(Err(Error::with(Kind::File, e)))),
+                }
+            }
+            BodyKind::Channel(ch) => ch.poll_recv(cx),
+            BodyKind::Boxed(b) => b.as_mut().poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            BodyKind::Full(b) => b.is_none(),
+            BodyKind::File { remaining, .. } => *remaining == 0,
+            BodyKind::Channel(_) => false,
+            BodyKind::Boxed(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            BodyKind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            BodyKind::File { remaining, .. } => SizeHint::with_exact(*remaining),
+            BodyKind::Channel(_) => SizeHint::default(),
+            BodyKind::Boxed(b) => b.size_hint(),
+        }
+    }
+}
+
+/// The state a [`BodySender`] and its body share: one chunk in flight.
+#[derive(Default)]
+struct Channel {
+    slot: RefCell<Option<Bytes>>,
+    /// The sender finished (dropped) or aborted.
+    done: Cell<bool>,
+    aborted: RefCell<Option<String>>,
+    /// The body was dropped: sends fail.
+    closed: Cell<bool>,
+    receiver: RefCell<Option<Waker>>,
+    sender: RefCell<Option<Waker>>,
+}
+
+impl Channel {
+    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        if let Some(chunk) = self.slot.borrow_mut().take() {
+            if let Some(w) = self.sender.borrow_mut().take() {
+                w.wake();
+            }
+            return Poll::Ready(Some(Ok(Frame::data(chunk))));
+        }
+        if let Some(why) = self.aborted.borrow_mut().take() {
+            return Poll::Ready(Some(Err(Error::with(Kind::Transport, why))));
+        }
+        if self.done.get() {
+            return Poll::Ready(None);
+        }
+        *self.receiver.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    fn wake_receiver(&self) {
+        if let Some(w) = self.receiver.borrow_mut().take() {
+            w.wake();
+        }
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        if let BodyKind::Channel(ch) = &self.kind {
+            ch.closed.set(true);
+            if let Some(w) = ch.sender.borrow_mut().take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// The feeding end of [`Body::channel`]. Dropping it ends the body cleanly; [`abort`]
+/// ends it with an error (the peer sees a broken body, not a short one).
+///
+/// [`abort`]: BodySender::abort
+pub struct BodySender {
+    channel: Rc<Channel>,
+}
+
+impl BodySender {
+    /// Sends one chunk, waiting until the previous one was taken.
+    ///
+    /// # Errors
+    ///
+    /// Gives the chunk back if the body was dropped (the request or connection went away).
+    pub fn send(&self, chunk: Bytes) -> Send<'_> {
+        Send {
+            channel: &self.channel,
+            chunk: Some(chunk),
+        }
+    }
+
+    /// Ends the body with an error.
+    pub fn abort(self, why: impl fmt::Display) {
+        *self.channel.aborted.borrow_mut() = Some(why.to_string());
+    }
+}
+
+impl Drop for BodySender {
+    fn drop(&mut self) {
+        self.channel.done.set(true);
+        self.channel.wake_receiver();
+    }
+}
+
+impl fmt::Debug for BodySender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodySender")
+            .field("closed", &self.channel.closed.get())
+            .finish()
+    }
+}
+
+/// The future of [`BodySender::send`].
+#[must_use = "the chunk is sent only when this is awaited"]
+pub struct Send<'a> {
+    channel: &'a Channel,
+    chunk: Option<Bytes>,
+}
+
+impl Future for Send<'_> {
+    type Output = Result<(), Bytes>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Bytes>> {
+        let channel = self.channel;
+        if channel.closed.get() {
+            return Poll::Ready(Err(self.chunk.take().unwrap_or_default()));
+        }
+        let Some(chunk) = self.chunk.take() else {
+            return Poll::Ready(Ok(()));
+        };
+        if channel.slot.borrow().is_some() {
+            self.chunk = Some(chunk);
+            *channel.sender.borrow_mut() = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        *channel.slot.borrow_mut() = Some(chunk);
+        channel.wake_receiver();
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl fmt::Debug for Send<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Send").field("chunk", &self.chunk).finish()
+    }
+}

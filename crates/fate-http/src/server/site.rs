@@ -1,0 +1,502 @@
+//! `Site`: serves a resource tree over HTTP/1.1 (and HTTP/2 over TLS), with request limits,
+//! an access log and graceful shutdown (Twisted's `server.Site`).
+
+use std::cell::{Cell, RefCell};
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use fate_core::net::ListeningPort;
+use fate_deferred::{Deferred, Fire};
+use http::{header, HeaderValue, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use slab::Slab;
+
+use crate::body::Body;
+use crate::error::{Error, Kind};
+use crate::io::Io;
+use crate::rt::{Exec, Timer};
+use crate::server::resource::{text_response, Postpath, ReplyKind, Resource, Response};
+use crate::stream::Stream;
+
+/// Serves a tree of [`Resource`]s.
+///
+/// # Examples
+///
+/// ```no_run
+/// use fate_http::server::{from_fn, Request, Response, Site};
+///
+/// fate_core::run(|| {
+///     let site = Site::new(from_fn(|_: Request| Response::new("hello".into())));
+///     site.listen("127.0.0.1:8080".parse().unwrap()).unwrap();
+/// })
+/// .unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Site {
+    inner: Rc<SiteInner>,
+}
+
+struct SiteInner {
+    root: Rc<dyn Resource>,
+    /// Largest request body accepted (413 beyond).
+    max_body: Cell<u64>,
+    /// Largest request head (hyper's read buffer limit; 431 beyond).
+    max_head: Cell<usize>,
+    /// How long a client may take to send a request head.
+    header_timeout: Cell<Duration>,
+}
+
+impl Site {
+    /// A site whose root is `root`. Limits: request bodies up to 64 MiB, heads up to
+    /// 64 KiB, 30 s to send a head.
+    pub fn new(root: impl Resource) -> Site {
+        Site {
+            inner: Rc::new(SiteInner {
+                root: Rc::new(root),
+                max_body: Cell::new(64 << 20),
+                max_head: Cell::new(64 << 10),
+                header_timeout: Cell::new(Duration::from_secs(30)),
+            }),
+        }
+    }
+
+    /// The largest request body accepted: a larger `Content-Length` is answered with 413
+    /// before the body is read; a chunked body fails to read past it.
+    #[must_use]
+    pub fn max_request_body(self, bytes: u64) -> Site {
+        self.inner.max_body.set(bytes);
+        self
+    }
+
+    /// The largest request head (request line and headers); at least 8 KiB.
+    #[must_use]
+    pub fn max_request_head(self, bytes: usize) -> Site {
+        self.inner.max_head.set(bytes.max(8192));
+        self
+    }
+
+    /// How long a client may take to send a request's head before the connection is closed
+    /// (slowloris protection; hyper's `header_read_timeout`, on the reactor's timer).
+    #[must_use]
+    pub fn header_read_timeout(self, timeout: Duration) -> Site {
+        self.inner.header_timeout.set(timeout);
+        self
+    }
+
+    /// Listens on `addr` (port 0 picks a free port) and serves every connection.
+    ///
+    /// # Errors
+    ///
+    /// If the address cannot be bound.
+    pub fn listen(&self, addr: SocketAddr) -> io::Result<Listening> {
+        self.listen_inner(addr, None)
+    }
+
+    /// Listens on `addr` for TLS connections; HTTP/2 is served to clients that ask for
+    /// `h2` by ALPN (set `alpn_protocols` on `config` to offer it).
+    ///
+    /// # Errors
+    ///
+    /// If the address cannot be bound.
+    pub fn listen_tls(
+        &self,
+        addr: SocketAddr,
+        config: Arc<rustls::ServerConfig>,
+    ) -> io::Result<Listening> {
+        self.listen_inner(addr, Some(futures_rustls::TlsAcceptor::from(config)))
+    }
+
+    fn listen_inner(
+        &self,
+        addr: SocketAddr,
+        tls: Option<futures_rustls::TlsAcceptor>,
+    ) -> io::Result<Listening> {
+        let state = Rc::new(ServerState::default());
+        let site = self.clone();
+        let conn_state = state.clone();
+        let port = Stream::listen(addr, move |stream, peer| {
+            let peer = peer.socket_addr();
+            site.serve(stream, peer, tls.clone(), &conn_state);
+        })?;
+        let local = port
+            .host()
+            .socket_addr()
+            .ok_or_else(|| io::Error::other("the listener has no IP address"))?;
+        Ok(Listening { port, local, state })
+    }
+
+    /// Serves one accepted connection as a task.
+    fn serve(
+        &self,
+        stream: Stream,
+        peer: Option<SocketAddr>,
+        tls: Option<futures_rustls::TlsAcceptor>,
+        state: &Rc<ServerState>,
+    ) {
+        if state.shutting_down.get() {
+            return; // dropping the stream closes it
+        }
+        let slot = state.conns.borrow_mut().insert(None);
+        let guard = ConnGuard {
+            state: state.clone(),
+            slot,
+        };
+        let site = self.clone();
+        let http1 = self.http1();
+        fate_core::spawn_local(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let site = site.clone();
+                async move { Ok::<_, Infallible>(site.handle(req, peer).await) }
+            });
+            match tls {
+                None => {
+                    let conn = http1.serve_connection(stream, service);
+                    let _ = Graceful::new(conn, &guard, |c| c.graceful_shutdown()).await;
+                }
+                Some(acceptor) => {
+                    let Ok(tls_stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                    let io = Io(tls_stream);
+                    if h2 {
+                        let conn = http2::Builder::new(Exec)
+                            .timer(Timer)
+                            .serve_connection(io, service);
+                        let _ = Graceful::new(conn, &guard, |c| c.graceful_shutdown()).await;
+                    } else {
+                        let conn = http1.serve_connection(io, service);
+                        let _ = Graceful::new(conn, &guard, |c| c.graceful_shutdown()).await;
+                    }
+                }
+            }
+        })
+        .detach();
+    }
+
+    fn http1(&self) -> http1::Builder {
+        let mut b = http1::Builder::new();
+        b.timer(Timer)
+            .header_read_timeout(self.inner.header_timeout.get())
+            .max_buf_size(self.inner.max_head.get())
+            .keep_alive(true);
+        b
+    }
+
+    /// Routes one request and renders it; logs it.
+    async fn handle(&self, request: http::Request<Incoming>, peer: Option<SocketAddr>) -> Response {
+        if !tracing::enabled!(target: "fate_http::access", tracing::Level::INFO) {
+            return self.route(request).await;
+        }
+        let start = Instant::now();
+        let method = request.method().clone();
+        let path = request.uri().path().to_string();
+        let version = request.version();
+        let response = self.route(request).await;
+        tracing::info!(
+            target: "fate_http::access",
+            peer = %peer.map_or_else(|| "-".to_string(), |p| p.to_string()),
+            %method,
+            %path,
+            ?version,
+            status = response.status().as_u16(),
+            micros = start.elapsed().as_micros() as u64,
+            "{method} {path} {}",
+            response.status().as_u16()
+        );
+        response
+    }
+
+    fn route(&self, request: http::Request<Incoming>) -> RouteFuture {
+        let max_body = self.inner.max_body.get();
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max_body) {
+            let mut r = text_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large".into(),
+            );
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return RouteFuture::Ready(Some(r));
+        }
+        let Some(segments) = decode_path(request.uri().path()) else {
+            return RouteFuture::Ready(Some(text_response(
+                StatusCode::BAD_REQUEST,
+                "bad path".into(),
+            )));
+        };
+        let mut resource = self.inner.root.clone();
+        let mut consumed = 0;
+        while consumed < segments.len() && !resource.is_leaf() {
+            let seg = &segments[consumed];
+            if seg.is_empty() && consumed + 1 == segments.len() {
+                consumed += 1; // a trailing slash names the same resource
+                break;
+            }
+            match resource.child(seg) {
+                Some(child) => {
+                    resource = child;
+                    consumed += 1;
+                }
+                None => {
+                    return RouteFuture::Ready(Some(text_response(
+                        StatusCode::NOT_FOUND,
+                        "not found".into(),
+                    )))
+                }
+            }
+        }
+        let postpath = if resource.is_leaf() {
+            segments[consumed..].to_vec()
+        } else {
+            Vec::new()
+        };
+        let (mut parts, body) = request.into_parts();
+        if !postpath.is_empty() {
+            parts.extensions.insert(Postpath(postpath));
+        }
+        let body = if declared == Some(0) || http_body::Body::is_end_stream(&body) {
+            Body::empty()
+        } else {
+            Body::wrap(
+                http_body_util::Limited::new(body, max_body as usize).map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        Error::with(Kind::TooLarge, e)
+                    } else {
+                        Error::with(Kind::Transport, e)
+                    }
+                }),
+            )
+        };
+        match resource.render(http::Request::from_parts(parts, body)).0 {
+            ReplyKind::Ready(r) => RouteFuture::Ready(Some(r)),
+            ReplyKind::Later(f) => RouteFuture::Later(f),
+        }
+    }
+}
+
+impl fmt::Debug for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Site")
+            .field("max_request_body", &self.inner.max_body.get())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A rendered response now, or a resource's future.
+enum RouteFuture {
+    Ready(Option<Response>),
+    Later(Pin<Box<dyn Future<Output = Response>>>),
+}
+
+impl Future for RouteFuture {
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        match self.get_mut() {
+            RouteFuture::Ready(r) => Poll::Ready(r.take().expect("polled after completion")),
+            RouteFuture::Later(f) => f.as_mut().poll(cx),
+        }
+    }
+}
+
+/// Splits a path into percent-decoded segments; `None` if one is not UTF-8.
+fn decode_path(path: &str) -> Option<Vec<String>> {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    if path.is_empty() {
+        return Some(Vec::new());
+    }
+    path.split('/')
+        .map(|seg| {
+            percent_encoding::percent_decode_str(seg)
+                .decode_utf8()
+                .ok()
+                .map(|s| s.into_owned())
+        })
+        .collect()
+}
+
+/// What a listener and its connections share: who is connected, and whether the site is
+/// shutting down.
+#[derive(Default)]
+struct ServerState {
+    /// One slot per open connection, holding its task's waker once it is waiting.
+    conns: RefCell<Slab<Option<Waker>>>,
+    /// `shutdown` was called: connections finish their current request and close.
+    shutting_down: Cell<bool>,
+    /// Fired when the last connection closes after `shutdown`.
+    drained: RefCell<Vec<Fire<()>>>,
+}
+
+impl ServerState {
+    fn begin_shutdown(&self) {
+        self.shutting_down.set(true);
+        let wakers: Vec<Waker> = self
+            .conns
+            .borrow_mut()
+            .iter_mut()
+            .filter_map(|(_, w)| w.take())
+            .collect();
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    fn check_drained(&self) {
+        if self.shutting_down.get() && self.conns.borrow().is_empty() {
+            let fires: Vec<_> = self.drained.borrow_mut().drain(..).collect();
+            for fire in fires {
+                let _ = fire.callback(());
+            }
+        }
+    }
+}
+
+/// Counts a connection while its task lives.
+struct ConnGuard {
+    state: Rc<ServerState>,
+    slot: usize,
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.state.conns.borrow_mut().try_remove(self.slot);
+        self.state.check_drained();
+    }
+}
+
+/// Drives a connection; at shutdown, asks it to finish the request in flight and close.
+struct Graceful<'a, C, G> {
+    conn: Pin<Box<C>>,
+    graceful: Option<G>,
+    guard: &'a ConnGuard,
+}
+
+impl<'a, C, G: FnOnce(Pin<&mut C>)> Graceful<'a, C, G> {
+    fn new(conn: C, guard: &'a ConnGuard, graceful: G) -> Self {
+        Graceful {
+            conn: Box::pin(conn),
+            graceful: Some(graceful),
+            guard,
+        }
+    }
+}
+
+impl<C, G> Future for Graceful<'_, C, G>
+where
+    C: Future,
+    G: FnOnce(Pin<&mut C>) + Unpin,
+{
+    type Output = C::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C::Output> {
+        let this = self.get_mut();
+        let state = &this.guard.state;
+        if state.shutting_down.get() {
+            if let Some(g) = this.graceful.take() {
+                g(this.conn.as_mut());
+            }
+        } else if let Some(slot) = state.conns.borrow_mut().get_mut(this.guard.slot) {
+            *slot = Some(cx.waker().clone());
+        }
+        this.conn.as_mut().poll(cx)
+    }
+}
+
+/// A listening site: its address, and its graceful shutdown.
+///
+/// # Cancellation
+///
+/// Dropping it does not stop the listener; call [`shutdown`](Listening::shutdown) or
+/// [`stop_listening`](Listening::stop_listening).
+pub struct Listening {
+    port: ListeningPort,
+    local: SocketAddr,
+    state: Rc<ServerState>,
+}
+
+impl Listening {
+    /// The address it listens on (with the port chosen, for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Open connections.
+    pub fn connections(&self) -> usize {
+        self.state.conns.borrow().len()
+    }
+
+    /// Stops accepting; open connections go on.
+    pub fn stop_listening(&self) {
+        self.port.stop_listening();
+    }
+
+    /// Graceful shutdown: stops accepting, lets every connection finish the request it is
+    /// serving (idle keep-alive connections close at once), and fires when the last
+    /// connection has closed.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use fate_http::server::{from_fn, Request, Response, Site};
+    /// fate_core::run(|| {
+    ///     let site = Site::new(from_fn(|_: Request| Response::new("bye".into())));
+    ///     let listening = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    ///     listening.shutdown().add_callback(|()| fate_core::reactor().stop().unwrap());
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn shutdown(&self) -> Deferred<()> {
+        self.port.stop_listening();
+        let (d, fire) = Deferred::pending();
+        self.state.drained.borrow_mut().push(fire);
+        self.state.begin_shutdown();
+        self.state.check_drained();
+        d
+    }
+}
+
+impl fmt::Debug for Listening {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listening")
+            .field("addr", &self.local)
+            .field("connections", &self.connections())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_decode_into_segments() {
+        // (path, segments)
+        let table: [(&str, Option<&[&str]>); 7] = [
+            ("/", Some(&[])),
+            ("/a/b", Some(&["a", "b"])),
+            ("/a/", Some(&["a", ""])),
+            ("/%2e%2e/x", Some(&["..", "x"])),
+            ("/a%2fb", Some(&["a/b"])),
+            ("/sp%20ace", Some(&["sp ace"])),
+            ("/bad%ff", None),
+        ];
+        for (path, want) in table {
+            let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert_eq!(decode_path(path), want, "{path}");
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! `Stream`: a byte stream over a fate-core [`Transport`], for hyper and rustls.
+//!
+//! A [`StreamProtocol`] sits on the connection as its protocol and fills an inbox; the
+//! [`Stream`] side reads from that inbox (`hyper::rt::Read`, `futures_io::AsyncRead`) and
+//! writes through the transport (`hyper::rt::Write`, `futures_io::AsyncWrite`).
+//!
+//! # Flow control
+//!
+//! Reading: when more than [`INBOX_HIGH`] bytes wait unread, the transport stops reading
+//! (`pause_producing`) until the reader has taken the inbox below [`INBOX_LOW`]. Writing: the
+//! stream registers itself as the transport's push producer; while the transport has paused
+//! it (its write buffer is above the high water mark) `poll_write` is pending, and it wakes
+//! when the transport resumes it. So a slow peer holds bounded memory on both sides.
+//!
+//! # Re-entrancy
+//!
+//! A transport may call back (its producer hooks) from inside `write`; the shared state is
+//! therefore never borrowed across a call into the transport.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use fate_core::net::{
+    Address, ClientFactory, CloseReason, ConnectError, ConnectOptions, Connector, Factory,
+    HalfClose, ListeningPort, Producer, ProducerMode, Protocol, Transport,
+};
+
+thread_local! {
+    /// Alive until this thread's locals are torn down. First touched when a stream is made,
+    /// so after the reactor's own locals: locals are destroyed in reverse order, so this one
+    /// is gone before the reactor's queue, and a stream dropped from that queue's destructor
+    /// knows not to call into the reactor.
+    static ALIVE: Canary = const { Canary };
+}
+
+/// See [`ALIVE`].
+struct Canary;
+
+impl Drop for Canary {
+    fn drop(&mut self) {}
+}
+
+/// Whether this thread's locals are still usable (see [`ALIVE`]).
+fn thread_alive() -> bool {
+    ALIVE.try_with(|_| ()).is_ok()
+}
+
+/// Stop reading the socket above this many unread bytes.
+const INBOX_HIGH: usize = 256 * 1024;
+/// Resume reading at or below this many.
+const INBOX_LOW: usize = 64 * 1024;
+/// The transport's write buffer limits while a stream feeds it.
+const WRITE_HIGH: usize = 256 * 1024;
+const WRITE_LOW: usize = 64 * 1024;
+
+/// Told once a server-side connection is made, with its stream.
+type OnMade = Box<dyn FnOnce(Stream)>;
+
+/// What the protocol (transport side) and the stream (reader/writer side) share.
+#[derive(Default)]
+struct Shared {
+    /// Set by `connection_made`; `None` before and once the stream let go of it.
+    transport: RefCell<Option<Transport>>,
+    /// Bytes received and not yet read.
+    inbox: RefCell<BytesMut>,
+    /// The peer ended its stream (or the connection closed): reads return EOF once the inbox
+    /// is empty.
+    read_eof: Cell<bool>,
+    /// Why the connection ended, once it has; an unclean reason fails reads and writes.
+    lost: RefCell<Option<CloseReason>>,
+    /// We paused the transport's reading because the inbox was full.
+    reading_paused: Cell<bool>,
+    /// The transport paused us as its producer: writes wait.
+    write_paused: Cell<bool>,
+    /// The task waiting to read / to write / to learn that the connection was made.
+    reader: RefCell<Option<Waker>>,
+    writer: RefCell<Option<Waker>>,
+    /// How a client connection attempt ended (`None` while connecting).
+    connected: RefCell<Option<Result<(), ConnectError>>>,
+    /// Server side: told once the connection is made, with the stream.
+    on_made: RefCell<Option<OnMade>>,
+}
+
+impl Shared {
+    fn wake_reader(&self) {
+        if let Some(w) = self.reader.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    fn wake_writer(&self) {
+        if let Some(w) = self.writer.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    fn transport(&self) -> Option<Transport> {
+        self.transport.borrow().clone()
+    }
+}
+
+/// The protocol half: fills the inbox and records the connection's end.
+struct StreamProtocol(Rc<Shared>);
+
+impl Protocol for StreamProtocol {
+    fn connection_made(&mut self, transport: Transport) {
+        let shared = &self.0;
+        transport.set_write_buffer_limits(WRITE_HIGH, WRITE_LOW);
+        let watch = Rc::new(WriteWatch(Rc::downgrade(shared)));
+        // A fresh transport has no producer, so this cannot fail.
+        let _ = transport.register_producer(watch, ProducerMode::Push);
+        let _ = transport.set_no_delay(true);
+        *shared.transport.borrow_mut() = Some(transport);
+        *shared.connected.borrow_mut() = Some(Ok(()));
+        shared.wake_reader();
+        let on_made = shared.on_made.borrow_mut().take();
+        if let Some(on_made) = on_made {
+            on_made(Stream::new(shared.clone()));
+        }
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        let shared = &self.0;
+        let full = {
+            let mut inbox = shared.inbox.borrow_mut();
+            inbox.extend_from_slice(data);
+            inbox.len() > INBOX_HIGH
+        };
+        if full && !shared.reading_paused.get() {
+            shared.reading_paused.set(true);
+            if let Some(t) = shared.transport() {
+                t.pause_producing();
+            }
+        }
+        shared.wake_reader();
+    }
+
+    fn read_connection_lost(&mut self) -> HalfClose {
+        // The reader sees EOF; the writer may still answer (an HTTP/1.0 client that shut its
+        // side after the request). The stream closes the connection when it is dropped.
+        self.0.read_eof.set(true);
+        self.0.wake_reader();
+        HalfClose::KeepOpen
+    }
+
+    fn connection_lost(&mut self, reason: CloseReason) {
+        let shared = &self.0;
+        shared.read_eof.set(true);
+        *shared.lost.borrow_mut() = Some(reason);
+        shared.transport.borrow_mut().take();
+        shared.wake_reader();
+        shared.wake_writer();
+    }
+}
+
+/// The stream as the transport's producer: learns when writes must wait.
+struct WriteWatch(Weak<Shared>);
+
+impl Producer for WriteWatch {
+    fn pause_producing(&self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.write_paused.set(true);
+        }
+    }
+
+    fn resume_producing(&self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.write_paused.set(false);
+            shared.wake_writer();
+        }
+    }
+
+    fn stop_producing(&self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.wake_writer();
+        }
+    }
+}
+
+/// A connection as an async byte stream.
+///
+/// # Cancellation
+///
+/// Dropping it closes the connection (after what was written is sent).
+pub(crate) struct Stream {
+    shared: Rc<Shared>,
+}
+
+impl Stream {
+    /// Connects to `host:port` over TCP, within `timeout` if given.
+    pub(crate) fn connect(host: &str, port: u16, timeout: Option<Duration>) -> Connect {
+        let shared = Rc::new(Shared::default());
+        let mut options = ConnectOptions::new();
+        options = match timeout {
+            Some(t) => options.timeout(t),
+            None => options.no_timeout(),
+        };
+        let factory = ConnectFactory(Some(shared.clone()));
+        let connector = fate_core::net::connect_tcp_with(host, port, factory, &options);
+        Connect {
+            shared: Some(shared),
+            connector,
+        }
+    }
+
+    /// Listens on `addr` and gives each accepted connection's stream to `on_stream`.
+    pub(crate) fn listen(
+        addr: std::net::SocketAddr,
+        on_stream: impl FnMut(Stream, &Address) + 'static,
+    ) -> io::Result<ListeningPort> {
+        fate_core::net::listen_tcp(addr, AcceptFactory(Rc::new(RefCell::new(on_stream))))
+    }
+
+    fn read_into(
+        &self,
+        cx: &mut Context<'_>,
+        dst: &mut dyn FnMut(&[u8]) -> usize,
+    ) -> Poll<io::Result<()>> {
+        let shared = &self.shared;
+        let resume = {
+            let mut inbox = shared.inbox.borrow_mut();
+            if inbox.is_empty() {
+                if shared.read_eof.get() {
+                    return match &*shared.lost.borrow() {
+                        Some(reason) if !reason.is_clean() => {
+                            Poll::Ready(Err(io::Error::other(reason.clone())))
+                        }
+                        _ => Poll::Ready(Ok(())),
+                    };
+                }
+                *shared.reader.borrow_mut() = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            let n = dst(&inbox);
+            inbox.advance(n);
+            shared.reading_paused.get() && inbox.len() <= INBOX_LOW
+        };
+        if resume {
+            shared.reading_paused.set(false);
+            if let Some(t) = shared.transport() {
+                t.resume_producing();
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn write_from(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let shared = &self.shared;
+        let Some(transport) = shared.transport() else {
+            return Poll::Ready(Err(closed(&shared.lost.borrow())));
+        };
+        if shared.write_paused.get() {
+            *shared.writer.borrow_mut() = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        transport.write(data);
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn close(&self) {
+        let transport = self.shared.transport.borrow_mut().take();
+        // With its reactor gone, or the thread's locals being torn down (a task dropped as
+        // the thread ends), the transport cannot be told anything: the socket closes when
+        // it is dropped.
+        if !thread_alive() || fate_core::reactor::try_current().is_none() {
+            return;
+        }
+        if let Some(t) = transport {
+            t.unregister_producer();
+            t.lose_connection();
+        }
+    }
+}
+
+fn closed(reason: &Option<CloseReason>) -> io::Error {
+    match reason {
+        Some(reason) if !reason.is_clean() => {
+            io::Error::new(io::ErrorKind::BrokenPipe, reason.clone())
+        }
+        _ => io::Error::new(io::ErrorKind::BrokenPipe, "the connection is closed"),
+    }
+}
+
+impl Stream {
+    fn new(shared: Rc<Shared>) -> Stream {
+        ALIVE.with(|_| ());
+        Stream { shared }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl hyper::rt::Read for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.read_into(cx, &mut |src| {
+            let n = src.len().min(buf.remaining());
+            buf.put_slice(&src[..n]);
+            n
+        })
+    }
+}
+
+impl hyper::rt::Write for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.write_from(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Written bytes are the transport's to send; it never loses them.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.close();
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl futures_io::AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut read = 0;
+        match self.read_into(cx, &mut |src| {
+            read = src.len().min(buf.len());
+            buf[..read].copy_from_slice(&src[..read]);
+            read
+        }) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(read)),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl futures_io::AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.write_from(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.close();
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The client factory: hands the one connection to its [`Connect`].
+struct ConnectFactory(Option<Rc<Shared>>);
+
+impl ClientFactory for ConnectFactory {
+    fn build_protocol(&mut self, _addr: &Address) -> Option<Box<dyn Protocol>> {
+        self.0
+            .take()
+            .map(|s| Box::new(StreamProtocol(s)) as Box<dyn Protocol>)
+    }
+
+    fn client_connection_failed(&mut self, _connector: &Connector, reason: &ConnectError) {
+        if let Some(shared) = &self.0 {
+            *shared.connected.borrow_mut() = Some(Err(reason.clone()));
+            shared.wake_reader();
+        }
+    }
+}
+
+/// Resolves to the connected [`Stream`] or why it could not connect.
+///
+/// # Cancellation
+///
+/// Dropping it before it resolves stops the attempt.
+pub(crate) struct Connect {
+    shared: Option<Rc<Shared>>,
+    connector: Connector,
+}
+
+impl Future for Connect {
+    type Output = Result<Stream, ConnectError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(shared) = self.shared.as_ref() else {
+            return Poll::Ready(Err(ConnectError::Cancelled));
+        };
+        let outcome = shared.connected.borrow_mut().take();
+        match outcome {
+            None => {
+                *shared.reader.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+            Some(Err(e)) => {
+                self.shared = None;
+                Poll::Ready(Err(e))
+            }
+            Some(Ok(())) => {
+                let shared = self.shared.take().expect("checked above");
+                Poll::Ready(Ok(Stream::new(shared)))
+            }
+        }
+    }
+}
+
+impl Drop for Connect {
+    fn drop(&mut self) {
+        if self.shared.is_some() {
+            self.connector.stop_connecting();
+            self.connector.disconnect();
+        }
+    }
+}
+
+/// The server factory: a stream per accepted connection.
+struct AcceptFactory<F>(Rc<RefCell<F>>);
+
+impl<F: FnMut(Stream, &Address) + 'static> Factory for AcceptFactory<F> {
+    fn build_protocol(&mut self, addr: &Address) -> Option<Box<dyn Protocol>> {
+        let shared = Rc::new(Shared::default());
+        let on_stream = self.0.clone();
+        let addr = addr.clone();
+        *shared.on_made.borrow_mut() = Some(Box::new(move |stream: Stream| {
+            (on_stream.borrow_mut())(stream, &addr)
+        }));
+        Some(Box::new(StreamProtocol(shared)))
+    }
+}
