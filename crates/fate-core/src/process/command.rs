@@ -13,6 +13,22 @@ use crate::reactor::Reactor;
 use crate::sys::{self, PidFd, PipeFd};
 
 /// What one of the child's standard streams is connected to.
+///
+/// # Examples
+///
+/// ```
+/// use fate_core::process::{Command, DiscardOutput, Stdio};
+///
+/// fate_core::run_until_idle(|| {
+///     // Let the child print straight to our terminal; give it no input.
+///     Command::new("true")
+///         .stdin(Stdio::Null)
+///         .stdout(Stdio::Inherit)
+///         .spawn(DiscardOutput)
+///         .unwrap();
+/// })
+/// .unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Stdio {
     /// A pipe to the parent, registered with the reactor (the default).
@@ -25,6 +41,22 @@ pub enum Stdio {
 }
 
 /// Which way an extra child fd's pipe goes (Twisted's `'r'` and `'w'` in `childFDs`).
+///
+/// # Examples
+///
+/// ```
+/// use fate_core::process::{ChildFd, Command, DiscardOutput};
+///
+/// fate_core::run_until_idle(|| {
+///     // The child reports progress on fd 3, which the protocol sees as child fd 3.
+///     Command::new("sh")
+///         .args(["-c", "echo 50% >&3"])
+///         .child_fd(3, ChildFd::Read)
+///         .spawn(DiscardOutput)
+///         .unwrap();
+/// })
+/// .unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChildFd {
     /// The child writes, the parent reads: data arrives in `child_data_received(fd, ..)`.
@@ -34,6 +66,23 @@ pub enum ChildFd {
 }
 
 /// What happens to a child still running when the reactor stops or is dropped.
+///
+/// # Examples
+///
+/// ```
+/// use fate_core::process::{Command, DiscardOutput, OnShutdown};
+///
+/// fate_core::run(|| {
+///     // A helper that should outlive us; `stop` closes its pipes and leaves it running.
+///     Command::new("sleep")
+///         .arg("0.1")
+///         .on_shutdown(OnShutdown::Detach)
+///         .spawn(DiscardOutput)
+///         .unwrap();
+///     fate_core::reactor().stop().unwrap();
+/// })
+/// .unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OnShutdown {
     /// Send SIGKILL and reap it; `stop` waits until it is reaped (the default).

@@ -31,6 +31,16 @@ pub struct SpawnError {
 }
 
 /// What went wrong when starting a child process.
+///
+/// # Examples
+///
+/// ```
+/// use fate_core::process::{Command, DiscardOutput, SpawnErrorKind};
+///
+/// let _reactor = fate_core::reactor::Reactor::new().unwrap();
+/// let err = Command::new("true").current_dir("/no/such/dir").spawn(DiscardOutput);
+/// assert_eq!(err.unwrap_err().kind(), SpawnErrorKind::BadCwd);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SpawnErrorKind {

@@ -12,6 +12,18 @@ use super::{Command, ExitStatus, ProcessProtocol, ProcessTransport, SpawnError, 
 use crate::time::DelayedCall;
 
 /// What a finished child printed, and how it ended.
+///
+/// # Examples
+///
+/// ```
+/// use fate_core::process::{Command, ExitStatus};
+///
+/// let out = fate_core::block_on(async { Command::new("echo").arg("hi").output().await })
+///     .unwrap()
+///     .unwrap();
+/// let (stdout, stderr, status) = out.into_parts();
+/// assert_eq!((stdout, stderr, status), (b"hi\n".to_vec(), vec![], ExitStatus::Exited(0)));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Output {
     /// Everything the child wrote to stdout.
@@ -30,6 +42,17 @@ impl Output {
 }
 
 /// Why [`Command::output`] failed.
+///
+/// # Examples
+///
+/// ```
+/// use fate_core::process::{Command, OutputError};
+///
+/// let failure = fate_core::block_on(async { Command::new("/no/such/tool").output().await })
+///     .unwrap()
+///     .unwrap_err();
+/// assert!(matches!(failure.downcast_ref::<OutputError>(), Some(OutputError::Spawn(_))));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum OutputError {
