@@ -30,6 +30,12 @@ mod wrk;
 
 use std::io::Write;
 
+/// Every implementation in this process allocates through mimalloc, so neither pays for
+/// glibc malloc's slow path when hundreds of thousands of small blocks are alive at once (the
+/// `spawn`, `timers` and `deferred --batch` shapes); the comparison stays within one allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::args::{Args, UsageError};
 use crate::workloads::{Impl, Workload};
 

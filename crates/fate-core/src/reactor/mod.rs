@@ -260,7 +260,10 @@ impl ReactorBuilder {
             crate::task::spawn_local(fut).detach();
         })));
         CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&inner));
-        LOCAL.with(|l| l.reactor_id.set(inner.id));
+        LOCAL.with(|l| {
+            l.reactor_id.set(inner.id);
+            l.panic_policy.set(inner.panic_policy);
+        });
         Ok(Reactor { inner })
     }
 }

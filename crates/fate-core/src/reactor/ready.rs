@@ -10,6 +10,8 @@ use std::collections::VecDeque;
 
 use async_task::Runnable;
 
+use super::PanicPolicy;
+
 /// One unit of work on the ready queue.
 pub(crate) enum Ready {
     /// A plain callback from `call_soon` (or a remote `call_from_thread`).
@@ -24,6 +26,8 @@ pub(crate) struct Local {
     /// compare it with their own reactor's id to decide between the local queue and the
     /// thread-safe remote queue.
     pub(crate) reactor_id: Cell<u64>,
+    /// That reactor's panic policy, for tasks spawned without a `Reactor` handle at hand.
+    pub(crate) panic_policy: Cell<PanicPolicy>,
     /// Work ready to run on this thread's reactor, oldest first.
     pub(crate) queue: RefCell<VecDeque<Ready>>,
 }
@@ -32,6 +36,7 @@ thread_local! {
     pub(crate) static LOCAL: Local = const {
         Local {
             reactor_id: Cell::new(0),
+            panic_policy: Cell::new(PanicPolicy::Log),
             queue: RefCell::new(VecDeque::new()),
         }
     };

@@ -6,7 +6,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::event::Source;
 use mio::unix::SourceFd;
@@ -19,11 +19,6 @@ use rustix::time::{
 /// A non-blocking `CLOCK_MONOTONIC` timerfd.
 pub(crate) struct TimerFd {
     fd: OwnedFd,
-    /// The `CLOCK_MONOTONIC` reading taken together with `base`, so that an `Instant` can be
-    /// turned into an absolute expiry time without a syscall per arm.
-    base_mono: Timespec,
-    /// The `Instant` that corresponds to `base_mono`.
-    base: Instant,
 }
 
 impl TimerFd {
@@ -32,42 +27,30 @@ impl TimerFd {
             TimerfdClockId::Monotonic,
             TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
         )?;
-        let base = Instant::now();
-        let base_mono = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-        Ok(TimerFd {
-            fd,
-            base_mono,
-            base,
-        })
+        Ok(TimerFd { fd })
     }
 
     /// Arms the timer to expire once at `deadline` (replacing any earlier setting).
     ///
-    /// A deadline in the past expires at once. `Instant` is `CLOCK_MONOTONIC` on Linux, so the
-    /// offset from `base` maps exactly onto the kernel's clock.
+    /// The timer is set relative to now: the few hundred nanoseconds between reading the clock
+    /// and the syscall are well inside the precision we promise, and it spares reading
+    /// `CLOCK_MONOTONIC` through a second path. A deadline in the past expires at once.
     pub(crate) fn arm(&self, deadline: Instant) -> io::Result<()> {
-        let offset = deadline.saturating_duration_since(self.base);
-        let mut secs = self.base_mono.tv_sec + offset.as_secs() as i64;
-        let mut nanos = self.base_mono.tv_nsec + i64::from(offset.subsec_nanos());
-        if nanos >= 1_000_000_000 {
-            secs += 1;
-            nanos -= 1_000_000_000;
-        }
-        // An all-zero it_value would disarm the timer; 1 ns past the epoch is already due.
-        if secs == 0 && nanos == 0 {
-            nanos = 1;
-        }
+        // An all-zero it_value would disarm the timer; 1 ns is already due.
+        let wait = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_nanos(1));
         let spec = Itimerspec {
             it_interval: Timespec {
                 tv_sec: 0,
                 tv_nsec: 0,
             },
             it_value: Timespec {
-                tv_sec: secs,
-                tv_nsec: nanos as _,
+                tv_sec: wait.as_secs() as i64,
+                tv_nsec: i64::from(wait.subsec_nanos()) as _,
             },
         };
-        timerfd_settime(&self.fd, TimerfdTimerFlags::ABSTIME, &spec)?;
+        timerfd_settime(&self.fd, TimerfdTimerFlags::empty(), &spec)?;
         Ok(())
     }
 

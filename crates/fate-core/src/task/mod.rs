@@ -54,7 +54,12 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    spawn_local_on(&crate::reactor::current(), fut)
+    let (reactor_id, policy) = LOCAL.with(|l| (l.reactor_id.get(), l.panic_policy.get()));
+    assert!(
+        reactor_id != 0,
+        "no reactor on this thread: build one with Reactor::new() or run code inside fate::run"
+    );
+    spawn_with(reactor_id, policy, fut)
 }
 
 /// Spawns `fut` on `reactor` (which must be this thread's).
@@ -63,9 +68,16 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let reactor_id = reactor.inner.id;
+    spawn_with(reactor.inner.id, reactor.inner.panic_policy, fut)
+}
+
+/// Spawns `fut` on the reactor `reactor_id`, which must be this thread's.
+fn spawn_with<F>(reactor_id: u64, policy: PanicPolicy, fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
     let schedule = move |runnable| schedule(reactor_id, runnable);
-    let policy = reactor.inner.panic_policy;
     let (runnable, task) = async_task::spawn_local(CatchUnwind { fut, policy }, schedule);
     runnable.schedule();
     JoinHandle::new(task)
