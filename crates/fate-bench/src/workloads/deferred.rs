@@ -26,7 +26,7 @@ pub(crate) const WORKLOAD: Workload = Workload {
             "create all N first, then fire them (default: one at a time)",
         ),
     ],
-    impls: &[(Impl::Tokio, tokio)],
+    impls: &[(Impl::Fate, fate), (Impl::Tokio, tokio)],
 };
 
 /// The expected sum of all results.
@@ -115,5 +115,70 @@ pub(crate) fn tokio(args: &Args) -> Report {
         elapsed,
         cpu,
         "futures oneshot + map, tokio LocalSet",
+    )
+}
+
+/// `Deferred::pending()` with the three callbacks, fired with `callback(i)` and read with
+/// `try_result`: the Twisted form. Batch mode keeps the N Deferreds and their firing ends in
+/// two `Vec`s, fires all, then reads all, as the peer does with its chains.
+pub(crate) fn fate(args: &Args) -> Report {
+    use fate::deferred::Deferred;
+
+    /// One Deferred with the workload's callbacks, and its firing end.
+    fn chain() -> (Deferred<i64>, fate::deferred::Fire<i64>) {
+        let (d, fire) = Deferred::<i64>::pending();
+        let d = d
+            .add_callback(|x: i64| x + 1)
+            .add_callback(|x: i64| x * 2)
+            .add_callback(|x: i64| x - 3);
+        (d, fire)
+    }
+
+    /// The result of a fired Deferred; any other state fails the run.
+    fn read(d: Deferred<i64>) -> i64 {
+        match d.try_result() {
+            Ok(Ok(v)) => v,
+            Ok(Err(f)) => fail("deferred", format!("failed: {f}")),
+            Err(_) => fail("deferred", "no result after firing"),
+        }
+    }
+
+    let n: usize = args.get("n");
+    let batch = args.switch("batch");
+    let cpu0 = measure::thread_cpu();
+    let t0 = Instant::now();
+    let mut sum = 0i64;
+    if batch {
+        let mut fires = Vec::with_capacity(n);
+        let mut ds = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (d, fire) = chain();
+            fires.push(fire);
+            ds.push(d);
+        }
+        for (i, fire) in fires.into_iter().enumerate() {
+            if fire.callback(i as i64).is_err() {
+                fail("deferred", "fired twice");
+            }
+        }
+        for d in ds {
+            sum += read(d);
+        }
+    } else {
+        for i in 0..n {
+            let (d, fire) = chain();
+            if fire.callback(i as i64).is_err() {
+                fail("deferred", "fired twice");
+            }
+            sum += read(d);
+        }
+    }
+    let (elapsed, cpu) = (t0.elapsed(), measure::thread_cpu() - cpu0);
+    report(
+        args,
+        sum,
+        elapsed,
+        cpu,
+        "fate Deferred::pending + add_callback, fired with callback",
     )
 }
