@@ -15,6 +15,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use fate::time::LoopingCall;
+use fate::Failure;
 
 /// Prints `what` with the seconds since the reactor started.
 fn say(what: &str) {
@@ -60,13 +61,16 @@ fn main() -> Result<(), Box<dyn Error>> {
             say("the Hatter pours tea on the Dormouse: stop the loop");
             stopper.stop().ok();
         });
-        let _finished = done.add_callback(move |lc: LoopingCall| {
-            say(&format!(
-                "the loop's Deferred fired: {} snores, running = {}; stopping the reactor",
-                snores.get(),
-                lc.running()
-            ));
+        let _finished = done.add_both(move |result: Result<LoopingCall, Failure>| {
             fate::reactor().stop().ok();
+            match result {
+                Ok(lc) => say(&format!(
+                    "the loop's Deferred fired: {} snores, running = {}; stopping the reactor",
+                    snores.get(),
+                    lc.running()
+                )),
+                Err(failure) => say(&format!("the loop failed: {failure}; stopping the reactor")),
+            }
         });
     })?;
     Ok(())

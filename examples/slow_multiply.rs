@@ -11,7 +11,7 @@
 use std::error::Error;
 use std::time::Duration;
 
-use fate::Deferred;
+use fate::{Deferred, Failure};
 
 /// Returns a Deferred that fires with `x * y` after `delay`.
 fn slow_multiply(x: i64, y: i64, delay: Duration) -> Deferred<i64> {
@@ -49,9 +49,10 @@ fn main() -> Result<(), Box<dyn Error>> {
                 println!("{product}");
                 product
             })
-            .add_callback(|_| {
-                say("stopping the reactor");
+            // Whatever happened above — even a panic, which becomes a failure — stop.
+            .add_both(|_: Result<i64, Failure>| {
                 fate::reactor().stop().ok();
+                say("stopping the reactor");
             });
     })?;
     println!("The reactor has stopped.");

@@ -1,10 +1,11 @@
 //! End to end: the article's examples run as programs, end by themselves, exit 0, and tell
 //! the story in the right order. Each runs with `--fast` (fuses a tenth as long) on real time.
 
-use std::path::PathBuf;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The examples these tests run; built once, together, before the first one runs.
 const EXAMPLES: &[&str] = &[
@@ -17,8 +18,11 @@ const EXAMPLES: &[&str] = &[
     "await_a_deferred",
 ];
 
-/// Builds the examples (with the profile this test was built with) and returns the directory
-/// that holds them.
+/// Returns the directory that holds the examples, built with this test's profile.
+///
+/// `cargo test` builds the examples along with this test, so usually they are fresh and used
+/// as they are; when they are missing or older than a source file (as with `cargo test --test
+/// examples`, which builds no examples), they are built first.
 fn examples_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -28,24 +32,62 @@ fn examples_dir() -> &'static PathBuf {
             .parent()
             .and_then(|deps| deps.parent())
             .expect("<target>/<profile>/deps");
-        let mut build = Command::new(env!("CARGO"));
-        build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--quiet"]);
-        if profile_dir.ends_with("release") {
-            build.arg("--release");
+        let dir = profile_dir.join("examples");
+        let newest_source = newest_source(Path::new(env!("CARGO_MANIFEST_DIR")));
+        let fresh = EXAMPLES.iter().all(|name| {
+            let built = fs::metadata(dir.join(name)).and_then(|m| m.modified());
+            built.is_ok_and(|built| built > newest_source)
+        });
+        if !fresh {
+            build_examples(profile_dir.ends_with("release"));
         }
-        for name in EXAMPLES {
-            build.args(["--example", name]);
-        }
-        let out = build.output().expect("run cargo build");
-        assert!(
-            out.status.success(),
-            "building the examples failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        profile_dir.join("examples")
+        dir
     })
+}
+
+/// Builds [`EXAMPLES`] with cargo.
+fn build_examples(release: bool) {
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--quiet"]);
+    if release {
+        build.arg("--release");
+    }
+    for name in EXAMPLES {
+        build.args(["--example", name]);
+    }
+    let out = build.output().expect("run cargo build");
+    assert!(
+        out.status.success(),
+        "building the examples failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The latest modification time of the workspace's sources and manifests (`target/` aside).
+fn newest_source(dir: &Path) -> SystemTime {
+    let mut newest = SystemTime::UNIX_EPOCH;
+    let Ok(entries) = fs::read_dir(dir) else {
+        return newest;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = entry.metadata() else { continue };
+        let name = entry.file_name();
+        if meta.is_dir() {
+            if name != "target" && !name.to_string_lossy().starts_with('.') {
+                newest = newest.max(newest_source(&path));
+            }
+        } else if path
+            .extension()
+            .is_some_and(|ext| ext == "rs" || ext == "toml")
+            || name == "Cargo.lock"
+        {
+            newest = newest.max(meta.modified().unwrap_or(newest));
+        }
+    }
+    newest
 }
 
 /// Output of one example run.

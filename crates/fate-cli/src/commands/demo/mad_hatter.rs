@@ -111,8 +111,9 @@ pub(crate) fn run(say: &Narrator) -> Result<(), Box<dyn Error>> {
                 let story = outcome.unwrap_or_else(|f| format!("something unforeseen: {f}"));
                 say.say(&story);
                 *out.borrow_mut() = Some(story);
-                fate::reactor().stop().ok();
-            });
+            })
+            // Last and on its own, so that even a panic above still stops the reactor.
+            .add_both(|_: Result<(), Failure>| fate::reactor().stop().ok());
     })?;
     let ending = ending.borrow_mut().take();
     match ending {

@@ -2,6 +2,7 @@
 //! decides its random turns.
 
 use std::cell::RefCell;
+use std::io::{self, Write};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -68,9 +69,16 @@ impl Narrator {
     }
 
     /// Says a line as it is.
+    ///
+    /// If stdout has gone away (`fate demo | head`), the demo ends quietly with status 0, as
+    /// command-line tools do, instead of panicking in the middle of a reactor callback.
     pub(crate) fn line(&self, text: &str) {
         if self.inner.echo {
-            println!("{text}");
+            if let Err(e) = writeln!(io::stdout(), "{text}") {
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    std::process::exit(0);
+                }
+            }
         }
         self.inner.transcript.borrow_mut().push(text.to_owned());
     }

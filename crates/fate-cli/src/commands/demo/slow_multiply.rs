@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use fate::deferred::gather_results;
-use fate::Deferred;
+use fate::{Deferred, Failure};
 
 use super::Narrator;
 
@@ -42,11 +42,13 @@ pub(crate) fn run(say: &Narrator) -> Result<(), Box<dyn Error>> {
             product
         });
         let say = narrator.clone();
-        let _both = gather_results([printed, forty_two]).add_both(move |result| {
-            say.say(&format!("both done: {result:?}; stopping the reactor"));
-            *out.borrow_mut() = Some(result.map_err(|f| f.to_string()));
-            fate::reactor().stop().ok();
-        });
+        let _both = gather_results([printed, forty_two])
+            .add_both(move |result| {
+                say.say(&format!("both done: {result:?}; stopping the reactor"));
+                *out.borrow_mut() = Some(result.map_err(|f| f.to_string()));
+            })
+            // Last and on its own, so that even a panic above still stops the reactor.
+            .add_both(|_: Result<(), Failure>| fate::reactor().stop().ok());
     })?;
     let products = products.borrow_mut().take();
     match products {
