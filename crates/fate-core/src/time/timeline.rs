@@ -80,6 +80,13 @@ pub(super) enum Entry {
     Wake(Waker),
 }
 
+/// What a vacant wheel node holds: a no-op waker (no allocation, nothing to drop).
+impl Default for Entry {
+    fn default() -> Entry {
+        Entry::Wake(Waker::noop().clone())
+    }
+}
+
 /// A timer that is due, taken off its timeline: [`run`](DueCall::run) it once the timeline is
 /// no longer borrowed (the reactor wraps `run` in its panic guard).
 #[must_use = "a due call does nothing until it is run"]
