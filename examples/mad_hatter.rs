@@ -78,7 +78,6 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("seed {seed} (run again with `-- --seed {seed}` for the same story)");
     fate::run(move || {
         let holder = Rc::new(Cell::new("the MadHatter"));
-        say("the MadHatter lights a firecracker, grinning");
         let burnt_out = light_fuse(fortune.fuse, fortune.dud);
 
         let hands = holder.clone();
@@ -103,6 +102,8 @@ fn main() -> Result<(), Box<dyn Error>> {
             })
             // Last and on its own, so that even a panic above still stops the reactor.
             .add_both(|_: Result<(), Failure>| fate::reactor().stop().ok());
+        // Said once the story is wired up: if saying it fails, the reactor still stops.
+        say("the MadHatter lights a firecracker, grinning");
     })?;
     Ok(())
 }

@@ -335,3 +335,35 @@ fn await_a_deferred_mixes_callbacks_and_async_in_one_chain() {
     let two_at_once = run.at("awaited two at once") - run.at("awaited slow_multiply(3, 4)");
     assert!((0.04..0.1).contains(&two_at_once), "{}", run.stdout);
 }
+
+#[test]
+fn examples_end_even_when_their_reader_goes_away() {
+    // As `example | head -1`: once the pipe is closed, println! panics inside a callback, and
+    // the reactor must stop anyway.
+    for name in ["slow_multiply", "mad_hatter", "looping_call"] {
+        let mut child = Command::new(examples_dir().join(name))
+            .arg("--fast")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn the example");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first)
+            .expect("read the first line");
+        assert!(!first.is_empty(), "{name} printed nothing");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for the example") {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                child.kill().ok();
+                child.wait().ok();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.is_some(), "{name} hung once its reader went away");
+    }
+}
