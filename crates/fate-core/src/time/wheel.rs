@@ -20,7 +20,7 @@
 //!   compacted. Removal is O(1) amortised and touches one node, not its neighbours.
 //! - **Ready set.** Exact ordering inside a level-0 slot comes from the ready set. When a
 //!   level-0 slot becomes current its live entries are sorted once by (deadline, sequence)
-//!   into `run`; entries scheduled later with a deadline before `ready_until` go to the small
+//!   into `run`, on one `u64` key per entry (deadline offset, then sequence rank); entries scheduled later with a deadline before `ready_until` go to the small
 //!   `late` heap. Popping compares the two heads. Removal from the ready set is lazy too.
 //! - **Lazy cascading.** A slot of level ≥ 1 is redistributed into lower levels only when
 //!   time reaches its start, and at most [`CASCADE_BUDGET`] items per call of
@@ -66,8 +66,10 @@ const NIL: u32 = u32::MAX;
 /// Stale items tolerated (in a slot, or in the ready set) before compaction is considered.
 const STALE_SLACK: usize = 32;
 
-/// `Node::level` of a node in the ready set.
-const READY: u8 = 0xFE;
+/// `Node::level` of a node in the ready set's sorted `run`.
+const READY_RUN: u8 = 0xFE;
+/// `Node::level` of a node in the ready set's `late` heap.
+const READY_LATE: u8 = 0xFC;
 /// `Node::level` of a node being moved (neither filed nor ready).
 const UNFILED: u8 = 0xFD;
 /// `Node::level` of a vacant node.
@@ -99,7 +101,8 @@ struct Node<T> {
     value: T,
     /// Bumped each time the node is vacated, so old keys go stale.
     generation: u32,
-    /// 0..LEVELS: filed in `levels[level].slots[slot]`; or [`READY`], [`UNFILED`], [`VACANT`].
+    /// 0..LEVELS: filed in `levels[level].slots[slot]`; or [`READY_RUN`], [`READY_LATE`],
+    /// [`UNFILED`], [`VACANT`].
     level: u8,
     slot: u8,
 }
@@ -112,15 +115,28 @@ struct Item {
     tag: u32,
 }
 
-/// An entry in the ready set, ordered by (deadline, sequence).
+/// An entry of the sorted `run`: its sort key and node.
+///
+/// The key is the deadline's offset in the slot (below 2^[`RES_BITS`]) above the entry's
+/// rank in sequence order (48 bits), so sorting compares one `u64` and moves 16 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct ReadyItem {
+struct RunItem {
+    key: u64,
+    index: u32,
+}
+
+/// Bits of a [`RunItem`] key below the deadline's offset.
+const RANK_BITS: u32 = 64 - RES_BITS;
+
+/// An entry in the `late` heap, ordered by (deadline, sequence).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct LateItem {
     when: u64,
     seq: u64,
     index: u32,
 }
 
-impl ReadyItem {
+impl LateItem {
     fn order(&self) -> (u64, u64) {
         (self.when, self.seq)
     }
@@ -128,7 +144,7 @@ impl ReadyItem {
 
 /// Reversed order, so that `BinaryHeap` (a max-heap) pops the earliest item.
 #[derive(PartialEq, Eq)]
-struct Earliest(ReadyItem);
+struct Earliest(LateItem);
 
 impl Ord for Earliest {
     fn cmp(&self, other: &Self) -> Ordering {
@@ -264,10 +280,17 @@ impl<T: Default> Slab<T> {
         node.level as usize == level && node.slot as usize == slot && node.seq as u32 == item.tag
     }
 
-    /// Whether `item` is the live ready item of its node.
-    fn is_live_ready(&self, item: &ReadyItem) -> bool {
+    /// Whether `item` is the live run item of its node. Only `make_ready` marks nodes
+    /// [`READY_RUN`], and only when `run` is empty, so no stale run item can see its node
+    /// marked so by a newer entry.
+    fn is_live_run(&self, item: &RunItem) -> bool {
+        self.at(item.index).level == READY_RUN
+    }
+
+    /// Whether `item` is the live late item of its node.
+    fn is_live_late(&self, item: &LateItem) -> bool {
         let node = self.at(item.index);
-        node.level == READY && node.seq == item.seq
+        node.level == READY_LATE && node.seq == item.seq
     }
 }
 
@@ -282,7 +305,9 @@ pub(crate) struct Wheel<T> {
     ready_until: u64,
     levels: Box<[Level; LEVELS]>,
     /// Sorted ready items, latest first: the current level-0 slot, popped from the end.
-    run: Vec<ReadyItem>,
+    run: Vec<RunItem>,
+    /// The start of the slot `run` was made from: its keys' deadlines are offsets from it.
+    run_base: u64,
     /// Ready items scheduled after the current slot was sorted.
     late: BinaryHeap<Earliest>,
     /// Items in `run` and `late` whose entry was removed or rescheduled.
@@ -313,6 +338,7 @@ impl<T: Default> Wheel<T> {
             ready_until: 0,
             levels: Box::new(std::array::from_fn(|_| Level::new())),
             run: Vec::new(),
+            run_base: 0,
             late: BinaryHeap::new(),
             stale: 0,
             cascading: None,
@@ -424,8 +450,8 @@ impl<T: Default> Wheel<T> {
     /// `now >= next_deadline()`, [`pop_expired`](Self::pop_expired) makes progress: it yields
     /// an entry, or makes the current slot's entries ready, or cascades up to the budget.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
-        if let Some(item) = self.ready_head() {
-            return Some(item.when);
+        if let Some((when, _, _)) = self.ready_head() {
+            return Some(when);
         }
         if self.cascading.is_some() {
             return Some(self.elapsed);
@@ -441,12 +467,17 @@ impl<T: Default> Wheel<T> {
     pub(crate) fn pop_expired(&mut self, now: u64) -> Option<(u64, T)> {
         let mut budget = self.budget;
         loop {
-            if let Some(item) = self.ready_head() {
-                if item.when > now {
+            if let Some((when, index, from_run)) = self.ready_head() {
+                if when > now {
                     return None;
                 }
-                self.pop_ready_head();
-                return Some((item.when, self.slab.free(item.index)));
+                if from_run {
+                    self.run.pop();
+                } else {
+                    self.late.pop();
+                }
+                self.drop_stale_heads();
+                return Some((when, self.slab.free(index)));
             }
             if let Some((level, slot)) = self.cascading {
                 budget = self.cascade(level as usize, slot as usize, budget);
@@ -481,8 +512,8 @@ impl<T: Default> Wheel<T> {
     /// Files the (occupied, unfiled) node at `index` by its deadline.
     fn file(&mut self, index: u32, when: u64, seq: u64) {
         if when < self.ready_until {
-            self.slab.at_mut(index).level = READY;
-            self.late.push(Earliest(ReadyItem { when, seq, index }));
+            self.slab.at_mut(index).level = READY_LATE;
+            self.late.push(Earliest(LateItem { when, seq, index }));
         } else {
             self.file_in_wheel(index, when, seq);
         }
@@ -508,7 +539,7 @@ impl<T: Default> Wheel<T> {
         let node = self.slab.at_mut(index);
         let (level, slot, tag) = (node.level, node.slot as usize, node.seq as u32);
         node.level = UNFILED;
-        if level == READY {
+        if level == READY_RUN || level == READY_LATE {
             self.stale += 1;
             self.drop_stale_heads();
             self.maybe_compact_ready();
@@ -561,24 +592,48 @@ impl<T: Default> Wheel<T> {
     fn make_ready(&mut self, slot: usize) {
         debug_assert!(self.run.is_empty() && self.late.is_empty() && self.stale == 0);
         let items = std::mem::take(&mut self.levels[0].slots[slot]);
+        let base = self.elapsed;
+        // Ranks are sequence numbers counted from `oldest`, which fit 48 bits unless an entry
+        // outlived 2^48 later insertions.
+        let oldest = self.next_seq.saturating_sub(1 << RANK_BITS);
+        let mut ancient = false;
         self.run.reserve(items.len());
         for &item in &items {
             if self.slab.is_live_item(item, 0, slot) {
                 let node = self.slab.at_mut(item.index);
-                node.level = READY;
-                self.run.push(ReadyItem {
-                    when: node.when,
-                    seq: node.seq,
+                node.level = READY_RUN;
+                debug_assert!(node.when - base < 1 << RES_BITS);
+                ancient |= node.seq < oldest;
+                self.run.push(RunItem {
+                    key: (node.when - base) << RANK_BITS | (node.seq.wrapping_sub(oldest)),
                     index: item.index,
                 });
             }
         }
-        self.run
-            .sort_unstable_by_key(|item| std::cmp::Reverse(item.order()));
+        if ancient {
+            self.rank_run(base);
+        }
+        self.run.sort_unstable_by_key(|item| std::cmp::Reverse(item.key));
+        self.run_base = base;
         self.ready_until = self.elapsed.saturating_add(1 << RES_BITS);
         let lvl = &mut self.levels[0];
         lvl.slots[slot] = items;
         lvl.clear_slot(slot);
+    }
+
+    /// Rewrites `run`'s keys with ranks in (deadline, sequence) order: for sequence numbers
+    /// too far apart to be counted from one base.
+    #[cold]
+    fn rank_run(&mut self, base: u64) {
+        let slab = &self.slab;
+        self.run.sort_unstable_by_key(|item| {
+            let node = slab.at(item.index);
+            (node.when, node.seq)
+        });
+        for (rank, item) in self.run.iter_mut().enumerate() {
+            let when = slab.at(item.index).when;
+            item.key = (when - base) << RANK_BITS | rank as u64;
+        }
     }
 
     /// Redistributes up to `budget` items of a coarse slot; returns the budget left.
@@ -611,39 +666,39 @@ impl<T: Default> Wheel<T> {
 
     // ---- ready set ------------------------------------------------------------------------
 
-    fn ready_head(&self) -> Option<ReadyItem> {
-        match (self.run.last(), self.late.peek()) {
-            (Some(a), Some(Earliest(b))) => Some(if a.order() < b.order() { *a } else { *b }),
-            (Some(a), None) => Some(*a),
-            (None, Some(Earliest(b))) => Some(*b),
+    /// The earliest ready entry: its deadline, its node, and whether it is `run`'s head
+    /// (else `late`'s).
+    fn ready_head(&self) -> Option<(u64, u32, bool)> {
+        let run = self
+            .run
+            .last()
+            .map(|item| (self.run_base + (item.key >> RANK_BITS), item.index));
+        match (run, self.late.peek()) {
+            (Some((when, index)), Some(Earliest(late))) => {
+                let run_first =
+                    when < late.when || (when == late.when && self.slab.at(index).seq < late.seq);
+                Some(if run_first {
+                    (when, index, true)
+                } else {
+                    (late.when, late.index, false)
+                })
+            }
+            (Some((when, index)), None) => Some((when, index, true)),
+            (None, Some(Earliest(late))) => Some((late.when, late.index, false)),
             (None, None) => None,
         }
     }
 
-    /// Removes the head of the ready set (which is live), then any stale heads.
-    fn pop_ready_head(&mut self) {
-        let from_run = match (self.run.last(), self.late.peek()) {
-            (Some(a), Some(Earliest(b))) => a.order() < b.order(),
-            (run, _) => run.is_some(),
-        };
-        if from_run {
-            self.run.pop();
-        } else {
-            self.late.pop();
-        }
-        self.drop_stale_heads();
-    }
-
     fn drop_stale_heads(&mut self) {
         while let Some(item) = self.run.last() {
-            if self.slab.is_live_ready(item) {
+            if self.slab.is_live_run(item) {
                 break;
             }
             self.run.pop();
             self.stale -= 1;
         }
         while let Some(Earliest(item)) = self.late.peek() {
-            if self.slab.is_live_ready(item) {
+            if self.slab.is_live_late(item) {
                 break;
             }
             self.late.pop();
@@ -658,8 +713,8 @@ impl<T: Default> Wheel<T> {
             return;
         }
         let slab = &self.slab;
-        self.run.retain(|item| slab.is_live_ready(item));
-        self.late.retain(|Earliest(item)| slab.is_live_ready(item));
+        self.run.retain(|item| slab.is_live_run(item));
+        self.late.retain(|Earliest(item)| slab.is_live_late(item));
         self.stale = 0;
     }
 
@@ -791,6 +846,19 @@ mod tests {
         wheel.insert(50, 0);
         let popped: Vec<_> = std::iter::from_fn(|| wheel.pop_expired(1_000)).collect();
         assert_eq!(popped, vec![(50, 0), (200, 2), (300, 3), (300, 4)]);
+    }
+
+    #[test]
+    fn ties_keep_fifo_order_across_2_pow_48_insertions() {
+        let mut wheel = Wheel::new();
+        wheel.insert(7 << 20, 'a');
+        wheel.insert(5 << 20, 'x');
+        wheel.next_seq = (1 << RANK_BITS) + 5; // as if 2^48 timers came and went
+        wheel.insert(7 << 20, 'b');
+        wheel.insert(6 << 20, 'y');
+        let popped: Vec<_> =
+            std::iter::from_fn(|| wheel.pop_expired(u64::MAX).map(|(_, v)| v)).collect();
+        assert_eq!(popped, ['x', 'y', 'a', 'b']);
     }
 
     #[test]
