@@ -613,7 +613,8 @@ impl<T: Default> Wheel<T> {
         if ancient {
             self.rank_run(base);
         }
-        self.run.sort_unstable_by_key(|item| std::cmp::Reverse(item.key));
+        self.run
+            .sort_unstable_by_key(|item| std::cmp::Reverse(item.key));
         self.run_base = base;
         self.ready_until = self.elapsed.saturating_add(1 << RES_BITS);
         let lvl = &mut self.levels[0];
