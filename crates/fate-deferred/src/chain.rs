@@ -1,29 +1,45 @@
-//! The untyped control block every Deferred shares, and the traits that link typed nodes.
+//! The control block every Deferred shares, and where a chain's current result is kept.
 //!
 //! # Shape
-//! A Deferred is a chain of nodes. The **head** ([`Head<T>`](crate::head::Head)) is the one
-//! allocation `pending()` makes: this control block plus a slot for the fired value. Each
-//! `add_callback` appends one **stage** ([`Stage`](crate::stage::Stage)): the handler plus a
-//! slot for its typed output. Nodes link forward (`next`), typed by the value they pass, so no
-//! value is ever type-erased; the [`Chain`] and [`Node`] traits are the untyped views the
-//! trampoline drives. The handle [`Deferred<T>`](crate::Deferred) holds the chain and the
-//! typed tail.
+//! A Deferred is one allocation, [`Core`]: the untyped control block [`State`] followed by a
+//! typed slot for values of the type it was created with ([`TypedSlot<T>`]). Every handle
+//! sees it as a [`Chain`] (`Core<dyn Any>`), so the control block is a plain field, never a
+//! virtual call. Each `add_callback` queues one [`Stage`](crate::stage::Stage) — the handler
+//! closure, boxed (free when the closure captures nothing) — in the chain's
+//! [`Stages`](crate::stages::Stages), a small inline ring that spills to the heap beyond four.
+//!
+//! # Where the current result is ([`Held`])
+//! Values move from stage to stage on the stack (see `stage::proceed`). When a chain stops —
+//! idle after its last stage, paused, at the end of a trampoline step, or fired with nothing
+//! queued — the result is *parked*:
+//! - a failure in [`State::failure`], whatever the chain's type at that point;
+//! - a value of the type the Deferred was created with in the head's [`TypedSlot`];
+//! - any other value boxed in [`State::boxed`] (no allocation for zero-sized values).
+//!
+//! The type of a parked value is always the input type of the next queued stage (or, with
+//! none queued, the type of the `Deferred<U>` handle): the typed API guarantees it, and the
+//! `Any` downcasts only recover it.
 //!
 //! # States of a chain ([`State`])
 //! - *unfired*: `fired == false`; callbacks only queue up. `cancel()` runs the canceller.
-//! - *fired, idle*: the node under the cursor holds the current result and has no successor.
-//!   Adding a callback runs it at once (twisted-semantics D7).
+//! - *fired, idle*: a result is parked and no stage is queued. Adding a callback runs it at
+//!   once (twisted-semantics D7).
 //! - *running*: a trampoline loop owns the chain; additions queue and the loop picks them up
 //!   (D8); a fire/unpause of this chain from inside returns at once.
-//! - *paused*: `paused > 0` (user) or `waiting` (a callback returned an unfired Deferred, C1).
+//! - *paused*: `paused > 0` (user) or `waiting` (a callback returned an unfired Deferred, C1;
+//!   nothing is parked until that Deferred hands its result over).
 //!   Forbidden: running while paused; `waiting` without `waiting_on` pointing at the inner
-//!   chain; firing twice (the second fire is `AlreadyCalled` and changes nothing).
+//!   chain; firing twice (the second fire is `AlreadyCalled` and changes nothing); a parked
+//!   result while `waiting`.
 
+use std::any::Any;
 use std::cell::Cell;
 use std::panic::Location;
 use std::rc::{Rc, Weak};
 
-use crate::Failure;
+use crate::release::{release, Garbage};
+use crate::stages::Stages;
+use crate::{unhandled, Failure};
 
 /// Where a node's value is: nothing yet (or moved on), or a result.
 #[derive(Default)]
@@ -33,52 +49,36 @@ pub(crate) enum Slot<T> {
     Ready(Result<T, Failure>),
 }
 
-/// What one step of the trampoline did. Feeding a node also makes it the chain's cursor, and a
-/// handler that returned an unfired Deferred marks the chain `waiting` itself.
-pub(crate) enum Step {
-    /// The cursor node has no successor: the chain is done for now.
-    Idle,
-    /// The result moved one node on.
-    Continue,
-    /// A continuation handed a result to this waiting outer chain; it may resume.
-    Resume(Rc<dyn Chain>),
+/// One Deferred: its control block, then the slot typed by the type it was created with.
+pub(crate) struct Core<S: ?Sized> {
+    pub(crate) state: State,
+    pub(crate) slot: S,
 }
 
-/// Untyped view of a chain: its control block and its head node.
-pub(crate) trait Chain {
-    fn state(&self) -> &State;
-    /// Moves the head's fired value into its successor.
-    fn advance_head(&self, chain: &Rc<dyn Chain>) -> Step;
-    /// Fires the head with a failure (cancellation, abandonment); the caller checked `fired`.
-    fn fail_head(&self, failure: Failure);
+/// A Deferred as every handle but the producer's sees it: the slot's type erased.
+pub(crate) type Chain = Core<dyn Any>;
+
+/// The head's slot: a parked value of the Deferred's original type.
+pub(crate) struct TypedSlot<T>(pub(crate) Cell<Option<T>>);
+
+impl<S: ?Sized> Core<S> {
+    #[inline]
+    pub(crate) fn state(&self) -> &State {
+        &self.state
+    }
 }
 
-/// Untyped view of a non-head node, as the cursor sees it.
-pub(crate) trait Node {
-    /// Moves this node's result into its successor, running the successor's handler.
-    fn advance(&self, chain: &Rc<dyn Chain>) -> Step;
-    /// Whether dropping this node would drop further nodes or chains (else a plain drop is
-    /// shallow and needs no trampoline).
-    fn has_links(&self) -> bool;
-}
-
-/// Typed view of the tail of a chain (what a `Deferred<T>` handle holds).
-pub(crate) trait Output<T> {
-    fn set_next(&self, next: Rc<dyn Consumer<T>>);
-    fn take_ready(&self) -> Option<Result<T, Failure>>;
-    fn has_ready(&self) -> bool;
-}
-
-/// Typed view of a node that accepts a `T` from its predecessor.
-pub(crate) trait Consumer<T> {
-    /// Runs this node's handler on `input` and makes this node the chain's cursor.
-    fn feed(self: Rc<Self>, input: Result<T, Failure>, chain: &Rc<dyn Chain>) -> Step;
-    fn into_node(self: Rc<Self>) -> Rc<dyn Node>;
-}
-
-/// Typed place a continuation delivers an inner Deferred's result to.
-pub(crate) trait Sink<T> {
-    fn put(&self, result: Result<T, Failure>);
+/// Where the current result of a chain is parked (see the module docs).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Held {
+    /// No result: unfired, waiting, handed to a future, or on the stack of a running stage.
+    Nothing,
+    /// A value in the head's [`TypedSlot`].
+    Slot,
+    /// A value in [`State::boxed`].
+    Boxed,
+    /// A failure in [`State::failure`].
+    Failure,
 }
 
 /// The control block of one Deferred (Twisted's `Deferred` attributes, twisted-semantics 2.1).
@@ -87,30 +87,34 @@ pub(crate) struct State {
     pub(crate) fired: Cell<bool>,
     /// A trampoline loop is processing this chain (Twisted's `_runningCallbacks`).
     pub(crate) running: Cell<bool>,
-    /// Outstanding user `pause()`s. Kept apart from `waiting` so a stray `unpause()` cannot
-    /// release a chain that waits on another Deferred.
-    pub(crate) paused: Cell<u32>,
     /// A callback returned an unfired Deferred; cleared when it hands its result over.
     pub(crate) waiting: Cell<bool>,
-    /// The chain waited on, so `cancel()` can be forwarded (X4). Weak: the inner chain owns us
-    /// through its continuation, and that must not become a cycle.
-    pub(crate) waiting_on: Cell<Option<Weak<dyn Chain>>>,
-    /// The chain waiting on this one (set while a continuation to it is attached), so a
-    /// producer that vanishes can tell whether anyone still cares (see `Fire`'s drop).
-    pub(crate) waiter: Cell<Option<Weak<dyn Chain>>>,
     /// `cancel()` without a canceller swallows exactly one later fire (A2).
     pub(crate) suppress_already_called: Cell<bool>,
-    /// Live `Fire` ends; when the last one goes unfired the chain errbacks `Abandoned`.
-    pub(crate) firers: Cell<u32>,
-    /// The head holds the current result (no callback has consumed it yet).
-    pub(crate) at_head: Cell<bool>,
-    /// Otherwise, the node holding the current result.
-    pub(crate) cursor: Cell<Option<Rc<dyn Node>>>,
-    /// Run by the first `cancel()` on an unfired chain; dropped at fire (X7).
-    pub(crate) canceller: Cell<Option<Box<dyn FnOnce()>>>,
     /// `cancel()` only runs the canceller and never errbacks `Cancelled` itself (a
     /// `DeferredList` overrides `cancel` this way in Twisted, L8).
     pub(crate) cancel_only_forwards: Cell<bool>,
+    /// Where the current result is parked, if it is.
+    pub(crate) held: Cell<Held>,
+    /// Outstanding user `pause()`s. Kept apart from `waiting` so a stray `unpause()` cannot
+    /// release a chain that waits on another Deferred.
+    pub(crate) paused: Cell<u32>,
+    /// Live `Fire` ends; when the last one goes unfired the chain errbacks `Abandoned`.
+    pub(crate) firers: Cell<u32>,
+    /// The parked failure (`held == Failure`); reported as unhandled if dropped here.
+    pub(crate) failure: Cell<Option<Failure>>,
+    /// A parked value of another type than the head's (`held == Boxed`).
+    pub(crate) boxed: Cell<Option<Box<dyn Any>>>,
+    /// Handlers not run yet, oldest first.
+    pub(crate) stages: Stages,
+    /// The chain waited on, so `cancel()` can be forwarded (X4). Weak: the inner chain owns us
+    /// through its continuation, and that must not become a cycle.
+    pub(crate) waiting_on: Cell<Option<Weak<Chain>>>,
+    /// The chain waiting on this one (set while a continuation to it is attached), so a
+    /// producer that vanishes can tell whether anyone still cares (see `Fire`'s drop).
+    pub(crate) waiter: Cell<Option<Weak<Chain>>>,
+    /// Run by the first `cancel()` on an unfired chain; dropped at fire (X7).
+    pub(crate) canceller: Cell<Option<Box<dyn FnOnce()>>>,
     /// Where the Deferred was created (`#[track_caller]` on constructors).
     pub(crate) created: &'static Location<'static>,
     /// Where it was first fired (for `AlreadyCalled`).
@@ -118,20 +122,23 @@ pub(crate) struct State {
 }
 
 impl State {
+    #[inline]
     pub(crate) fn new(created: &'static Location<'static>) -> State {
         State {
             fired: Cell::new(false),
             running: Cell::new(false),
-            paused: Cell::new(0),
             waiting: Cell::new(false),
+            suppress_already_called: Cell::new(false),
+            cancel_only_forwards: Cell::new(false),
+            held: Cell::new(Held::Nothing),
+            paused: Cell::new(0),
+            firers: Cell::new(0),
+            failure: Cell::new(None),
+            boxed: Cell::new(None),
+            stages: Stages::new(),
             waiting_on: Cell::new(None),
             waiter: Cell::new(None),
-            suppress_already_called: Cell::new(false),
-            firers: Cell::new(0),
-            at_head: Cell::new(true),
-            cursor: Cell::new(None),
             canceller: Cell::new(None),
-            cancel_only_forwards: Cell::new(false),
             created,
             first_fired: Cell::new(None),
         }
@@ -148,12 +155,93 @@ impl State {
         self.fired.get() && !self.running.get() && !self.is_paused()
     }
 
+    /// A result is parked and no handler is left to take it: what `try_result` reads.
+    #[inline]
+    pub(crate) fn has_final(&self) -> bool {
+        self.held.get() != Held::Nothing && self.stages.is_empty()
+    }
+
+    /// Marks the chain fired and drops the canceller (X7: breaks reference cycles).
+    #[inline]
+    pub(crate) fn mark_fired(&self) {
+        self.fired.set(true);
+        if let Some(canceller) = self.canceller.take() {
+            drop(canceller);
+        }
+    }
+
+    /// Fires an unfired chain with a failure (cancellation, abandonment); the caller checked
+    /// `fired`.
+    pub(crate) fn fail_head(&self, failure: Failure) {
+        self.park_failure(failure);
+        self.mark_fired();
+    }
+
+    #[inline]
+    pub(crate) fn park_failure(&self, failure: Failure) {
+        self.failure.set(Some(failure));
+        self.held.set(Held::Failure);
+    }
+
     /// The chain this one waits on, if any and still alive.
-    pub(crate) fn waited_on(&self) -> Option<Rc<dyn Chain>> {
+    pub(crate) fn waited_on(&self) -> Option<Rc<Chain>> {
         let weak = self.waiting_on.take();
         let inner = weak.as_ref().and_then(Weak::upgrade);
         self.waiting_on.set(weak);
         inner
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        if let Some(failure) = self.failure.take() {
+            unhandled::report(self.created, failure);
+        }
+        if !self.stages.is_empty() {
+            release(Garbage::Stages(std::mem::replace(
+                &mut self.stages,
+                Stages::new(),
+            )));
+        }
+    }
+}
+
+/// Parks `result`, a value of the chain's current type `U` (see the module docs).
+#[inline]
+pub(crate) fn park<U: 'static>(chain: &Chain, result: Result<U, Failure>) {
+    let st = &chain.state;
+    match result {
+        Ok(v) => match chain.slot.downcast_ref::<TypedSlot<U>>() {
+            Some(slot) => {
+                slot.0.set(Some(v));
+                st.held.set(Held::Slot);
+            }
+            None => {
+                st.boxed.set(Some(Box::new(v)));
+                st.held.set(Held::Boxed);
+            }
+        },
+        Err(f) => st.park_failure(f),
+    }
+}
+
+/// Takes the parked result as a `U`, the chain's current type; `None` if nothing is parked.
+#[inline]
+pub(crate) fn take_parked<U: 'static>(chain: &Chain) -> Option<Result<U, Failure>> {
+    let st = &chain.state;
+    match st.held.replace(Held::Nothing) {
+        Held::Nothing => None,
+        Held::Slot => chain
+            .slot
+            .downcast_ref::<TypedSlot<U>>()
+            .and_then(|slot| slot.0.take())
+            .map(Ok),
+        Held::Boxed => st
+            .boxed
+            .take()
+            .and_then(|b| b.downcast::<U>().ok())
+            .map(|v| Ok(*v)),
+        Held::Failure => st.failure.take().map(Err),
     }
 }
 
@@ -174,7 +262,7 @@ pub(crate) fn still_wanted(chain_refs: usize, held: usize, state: &State) -> boo
             return true;
         }
         next = weak.upgrade().and_then(|outer| {
-            let st = outer.state();
+            let st = &outer.state;
             let w = st.waiter.take();
             st.waiter.set(w.clone());
             w
@@ -184,6 +272,6 @@ pub(crate) fn still_wanted(chain_refs: usize, held: usize, state: &State) -> boo
 }
 
 /// Whether two chain pointers are the same chain (ignoring vtables).
-pub(crate) fn same_chain(a: &Rc<dyn Chain>, b: &Rc<dyn Chain>) -> bool {
+pub(crate) fn same_chain(a: &Rc<Chain>, b: &Rc<Chain>) -> bool {
     std::ptr::addr_eq(Rc::as_ptr(a), Rc::as_ptr(b))
 }

@@ -28,7 +28,7 @@ use crate::{trampoline, Failure};
 /// ```
 #[derive(Clone)]
 pub struct Control {
-    pub(crate) chain: Rc<dyn Chain>,
+    pub(crate) chain: Rc<Chain>,
 }
 
 impl Control {
@@ -100,7 +100,7 @@ impl fmt::Debug for Control {
 }
 
 /// twisted-semantics 2.7 (X1–X6), iteratively along the chain of waited-on Deferreds.
-pub(crate) fn cancel(chain: &Rc<dyn Chain>, at: &'static Location<'static>) {
+pub(crate) fn cancel(chain: &Rc<Chain>, at: &'static Location<'static>) {
     let mut cur = chain.clone();
     loop {
         let st = cur.state();
@@ -112,10 +112,10 @@ pub(crate) fn cancel(chain: &Rc<dyn Chain>, at: &'static Location<'static>) {
             let st = cur.state();
             if !st.fired.get() {
                 if !st.cancel_only_forwards.get() {
-                    cur.fail_head(Failure::at(Cancelled, at));
+                    st.fail_head(Failure::at(Cancelled, at));
                     trampoline::run(cur);
                 } else if st.firers.get() == 0 {
-                    cur.fail_head(Failure::at(Abandoned, at));
+                    st.fail_head(Failure::at(Abandoned, at));
                     trampoline::run(cur);
                 }
             }
@@ -128,14 +128,14 @@ pub(crate) fn cancel(chain: &Rc<dyn Chain>, at: &'static Location<'static>) {
     }
 }
 
-pub(crate) fn pause(chain: &Rc<dyn Chain>) {
+pub(crate) fn pause(chain: &Rc<Chain>) {
     let st = chain.state();
     st.paused.set(st.paused.get().saturating_add(1));
 }
 
 /// Unpausing an unpaused Deferred is ignored with a warning (Twisted lets the counter go
 /// negative and blocks the Deferred forever, Q1).
-pub(crate) fn unpause(chain: &Rc<dyn Chain>, at: &'static Location<'static>) {
+pub(crate) fn unpause(chain: &Rc<Chain>, at: &'static Location<'static>) {
     let st = chain.state();
     match st.paused.get() {
         0 => tracing::warn!(

@@ -1,14 +1,15 @@
 //! `Deferred<T>`: the consumer's end of a result that is not available yet.
 
 use std::fmt;
-use std::marker::PhantomPinned;
+use std::marker::{PhantomData, PhantomPinned};
 use std::panic::Location;
 use std::rc::Rc;
 
-use crate::chain::{Chain, Output};
+use crate::chain::{take_parked, Chain};
 use crate::control::{self, Control};
 use crate::head::Head;
-use crate::stage::Stage;
+use crate::stage::Handler;
+use crate::stages::Entry;
 use crate::{trampoline, Failure, Fire, IntoOutcome, Outcome};
 
 /// A result that is not available yet, and the chain of callbacks that will process it.
@@ -70,22 +71,25 @@ use crate::{trampoline, Failure, Fire, IntoOutcome, Outcome};
 /// ```
 #[must_use = "a dropped Deferred's result is lost (a failure is reported as unhandled); add callbacks, await it, or cancel it"]
 pub struct Deferred<T> {
-    pub(crate) chain: Rc<dyn Chain>,
-    pub(crate) tail: Rc<dyn Output<T>>,
+    /// The chain; its parked result, once final, is a `T` (see `chain`'s module docs).
+    pub(crate) chain: Rc<Chain>,
+    _type: PhantomData<fn(T) -> T>,
     _not_unpin: PhantomPinned,
 }
 
 impl<T: 'static> Deferred<T> {
-    pub(crate) fn from_parts(chain: Rc<dyn Chain>, tail: Rc<dyn Output<T>>) -> Deferred<T> {
+    #[inline]
+    pub(crate) fn from_chain(chain: Rc<Chain>) -> Deferred<T> {
         Deferred {
             chain,
-            tail,
+            _type: PhantomData,
             _not_unpin: PhantomPinned,
         }
     }
 
-    pub(crate) fn into_parts(self) -> (Rc<dyn Chain>, Rc<dyn Output<T>>) {
-        (self.chain, self.tail)
+    #[inline]
+    pub(crate) fn into_chain(self) -> Rc<Chain> {
+        self.chain
     }
 
     /// A new unfired Deferred and its firing end.
@@ -106,7 +110,7 @@ impl<T: 'static> Deferred<T> {
     #[inline]
     pub fn pending() -> (Deferred<T>, Fire<T>) {
         let head = Rc::new(Head::<T>::new(Location::caller()));
-        let d = Deferred::from_parts(head.clone(), head.clone());
+        let d = Deferred::from_chain(head.clone());
         (d, Fire::new(head))
     }
 
@@ -139,7 +143,7 @@ impl<T: 'static> Deferred<T> {
                 canceller(Fire::new(head.clone()));
             }
         })));
-        let d = Deferred::from_parts(head.clone(), head.clone());
+        let d = Deferred::from_chain(head.clone());
         (d, Fire::new(head))
     }
 
@@ -263,12 +267,13 @@ impl<T: 'static> Deferred<T> {
         self,
         handler: impl FnOnce(Result<T, Failure>) -> Outcome<U> + 'static,
     ) -> Deferred<U> {
-        let created = self.chain.state().created;
-        let stage = Rc::new(Stage::new(handler, created, Location::caller()));
-        self.tail.set_next(stage.clone());
-        let chain = self.chain;
+        let chain = self.into_chain();
+        chain.state.stages.push(Entry {
+            stage: Box::new(Handler::new(handler)),
+            added: Location::caller(),
+        });
         trampoline::run_if_runnable(&chain);
-        Deferred::from_parts(chain, stage)
+        Deferred::from_chain(chain)
     }
 
     /// Cancels the Deferred (twisted-semantics 2.7):
@@ -352,7 +357,7 @@ impl<T: 'static> Deferred<T> {
     /// assert!(d.has_result());
     /// ```
     pub fn has_result(&self) -> bool {
-        self.tail.has_ready()
+        self.chain.state.has_final()
     }
 
     /// A cloneable handle to cancel, pause or unpause this Deferred after the handle itself
@@ -387,7 +392,10 @@ impl<T: 'static> Deferred<T> {
     /// ```
     #[inline]
     pub fn try_result(self) -> Result<Result<T, Failure>, Deferred<T>> {
-        match self.tail.take_ready() {
+        if !self.chain.state.has_final() {
+            return Err(self);
+        }
+        match take_parked::<T>(&self.chain) {
             Some(result) => Ok(result),
             None => Err(self),
         }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::panic::Location;
 use std::rc::Rc;
 
-use crate::chain::{still_wanted, Chain};
+use crate::chain::still_wanted;
 use crate::error::{Abandoned, AlreadyCalled};
 use crate::head::Head;
 use crate::{trampoline, Failure, IntoFailure};
@@ -60,6 +60,7 @@ impl<T: 'static> Fire<T> {
     /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some("hello"));
     /// ```
     #[track_caller]
+    #[inline]
     pub fn callback(self, value: T) -> Result<(), AlreadyCalled> {
         self.head.fire(Ok(value), Location::caller())
     }
@@ -141,7 +142,7 @@ impl<T: 'static> Drop for Fire<T> {
         let left = st.firers.get().saturating_sub(1);
         st.firers.set(left);
         if left == 0 && !st.fired.get() && still_wanted(Rc::strong_count(&self.head), 1, st) {
-            self.head.fail_head(Failure::at(Abandoned, st.created));
+            st.fail_head(Failure::at(Abandoned, st.created));
             trampoline::run(self.head.clone());
         }
     }

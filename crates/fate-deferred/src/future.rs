@@ -8,8 +8,10 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use crate::chain::{Chain, Consumer, Node, Slot, Step};
+use crate::chain::{Chain, Slot};
 use crate::error::Cancelled;
+use crate::stage::{take_input, Input, Stage};
+use crate::stages::Entry;
 use crate::{control, trampoline, unhandled, Deferred, Failure};
 
 impl<T: 'static> IntoFuture for Deferred<T> {
@@ -38,10 +40,13 @@ impl<T: 'static> IntoFuture for Deferred<T> {
             slot: Cell::new(Slot::Empty),
             waker: Cell::new(None),
             detached: Cell::new(false),
-            created: self.chain.state().created,
+            created: self.chain.state.created,
         });
-        let (chain, tail) = self.into_parts();
-        tail.set_next(sink.clone());
+        let chain = self.into_chain();
+        chain.state.stages.push(Entry {
+            stage: Box::new(SinkStage(sink.clone())),
+            added: Location::caller(),
+        });
         trampoline::run_if_runnable(&chain);
         DeferredFuture {
             sink,
@@ -75,7 +80,7 @@ impl<T: 'static> IntoFuture for Deferred<T> {
 #[must_use = "futures do nothing unless polled; dropping this one cancels the Deferred"]
 pub struct DeferredFuture<T> {
     sink: Rc<FutureSink<T>>,
-    chain: Rc<dyn Chain>,
+    chain: Rc<Chain>,
     done: bool,
 }
 
@@ -137,8 +142,10 @@ struct FutureSink<T> {
     created: &'static Location<'static>,
 }
 
-impl<T: 'static> Consumer<T> for FutureSink<T> {
-    fn feed(self: Rc<Self>, input: Result<T, Failure>, chain: &Rc<dyn Chain>) -> Step {
+impl<T> FutureSink<T> {
+    /// Parks the result for the future and wakes it; once the future is gone, drops it
+    /// (reporting failures other than `Cancelled`).
+    fn deliver(&self, input: Result<T, Failure>) {
         if self.detached.get() {
             if let Err(failure) = input {
                 if !failure.check::<Cancelled>() {
@@ -151,22 +158,22 @@ impl<T: 'static> Consumer<T> for FutureSink<T> {
                 waker.wake();
             }
         }
-        chain.state().cursor.set(Some(self));
-        Step::Continue
-    }
-
-    fn into_node(self: Rc<Self>) -> Rc<dyn Node> {
-        self
     }
 }
 
-impl<T> Node for FutureSink<T> {
-    fn advance(&self, _chain: &Rc<dyn Chain>) -> Step {
-        Step::Idle
-    }
+/// The stage an awaited chain ends with: hands its result to the [`FutureSink`].
+struct SinkStage<T>(Rc<FutureSink<T>>);
 
-    fn has_links(&self) -> bool {
-        false
+impl<T: 'static> Stage for SinkStage<T> {
+    fn run(
+        self: Box<Self>,
+        input: Input<'_>,
+        chain: &Rc<Chain>,
+        added: &'static Location<'static>,
+        _depth: u32,
+    ) -> Option<Rc<Chain>> {
+        self.0.deliver(take_input::<T>(input, chain, added));
+        None
     }
 }
 

@@ -115,6 +115,7 @@ mod release;
 mod semaphore;
 mod spawn;
 mod stage;
+mod stages;
 mod timeout;
 mod trampoline;
 mod unhandled;

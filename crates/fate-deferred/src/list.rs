@@ -143,7 +143,7 @@ impl<T: 'static> DeferredList<T> {
     pub fn into_deferred(self) -> Deferred<ListResult<T>> {
         let controls: Vec<Control> = self.inputs.iter().map(Deferred::control).collect();
         let (list, fire) = Deferred::with_canceller(move |_fire| cancel_all(&controls, None));
-        list.chain.state().cancel_only_forwards.set(true);
+        list.chain.state.cancel_only_forwards.set(true);
         let n = self.inputs.len();
         let state = Rc::new(ListState {
             fire: RefCell::new(Some(fire)),

@@ -1,26 +1,25 @@
 //! Iterative drops: a million linked nodes must not be dropped recursively.
 //!
-//! Dropping a node drops its successor, which drops its successor, ... — recursion as deep as
-//! the chain. Every `Drop` that releases a link hands it to [`release`] instead; the outermost
-//! call drains a per-thread list in a loop, so the stack depth stays constant.
+//! Dropping a chain drops its unrun handlers, whose captures may hold Deferreds whose chains
+//! hold handlers ... — recursion as deep as the nesting. A dropped chain hands its handlers to
+//! [`release`] instead; the outermost call drains a per-thread list in a loop, so the stack
+//! depth stays constant.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 
-use crate::chain::{Chain, Node};
+use crate::stages::Stages;
 
-/// A link to drop later.
+/// Links to drop later.
 pub(crate) enum Garbage {
-    Node(Rc<dyn Node>),
-    Chain(Rc<dyn Chain>),
+    /// The handlers a dropped chain never ran: their captures may own further chains.
+    Stages(Stages),
 }
 
 impl Garbage {
-    /// Whether dropping this would run a nested drop of further links.
+    /// Whether dropping this could run a nested drop of further links.
     fn deep(&self) -> bool {
         match self {
-            Garbage::Node(n) => Rc::strong_count(n) == 1 && n.has_links(),
-            Garbage::Chain(c) => Rc::strong_count(c) == 1,
+            Garbage::Stages(s) => !s.is_empty(),
         }
     }
 }
@@ -59,12 +58,5 @@ pub(crate) fn release(garbage: Garbage) {
             }
         }
         Err(_) => drop(garbage),
-    }
-}
-
-/// Releases an optional node link.
-pub(crate) fn release_node(node: Option<Rc<dyn Node>>) {
-    if let Some(n) = node {
-        release(Garbage::Node(n));
     }
 }

@@ -1,232 +1,178 @@
-//! `Stage`: one callback/errback pair and the typed slot for what it returned; `Continuation`:
-//! the node an inner Deferred hands its result to its waiting outer Deferred through (C1–C2).
+//! `Stage`: one queued handler of a chain. [`Handler`] runs a callback/errback pair;
+//! [`Continuation`] is what an inner Deferred hands its result to its waiting outer Deferred
+//! through (C1–C2).
+//!
+//! # How a result travels
+//! A stage takes its input from its predecessor's stack frame (`input`, a
+//! `&mut Option<Result<T, Failure>>` behind `dyn Any`) or, when the chain had stopped, from
+//! where it was parked ([`take_parked`]). After its handler returns it hands the result
+//! straight to the next queued stage ([`proceed`]), so a chain that runs through keeps its
+//! values on the stack and allocates nothing. The hand-off recurses at most [`MAX_DEPTH`]
+//! stages deep; then the result is parked and the trampoline's loop goes on, so a million
+//! callbacks run in constant stack.
 
-use std::cell::Cell;
+use std::any::Any;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::rc::Rc;
 
-use crate::chain::{same_chain, Chain, Consumer, Node, Output, Sink, Slot, Step};
+use crate::chain::{park, same_chain, take_parked, Chain};
 use crate::error::{ChainedToItself, Panicked};
-use crate::release::{release, release_node, Garbage};
-use crate::{unhandled, Deferred, Failure, Outcome};
+use crate::stages::Entry;
+use crate::{Deferred, Failure, Outcome};
 
-pub(crate) struct Stage<T, U, F> {
-    /// The handler; taken when it runs (at most once).
-    handler: Cell<Option<F>>,
-    /// What the handler returned (or what an inner Deferred handed over).
-    slot: Cell<Slot<U>>,
-    /// The next node added.
-    next: Cell<Option<Rc<dyn Consumer<U>>>>,
-    /// Where the chain was created, for unhandled-failure reports.
-    created: &'static Location<'static>,
-    /// Where this handler was added, named by a `Panicked` failure.
-    added: &'static Location<'static>,
-    _input: PhantomData<fn(T)>,
-}
+/// How many stages may hand their results on by direct call before one parks it and returns
+/// to the trampoline.
+const MAX_DEPTH: u32 = 32;
 
-impl<T, U, F> Stage<T, U, F>
-where
-    T: 'static,
-    U: 'static,
-    F: FnOnce(Result<T, Failure>) -> Outcome<U> + 'static,
-{
-    pub(crate) fn new(
-        handler: F,
-        created: &'static Location<'static>,
+/// The input a stage is run with: its predecessor's result on the stack, or `None` to take
+/// the parked one.
+pub(crate) type Input<'a> = Option<&'a mut dyn Any>;
+
+/// A queued handler, its types erased.
+pub(crate) trait Stage {
+    /// Runs the handler on the input and hands its result on. Returns an outer chain that a
+    /// continuation handed a result to, for the trampoline to switch to.
+    fn run(
+        self: Box<Self>,
+        input: Input<'_>,
+        chain: &Rc<Chain>,
         added: &'static Location<'static>,
-    ) -> Stage<T, U, F> {
-        Stage {
-            handler: Cell::new(Some(handler)),
-            slot: Cell::new(Slot::Empty),
-            next: Cell::new(None),
-            created,
-            added,
-            _input: PhantomData,
+        depth: u32,
+    ) -> Option<Rc<Chain>>;
+}
+
+/// Takes a stage's `T` input from its predecessor or from where it was parked.
+#[inline]
+pub(crate) fn take_input<T: 'static>(
+    input: Input<'_>,
+    chain: &Chain,
+    added: &'static Location<'static>,
+) -> Result<T, Failure> {
+    let taken = match input {
+        Some(any) => any
+            .downcast_mut::<Option<Result<T, Failure>>>()
+            .and_then(Option::take),
+        None => take_parked::<T>(chain),
+    };
+    // The typed API makes a missing or mistyped input impossible; should it happen anyway,
+    // the chain fails instead of panicking.
+    taken.unwrap_or_else(|| Err(Failure::at(crate::Abandoned, added)))
+}
+
+/// Hands `result` to the next queued stage, or parks it when there is none, the chain is
+/// paused, or the hand-offs have gone [`MAX_DEPTH`] deep.
+#[inline]
+pub(crate) fn proceed<U: 'static>(
+    result: Result<U, Failure>,
+    chain: &Rc<Chain>,
+    depth: u32,
+) -> Option<Rc<Chain>> {
+    let st = &chain.state;
+    if depth < MAX_DEPTH && !st.is_paused() {
+        if let Some(next) = st.stages.pop() {
+            let mut input = Some(result);
+            return next
+                .stage
+                .run(Some(&mut input), chain, next.added, depth + 1);
+        }
+    }
+    park(chain, result);
+    None
+}
+
+/// A callback/errback pair: `F` receives the result so far and says what comes next.
+pub(crate) struct Handler<T, U, F> {
+    handler: F,
+    _types: PhantomData<fn(T) -> U>,
+}
+
+impl<T, U, F> Handler<T, U, F> {
+    #[inline]
+    pub(crate) fn new(handler: F) -> Handler<T, U, F> {
+        Handler {
+            handler,
+            _types: PhantomData,
         }
     }
 }
 
-impl<T, U, F> Consumer<T> for Stage<T, U, F>
+impl<T, U, F> Stage for Handler<T, U, F>
 where
     T: 'static,
     U: 'static,
     F: FnOnce(Result<T, Failure>) -> Outcome<U> + 'static,
 {
     #[inline]
-    fn feed(self: Rc<Self>, input: Result<T, Failure>, chain: &Rc<dyn Chain>) -> Step {
-        let outcome = match self.handler.take() {
-            Some(handler) => match catch_unwind(AssertUnwindSafe(move || handler(input))) {
-                Ok(outcome) => outcome,
-                Err(payload) => {
-                    Outcome::Failure(Failure::at(Panicked::from_payload(&*payload), self.added))
-                }
-            },
-            None => Outcome::Failure(Failure::at(crate::Abandoned, self.added)),
+    fn run(
+        self: Box<Self>,
+        input: Input<'_>,
+        chain: &Rc<Chain>,
+        added: &'static Location<'static>,
+        depth: u32,
+    ) -> Option<Rc<Chain>> {
+        let input = take_input::<T>(input, chain, added);
+        let Handler { handler, .. } = *self;
+        let result = match catch_unwind(AssertUnwindSafe(move || handler(input))) {
+            Ok(Outcome::Value(v)) => Ok(v),
+            Ok(Outcome::Failure(f)) => Err(f),
+            Ok(Outcome::Chain(inner)) => wait_on(inner, chain)?,
+            Err(payload) => Err(Failure::at(Panicked::from_payload(&*payload), added)),
         };
-        match outcome {
-            Outcome::Value(v) => self.slot.set(Slot::Ready(Ok(v))),
-            Outcome::Failure(f) => self.slot.set(Slot::Ready(Err(f))),
-            Outcome::Chain(inner) => wait_on(&self, inner, chain),
-        }
-        chain.state().cursor.set(Some(self));
-        Step::Continue
-    }
-
-    fn into_node(self: Rc<Self>) -> Rc<dyn Node> {
-        self
+        proceed(result, chain, depth)
     }
 }
 
-impl<T, U, F> Node for Stage<T, U, F>
-where
-    T: 'static,
-    U: 'static,
-    F: FnOnce(Result<T, Failure>) -> Outcome<U> + 'static,
-{
-    #[inline]
-    fn advance(&self, chain: &Rc<dyn Chain>) -> Step {
-        let Some(next) = self.next.take() else {
-            return Step::Idle;
-        };
-        let input = match self.slot.take() {
-            Slot::Ready(r) => r,
-            Slot::Empty => Err(Failure::at(crate::Abandoned, self.added)),
-        };
-        next.feed(input, chain)
+/// A handler returned `inner`: its result if it has a final one now (D10), else `None` after
+/// appending a continuation to it and making the outer chain wait (C1).
+fn wait_on<U: 'static>(inner: Deferred<U>, outer: &Rc<Chain>) -> Option<Result<U, Failure>> {
+    let inner = inner.into_chain();
+    if same_chain(&inner, outer) {
+        return Some(Err(Failure::new(ChainedToItself)));
     }
-
-    #[inline]
-    fn has_links(&self) -> bool {
-        let next = self.next.take();
-        let has = next.is_some();
-        self.next.set(next);
-        has
-    }
-}
-
-impl<T, U, F> Output<U> for Stage<T, U, F>
-where
-    T: 'static,
-    U: 'static,
-    F: FnOnce(Result<T, Failure>) -> Outcome<U> + 'static,
-{
-    #[inline]
-    fn set_next(&self, next: Rc<dyn Consumer<U>>) {
-        release_node(self.next.replace(Some(next)).map(Consumer::into_node));
-    }
-
-    #[inline]
-    fn take_ready(&self) -> Option<Result<U, Failure>> {
-        match self.slot.take() {
-            Slot::Ready(r) => Some(r),
-            Slot::Empty => None,
-        }
-    }
-
-    fn has_ready(&self) -> bool {
-        let slot = self.slot.take();
-        let ready = matches!(slot, Slot::Ready(_));
-        self.slot.set(slot);
-        ready
-    }
-}
-
-impl<T, U, F> Sink<U> for Stage<T, U, F> {
-    fn put(&self, result: Result<U, Failure>) {
-        self.slot.set(Slot::Ready(result));
-    }
-}
-
-impl<T, U, F> Drop for Stage<T, U, F> {
-    fn drop(&mut self) {
-        if let Slot::Ready(Err(failure)) = self.slot.take() {
-            unhandled::report(self.created, failure);
-        }
-        if let Some(next) = self.next.take() {
-            release(Garbage::Node(next.into_node()));
-        }
-    }
-}
-
-/// A handler returned `inner`: take its result now if it has a final one, else append a
-/// continuation to it and make the outer chain wait (C1, D10).
-fn wait_on<S, U>(stage: &Rc<S>, inner: Deferred<U>, outer: &Rc<dyn Chain>)
-where
-    S: Sink<U> + 'static,
-    U: 'static,
-{
-    let (inner_chain, inner_tail) = inner.into_parts();
-    if same_chain(&inner_chain, outer) {
-        stage.put(Err(Failure::new(ChainedToItself)));
-        return;
-    }
-    let st = inner_chain.state();
-    if st.fired.get() && !st.running.get() && !st.is_paused() {
-        if let Some(result) = inner_tail.take_ready() {
-            stage.put(result);
-            return;
+    let st = &inner.state;
+    if st.fired.get() && !st.running.get() && !st.is_paused() && st.stages.is_empty() {
+        if let Some(result) = take_parked::<U>(&inner) {
+            return Some(result);
         }
     }
     st.waiter.set(Some(Rc::downgrade(outer)));
-    let target: Rc<dyn Sink<U>> = stage.clone();
-    inner_tail.set_next(Rc::new(Continuation {
-        target: Cell::new(Some(target)),
-        outer: Cell::new(Some(outer.clone())),
-    }));
-    let st = outer.state();
-    st.waiting.set(true);
-    st.waiting_on.set(Some(Rc::downgrade(&inner_chain)));
+    st.stages.push(Entry {
+        stage: Box::new(Continuation::<U> {
+            outer: outer.clone(),
+            _type: PhantomData,
+        }),
+        added: st.created,
+    });
+    let outer_st = &outer.state;
+    outer_st.waiting.set(true);
+    outer_st.waiting_on.set(Some(Rc::downgrade(&inner)));
+    None
 }
 
-/// The last node of an inner Deferred a callback returned: hands the inner result to the
-/// waiting outer stage and lets the outer chain resume (C2). Both links are taken at hand-off
-/// so finished chains do not keep each other alive.
+/// The last stage of an inner Deferred a callback returned: parks the inner result in the
+/// waiting outer chain and lets it resume (C2). Running it moves the outer chain out, so
+/// finished chains do not keep each other alive.
 struct Continuation<U> {
-    target: Cell<Option<Rc<dyn Sink<U>>>>,
-    outer: Cell<Option<Rc<dyn Chain>>>,
+    outer: Rc<Chain>,
+    _type: PhantomData<fn(U)>,
 }
 
-impl<U: 'static> Consumer<U> for Continuation<U> {
-    fn feed(self: Rc<Self>, input: Result<U, Failure>, chain: &Rc<dyn Chain>) -> Step {
-        let st = chain.state();
-        st.waiter.set(None);
-        let step = match (self.target.take(), self.outer.take()) {
-            (Some(target), Some(outer)) => {
-                target.put(input);
-                let outer_st = outer.state();
-                outer_st.waiting.set(false);
-                outer_st.waiting_on.set(None);
-                Step::Resume(outer)
-            }
-            _ => Step::Continue,
-        };
-        st.cursor.set(Some(self));
-        step
-    }
-
-    fn into_node(self: Rc<Self>) -> Rc<dyn Node> {
-        self
-    }
-}
-
-impl<U> Node for Continuation<U> {
-    fn advance(&self, _chain: &Rc<dyn Chain>) -> Step {
-        Step::Idle
-    }
-
-    fn has_links(&self) -> bool {
-        let outer = self.outer.take();
-        let has = outer.is_some();
-        self.outer.set(outer);
-        has
-    }
-}
-
-impl<U> Drop for Continuation<U> {
-    fn drop(&mut self) {
-        if let Some(outer) = self.outer.take() {
-            release(Garbage::Chain(outer));
-        }
+impl<U: 'static> Stage for Continuation<U> {
+    fn run(
+        self: Box<Self>,
+        input: Input<'_>,
+        chain: &Rc<Chain>,
+        added: &'static Location<'static>,
+        _depth: u32,
+    ) -> Option<Rc<Chain>> {
+        let result = take_input::<U>(input, chain, added);
+        chain.state.waiter.set(None);
+        let outer = self.outer;
+        park(&outer, result);
+        let outer_st = &outer.state;
+        outer_st.waiting.set(false);
+        outer_st.waiting_on.set(None);
+        Some(outer)
     }
 }

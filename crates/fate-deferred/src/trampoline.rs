@@ -12,11 +12,11 @@
 
 use std::rc::Rc;
 
-use crate::chain::{Chain, State, Step};
+use crate::chain::{Chain, Held, State};
 
 /// Processes `chain` (and every outer chain it hands results to) until each is idle, paused,
 /// or already being processed by an outer loop (which will pick the new work up, D8).
-pub(crate) fn run(chain: Rc<dyn Chain>) {
+pub(crate) fn run(chain: Rc<Chain>) {
     let mut cur = chain;
     while let Some(outer) = run_one(&cur) {
         cur = outer;
@@ -25,8 +25,8 @@ pub(crate) fn run(chain: Rc<dyn Chain>) {
 
 /// Runs `chain` when it is fired, unpaused and not already running.
 #[inline]
-pub(crate) fn run_if_runnable(chain: &Rc<dyn Chain>) {
-    if chain.state().runnable() {
+pub(crate) fn run_if_runnable(chain: &Rc<Chain>) {
+    if chain.state.runnable() {
         run(chain.clone());
     }
 }
@@ -35,42 +35,26 @@ pub(crate) fn run_if_runnable(chain: &Rc<dyn Chain>) {
 struct Running<'a>(&'a State);
 
 impl Drop for Running<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.0.running.set(false);
     }
 }
 
-/// Advances one chain's cursor until it is idle or paused; returns an outer chain that a
-/// continuation handed a result to.
-fn run_one(chain: &Rc<dyn Chain>) -> Option<Rc<dyn Chain>> {
-    let st = chain.state();
+/// Runs one chain's queued stages on its parked result until it is idle, paused or waiting;
+/// returns an outer chain that a continuation handed a result to. Each stage hands its
+/// result on to the next by itself, up to a depth; this loop resumes where that stopped.
+fn run_one(chain: &Rc<Chain>) -> Option<Rc<Chain>> {
+    let st = &chain.state;
     if !st.runnable() {
         return None;
     }
     st.running.set(true);
     let _running = Running(st);
-    while !st.is_paused() {
-        let step = if st.at_head.get() {
-            chain.advance_head(chain)
-        } else {
-            match st.cursor.take() {
-                Some(node) => {
-                    let step = node.advance(chain);
-                    if let Step::Idle = step {
-                        st.cursor.set(Some(node));
-                    }
-                    step
-                }
-                None => Step::Idle,
-            }
-        };
-        match step {
-            Step::Idle => return None,
-            Step::Continue => st.at_head.set(false),
-            Step::Resume(outer) => {
-                st.at_head.set(false);
-                return Some(outer);
-            }
+    while !st.is_paused() && st.held.get() != Held::Nothing {
+        let entry = st.stages.pop()?;
+        if let Some(outer) = entry.stage.run(None, chain, entry.added, 0) {
+            return Some(outer);
         }
     }
     None

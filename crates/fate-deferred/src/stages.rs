@@ -1,0 +1,94 @@
+//! `Stages`: a chain's queue of handlers not run yet — four inline, the rest on the heap.
+//!
+//! Most chains get a few callbacks, added before they fire and run in order. Keeping the
+//! first four in the chain's own allocation means such a Deferred costs one allocation in
+//! all (a handler that captures nothing boxes for free). Entries spill into a `VecDeque`
+//! only while the ring is full; nothing goes back into the ring while the spill holds
+//! entries, so the ring always holds the oldest ones and order is FIFO.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::panic::Location;
+
+use crate::stage::Stage;
+
+/// How many entries live inline.
+const INLINE: usize = 4;
+
+/// One queued handler.
+pub(crate) struct Entry {
+    pub(crate) stage: Box<dyn Stage>,
+    /// Where it was added, named by a `Panicked` failure.
+    pub(crate) added: &'static Location<'static>,
+}
+
+pub(crate) struct Stages {
+    /// The oldest entries, from `start`, `len` of them.
+    ring: [Cell<Option<Entry>>; INLINE],
+    start: Cell<u8>,
+    len: Cell<u8>,
+    /// Entries added while the ring was full or the spill not empty.
+    spill: Cell<VecDeque<Entry>>,
+    /// How many entries `spill` holds (read without moving it out of its `Cell`).
+    spilled: Cell<usize>,
+}
+
+impl Stages {
+    #[inline]
+    pub(crate) fn new() -> Stages {
+        Stages {
+            ring: [const { Cell::new(None) }; INLINE],
+            start: Cell::new(0),
+            len: Cell::new(0),
+            spill: Cell::new(VecDeque::new()),
+            spilled: Cell::new(0),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn push(&self, entry: Entry) {
+        let len = self.len.get();
+        if self.spilled.get() == 0 && usize::from(len) < INLINE {
+            let at = (usize::from(self.start.get()) + usize::from(len)) % INLINE;
+            self.ring[at].set(Some(entry));
+            self.len.set(len + 1);
+        } else {
+            self.push_spill(entry);
+        }
+    }
+
+    fn push_spill(&self, entry: Entry) {
+        let mut spill = self.spill.take();
+        spill.push_back(entry);
+        self.spill.set(spill);
+        self.spilled.set(self.spilled.get() + 1);
+    }
+
+    #[inline]
+    pub(crate) fn pop(&self) -> Option<Entry> {
+        let len = self.len.get();
+        if len > 0 {
+            let start = usize::from(self.start.get());
+            self.start.set(((start + 1) % INLINE) as u8);
+            self.len.set(len - 1);
+            return self.ring[start].take();
+        }
+        if self.spilled.get() == 0 {
+            return None;
+        }
+        self.pop_spill()
+    }
+
+    fn pop_spill(&self) -> Option<Entry> {
+        let mut spill = self.spill.take();
+        let entry = spill.pop_front();
+        self.spilled.set(spill.len());
+        self.spill.set(spill);
+        entry
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len.get() == 0 && self.spilled.get() == 0
+    }
+}
