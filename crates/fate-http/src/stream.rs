@@ -209,6 +209,18 @@ impl Stream {
         }
     }
 
+    /// Serves a listening socket made elsewhere, giving each accepted connection's stream
+    /// to `on_stream`.
+    pub(crate) fn adopt(
+        listener: std::net::TcpListener,
+        on_stream: impl FnMut(Stream, &Address) + 'static,
+    ) -> io::Result<ListeningPort> {
+        fate_core::net::adopt_tcp_listener(
+            listener,
+            AcceptFactory(Rc::new(RefCell::new(on_stream))),
+        )
+    }
+
     /// Listens on `addr` and gives each accepted connection's stream to `on_stream`.
     pub(crate) fn listen(
         addr: std::net::SocketAddr,

@@ -625,3 +625,32 @@ fn head_requests_get_headers_only() {
         }
     });
 }
+
+#[test]
+fn idle_connections_expire_on_both_sides() {
+    let dir = TempDir::new("expire");
+    dir.write("a.txt", b"a");
+    run(LIMIT, {
+        let site = site(&dir).header_read_timeout(Duration::from_millis(150));
+        async move {
+            let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let url = format!("http://{}/files/a.txt", l.local_addr());
+            // The agent's pool lets go first.
+            let agent = Agent::builder()
+                .pool_idle_timeout(Duration::from_millis(50))
+                .build();
+            assert_eq!(agent.get_page(&url).await.unwrap(), "a");
+            assert_eq!(agent.idle_connections(&url), 1);
+            fate_core::sleep(Duration::from_millis(100)).await;
+            assert_eq!(agent.idle_connections(&url), 0);
+            // The server closes a connection idle past its header timeout; the agent then
+            // notices and connects afresh.
+            let agent = Agent::new();
+            assert_eq!(agent.get_page(&url).await.unwrap(), "a");
+            fate_core::sleep(Duration::from_millis(300)).await;
+            assert_eq!(l.connections(), 0, "the server closed the idle connection");
+            assert_eq!(agent.get_page(&url).await.unwrap(), "a");
+            assert_eq!(agent.idle_connections(&url), 1);
+        }
+    });
+}

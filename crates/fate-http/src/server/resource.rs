@@ -146,7 +146,8 @@ pub(crate) fn text_response(status: StatusCode, text: String) -> Response {
     r
 }
 
-/// A resource made of a function (`fn(Request) -> impl Into<Reply>`).
+/// A resource made of a function (`fn(Request) -> impl Into<Reply>`). It is a leaf: it
+/// answers its own path and every path below it ([`postpath`] tells which).
 ///
 /// # Examples
 ///
@@ -172,6 +173,10 @@ where
     F: Fn(Request) -> R + 'static,
     R: Into<Reply>,
 {
+    fn is_leaf(&self) -> bool {
+        true
+    }
+
     fn render(&self, request: Request) -> Reply {
         (self.0)(request).into()
     }

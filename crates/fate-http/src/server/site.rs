@@ -102,6 +102,31 @@ impl Site {
         self.listen_inner(addr, None)
     }
 
+    /// Serves a socket that is already listening (Twisted's `adoptStreamPort`): one made
+    /// with other options, or handed over by a parent process or a test harness.
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made non-blocking or registered with the reactor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fate_http::server::{from_fn, Request, Response, Site};
+    ///
+    /// let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// fate_core::block_on(async move {
+    ///     let site = Site::new(from_fn(|_: Request| Response::new("hi".into())));
+    ///     let listening = site.adopt(socket).unwrap();
+    ///     let url = format!("http://{}/", listening.local_addr());
+    ///     assert_eq!(fate_http::client::get_page(&url).await.unwrap(), "hi");
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn adopt(&self, listener: std::net::TcpListener) -> io::Result<Listening> {
+        self.start(None, |on_stream| Stream::adopt(listener, on_stream))
+    }
+
     /// Listens on `addr` for TLS connections; HTTP/2 is served to clients that ask for
     /// `h2` by ALPN (set `alpn_protocols` on `config` to offer it).
     ///
@@ -121,13 +146,21 @@ impl Site {
         addr: SocketAddr,
         tls: Option<futures_rustls::TlsAcceptor>,
     ) -> io::Result<Listening> {
+        self.start(tls, |on_stream| Stream::listen(addr, on_stream))
+    }
+
+    /// Starts a listener with `listen`, serving each connection it accepts.
+    fn start<L>(&self, tls: Option<futures_rustls::TlsAcceptor>, listen: L) -> io::Result<Listening>
+    where
+        L: FnOnce(Box<dyn FnMut(Stream, &fate_core::net::Address)>) -> io::Result<ListeningPort>,
+    {
         let state = Rc::new(ServerState::default());
         let site = self.clone();
         let conn_state = state.clone();
-        let port = Stream::listen(addr, move |stream, peer| {
+        let port = listen(Box::new(move |stream, peer| {
             let peer = peer.socket_addr();
             site.serve(stream, peer, tls.clone(), &conn_state);
-        })?;
+        }))?;
         let local = port
             .host()
             .socket_addr()
@@ -154,10 +187,7 @@ impl Site {
         let site = self.clone();
         let http1 = self.http1();
         fate_core::spawn_local(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let site = site.clone();
-                async move { Ok::<_, Infallible>(site.handle(req, peer).await) }
-            });
+            let service = SiteService { site, peer };
             match tls {
                 None => {
                     let conn = http1.serve_connection(stream, service);
@@ -191,30 +221,6 @@ impl Site {
             .max_buf_size(self.inner.max_head.get())
             .keep_alive(true);
         b
-    }
-
-    /// Routes one request and renders it; logs it.
-    async fn handle(&self, request: http::Request<Incoming>, peer: Option<SocketAddr>) -> Response {
-        if !tracing::enabled!(target: "fate_http::access", tracing::Level::INFO) {
-            return self.route(request).await;
-        }
-        let start = Instant::now();
-        let method = request.method().clone();
-        let path = request.uri().path().to_string();
-        let version = request.version();
-        let response = self.route(request).await;
-        tracing::info!(
-            target: "fate_http::access",
-            peer = %peer.map_or_else(|| "-".to_string(), |p| p.to_string()),
-            %method,
-            %path,
-            ?version,
-            status = response.status().as_u16(),
-            micros = start.elapsed().as_micros() as u64,
-            "{method} {path} {}",
-            response.status().as_u16()
-        );
-        response
     }
 
     fn route(&self, request: http::Request<Incoming>) -> RouteFuture {
@@ -293,6 +299,79 @@ impl fmt::Debug for Site {
         f.debug_struct("Site")
             .field("max_request_body", &self.inner.max_body.get())
             .finish_non_exhaustive()
+    }
+}
+
+/// The site as hyper's service for one connection.
+struct SiteService {
+    site: Site,
+    peer: Option<SocketAddr>,
+}
+
+impl hyper::service::Service<http::Request<Incoming>> for SiteService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Served;
+
+    fn call(&self, request: http::Request<Incoming>) -> Served {
+        let log = tracing::enabled!(target: "fate_http::access", tracing::Level::INFO).then(|| {
+            AccessLog {
+                start: Instant::now(),
+                method: request.method().clone(),
+                path: request.uri().path().to_string(),
+                version: request.version(),
+                peer: self.peer,
+            }
+        });
+        Served {
+            route: self.site.route(request),
+            log,
+        }
+    }
+}
+
+/// What the access log says of a request, taken before it is rendered.
+struct AccessLog {
+    start: Instant,
+    method: http::Method,
+    path: String,
+    version: http::Version,
+    peer: Option<SocketAddr>,
+}
+
+impl AccessLog {
+    fn write(self, response: &Response) {
+        let peer = self.peer.map_or_else(|| "-".to_string(), |p| p.to_string());
+        tracing::info!(
+            target: "fate_http::access",
+            "{peer} \"{} {} {:?}\" {} {:.3} ms",
+            self.method,
+            self.path,
+            self.version,
+            response.status().as_u16(),
+            self.start.elapsed().as_secs_f64() * 1e3
+        );
+    }
+}
+
+/// A request being served: its route, then the access log line.
+struct Served {
+    route: RouteFuture,
+    log: Option<AccessLog>,
+}
+
+impl Future for Served {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Poll::Ready(response) = Pin::new(&mut this.route).poll(cx) else {
+            return Poll::Pending;
+        };
+        if let Some(log) = this.log.take() {
+            log.write(&response);
+        }
+        Poll::Ready(Ok(response))
     }
 }
 
@@ -410,7 +489,9 @@ where
                 g(this.conn.as_mut());
             }
         } else if let Some(slot) = state.conns.borrow_mut().get_mut(this.guard.slot) {
-            *slot = Some(cx.waker().clone());
+            if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *slot = Some(cx.waker().clone());
+            }
         }
         this.conn.as_mut().poll(cx)
     }
