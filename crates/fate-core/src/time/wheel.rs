@@ -215,20 +215,25 @@ impl<T: Default> Slab<T> {
         (self.chunks.len() << CHUNK_BITS) as u32
     }
 
-    fn alloc(&mut self, when: u64, seq: u64, value: T) -> u32 {
-        if self.free_head == NIL {
-            self.grow();
+    /// Vacates the node of `key` if it is occupied and `key` is not stale; returns its
+    /// value and its old `level`, `slot` and `seq`.
+    fn take(&mut self, key: Key) -> Option<(T, u8, u8, u64)> {
+        let free_head = self.free_head;
+        let node = self
+            .chunks
+            .get_mut((key.index >> CHUNK_BITS) as usize)?
+            .get_mut(key.index as usize & (CHUNK - 1))?;
+        if node.generation != key.generation || node.level == VACANT {
+            return None;
         }
-        self.len += 1;
-        let index = self.free_head;
-        let node = self.at_mut(index);
-        let next_free = node.when as u32;
-        node.when = when;
-        node.seq = seq;
-        node.value = value;
-        node.level = UNFILED;
-        self.free_head = next_free;
-        index
+        let (level, slot, seq) = (node.level, node.slot, node.seq);
+        node.generation = node.generation.wrapping_add(1);
+        node.level = VACANT;
+        node.when = u64::from(free_head);
+        let value = std::mem::take(&mut node.value);
+        self.free_head = key.index;
+        self.len -= 1;
+        Some((value, level, slot, seq))
     }
 
     /// Adds a chunk of vacant nodes, threaded in index order onto the (empty) free list.
@@ -366,19 +371,30 @@ impl<T: Default> Wheel<T> {
     /// Schedules `value` at `when`; O(1).
     pub(crate) fn insert(&mut self, when: u64, value: T) -> Key {
         let seq = self.take_seq();
-        let index = self.slab.alloc(when, seq, value);
-        self.file(index, when, seq);
-        Key {
-            index,
-            generation: self.slab.at(index).generation,
+        if self.slab.free_head == NIL {
+            self.slab.grow();
         }
+        let index = self.slab.free_head;
+        let (level, slot) = self.place(index, when, seq);
+        let slab = &mut self.slab;
+        slab.len += 1;
+        let node = slab.at_mut(index);
+        let next_free = node.when as u32;
+        node.when = when;
+        node.seq = seq;
+        node.value = value;
+        node.level = level;
+        node.slot = slot;
+        let generation = node.generation;
+        slab.free_head = next_free;
+        Key { index, generation }
     }
 
     /// Removes the entry of `key`, if it is still pending; O(1) amortised.
     pub(crate) fn remove(&mut self, key: Key) -> Option<T> {
-        self.node(key)?;
-        self.unfile(key.index);
-        Some(self.slab.free(key.index))
+        let (value, level, slot, seq) = self.slab.take(key)?;
+        self.unplace(key.index, level, slot, seq as u32);
+        Some(value)
     }
 
     /// Moves the entry of `key` to `when`, as if it were inserted now (it goes after entries
@@ -511,12 +527,28 @@ impl<T: Default> Wheel<T> {
 
     /// Files the (occupied, unfiled) node at `index` by its deadline.
     fn file(&mut self, index: u32, when: u64, seq: u64) {
+        let (level, slot) = self.place(index, when, seq);
+        let node = self.slab.at_mut(index);
+        node.level = level;
+        node.slot = slot;
+    }
+
+    /// Puts an item for the node at `index`, due at `when` with sequence number `seq`, in the
+    /// late heap or a level slot; returns the `level` and `slot` the node must record.
+    fn place(&mut self, index: u32, when: u64, seq: u64) -> (u8, u8) {
         if when < self.ready_until {
-            self.slab.at_mut(index).level = READY_LATE;
             self.late.push(Earliest(LateItem { when, seq, index }));
-        } else {
-            self.file_in_wheel(index, when, seq);
+            return (READY_LATE, 0);
         }
+        let level = level_for(self.elapsed, when);
+        let slot = digit(when, level);
+        let lvl = &mut self.levels[level];
+        lvl.slots[slot].push(Item {
+            index,
+            tag: seq as u32,
+        });
+        lvl.occupied |= 1 << slot;
+        (level as u8, slot as u8)
     }
 
     fn file_in_wheel(&mut self, index: u32, when: u64, seq: u64) {
@@ -537,8 +569,15 @@ impl<T: Default> Wheel<T> {
     /// popped if it is the slot's last, else left behind as a stale item.
     fn unfile(&mut self, index: u32) {
         let node = self.slab.at_mut(index);
-        let (level, slot, tag) = (node.level, node.slot as usize, node.seq as u32);
+        let (level, slot, tag) = (node.level, node.slot, node.seq as u32);
         node.level = UNFILED;
+        self.unplace(index, level, slot, tag);
+    }
+
+    /// Drops the item of the node at `index`, which was filed at `level` and `slot` with
+    /// `tag` and no longer is: pops it if it is its slot's last, else counts it stale.
+    fn unplace(&mut self, index: u32, level: u8, slot: u8, tag: u32) {
+        let slot = slot as usize;
         if level == READY_RUN || level == READY_LATE {
             self.stale += 1;
             self.drop_stale_heads();
