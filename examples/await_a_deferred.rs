@@ -5,7 +5,7 @@
 //! `inlineCallbacks` — awaits those Deferreds like any future: one after another, several at
 //! once with `gather_results`, recovering from a failure it can handle, and giving up on one
 //! that takes too long with `fate::timeout` (which cancels the Deferred). The other way round,
-//! a task fires a Deferred with the async function's result through its firing end, so
+//! `fate::spawn` runs the async function as a task and returns a Deferred of its result, so
 //! callback-style code adds callbacks to what async code computed.
 //!
 //! Run with: `cargo run --example await_a_deferred` (add `-- --fast` for a tenth of each wait).
@@ -85,12 +85,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let fast = std::env::args().any(|a| a == "--fast");
     let step = Duration::from_millis(if fast { 50 } else { 500 });
     fate::run(move || {
-        // Async code fires a Deferred; callback code consumes it.
-        let (total, fire) = Deferred::pending();
-        fate::spawn_local(async move {
-            fire.fire(compute(step).await).ok();
-        })
-        .detach();
+        // Async code becomes a Deferred again, and callback code consumes it.
+        let total: Deferred<i64> = fate::spawn(compute(step));
         let _done = total
             .add_callback(|total: i64| say(&format!("a callback receives the total: {total}")))
             .add_errback(|failure: Failure| say(&format!("an errback receives: {failure}")))

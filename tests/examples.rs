@@ -340,7 +340,12 @@ fn await_a_deferred_mixes_callbacks_and_async_in_one_chain() {
 fn examples_end_even_when_their_reader_goes_away() {
     // As `example | head -1`: once the pipe is closed, println! panics inside a callback, and
     // the reactor must stop anyway.
-    for name in ["slow_multiply", "mad_hatter", "looping_call"] {
+    for name in [
+        "slow_multiply",
+        "mad_hatter",
+        "looping_call",
+        "await_a_deferred",
+    ] {
         let mut child = Command::new(examples_dir().join(name))
             .arg("--fast")
             .stdout(std::process::Stdio::piped())
