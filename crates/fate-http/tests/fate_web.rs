@@ -218,13 +218,8 @@ fn redirects_follow_the_method_and_body_rules() {
                 "GET "
             );
             // 307 keeps the method and body.
-            let req = http::Request::post(format!("{base}/r307"))
-                .body(Body::from("payload"))
-                .unwrap();
-            assert_eq!(
-                agent.request(req).await.unwrap().text().await.unwrap(),
-                "POST payload"
-            );
+            let r = agent.post(&format!("{base}/r307"), "payload").await.unwrap();
+            assert_eq!(r.text().await.unwrap(), "POST payload");
             // 307 with a streamed body cannot be followed.
             let (tx, body) = Body::channel();
             drop(tx);

@@ -61,6 +61,13 @@ const USER_AGENT: &str = concat!("fate/", env!("CARGO_PKG_VERSION"));
 ///
 /// Dropping a request's future (or cancelling the Deferred of
 /// [`get_page`](Agent::get_page)) closes its connection.
+///
+/// An agent belongs to its reactor's thread (it holds `Rc`s):
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// send(fate_http::client::Agent::new());
+/// ```
 #[derive(Clone)]
 pub struct Agent {
     inner: Rc<Inner>,
@@ -262,6 +269,18 @@ impl Agent {
             .parse()
             .map_err(|e| Error::with(Kind::Builder, e).for_url(url))?;
         self.request(Request::get(uri).body(Body::empty())?).await
+    }
+
+    /// POSTs `body` to `url`.
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Agent::request).
+    pub async fn post(&self, url: &str, body: impl Into<Body>) -> Result<Response, Error> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| Error::with(Kind::Builder, e).for_url(url))?;
+        self.request(Request::post(uri).body(body.into())?).await
     }
 
     /// Sends `request` (its URI must be absolute: `http://` or `https://`), following

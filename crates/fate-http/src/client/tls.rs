@@ -34,6 +34,8 @@ pub(crate) fn client_config(
         }
         roots.add_parsable_certificates(native.certs);
     }
+    #[cfg(feature = "webpki-roots")]
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for cert in extra {
         roots
             .add(cert.clone())
