@@ -143,13 +143,16 @@
 //!
 //! # 6. `inlineCallbacks` is `async`/`await`
 //!
-//! A Deferred is a future: awaiting it gives its `Result<T, Failure>`. An `async` block that
-//! awaits Deferreds reads top to bottom, as Twisted's `inlineCallbacks` do, and runs as a
-//! task on the same reactor as the callbacks ([`spawn_local`], [`block_on`]):
+//! A Deferred is a future: awaiting it gives its `Result<T, Failure>`, and `?` passes a
+//! failure on. An `async` function that awaits Deferreds reads top to bottom, as Twisted's
+//! `inlineCallbacks` do; [`spawn`] runs it as a task on the same reactor as the callbacks and
+//! returns a Deferred of its result, so the two styles mix freely. [`react`] (Twisted's
+//! `task.react`) runs the reactor until a Deferred fires and turns it into an exit code:
 //!
 //! ```
+//! use std::process::ExitCode;
 //! use std::time::Duration;
-//! use fate::Deferred;
+//! use fate::{Deferred, Failure};
 //!
 //! fn slow_multiply(x: i64, y: i64) -> Deferred<i64> {
 //!     let (d, fire) = Deferred::pending();
@@ -159,13 +162,17 @@
 //!     d
 //! }
 //!
-//! let product = fate::block_on(async {
+//! // Twisted: `twelve = yield slowMultiply(3, 4)` inside an `@inlineCallbacks` function.
+//! async fn twenty_four() -> Result<i64, Failure> {
 //!     let twelve = slow_multiply(3, 4).await?;
 //!     fate::sleep(Duration::from_millis(5)).await;
 //!     slow_multiply(twelve, 2).await
-//! })
-//! .unwrap();
-//! assert_eq!(product.ok(), Some(24));
+//! }
+//!
+//! let code = fate::react(|_reactor| {
+//!     fate::spawn(twenty_four()).add_callback(|n| assert_eq!(n, 24))
+//! });
+//! assert_eq!(code, ExitCode::SUCCESS);
 //! ```
 //!
 //! # 7. Beyond the article
