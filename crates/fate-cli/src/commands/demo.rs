@@ -79,7 +79,8 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
 pub(crate) fn main(args: Args) -> ExitCode {
     let seed = args.seed.unwrap_or_else(|| {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-        now.map_or(0, |d| d.as_nanos() as u64)
+        // Short enough to type back after `--seed`.
+        now.map_or(0, |d| (d.as_nanos() % 10_000) as u64)
     });
     let narrator = Narrator::stdout(if args.fast { 0.1 } else { 1.0 }, seed);
     match run_all(&narrator, SCENARIOS) {
