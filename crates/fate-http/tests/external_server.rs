@@ -65,6 +65,32 @@ fn python_redirects_404s_and_concurrency() {
 }
 
 #[test]
+fn python_gzip_deflate_chunked_and_303() {
+    let server = PythonServer::start_handler();
+    let base = server.url("");
+    run(LIMIT, async move {
+        let agent = Agent::new();
+        let hello = "hello ".repeat(1000);
+        for path in ["/gzip", "/deflate"] {
+            let r = agent.get(&format!("{base}{path}")).await.unwrap();
+            assert!(r.headers().get(http::header::CONTENT_ENCODING).is_none());
+            assert_eq!(r.text().await.unwrap(), hello, "{path}");
+        }
+        let r = agent.get(&format!("{base}/chunked")).await.unwrap();
+        assert_eq!(r.progress().total, None);
+        let want: String = (0..10).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(r.text().await.unwrap(), want);
+        // A POST answered with 303 goes on as a GET.
+        let r = agent
+            .post(&format!("{base}/see-other"), "form=data")
+            .await
+            .unwrap();
+        assert_eq!((r.redirects(), r.url().path()), (1, "/gzip"));
+        assert_eq!(r.text().await.unwrap(), hello);
+    });
+}
+
+#[test]
 fn a_server_that_stalls_mid_body_times_out() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

@@ -91,19 +91,75 @@ pub struct PythonServer {
     pub addr: SocketAddr,
 }
 
+/// A Python HTTP/1.1 server with pages `http.server` lacks: `/gzip` and `/deflate`
+/// (compressed "hello " * 1000), `/chunked` (ten chunks "line N\n"), `/see-other` (a 303 to
+/// `/gzip`).
+const PYTHON_HANDLER: &str = r#"
+import gzip, sys, zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BODY = b"hello " * 1000
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args):
+        pass
+    def do_GET(self):
+        if self.path in ("/gzip", "/deflate"):
+            data = gzip.compress(BODY) if self.path == "/gzip" else zlib.compress(BODY)
+            self.send_response(200)
+            self.send_header("Content-Encoding", self.path[1:])
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        elif self.path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(10):
+                line = ("line %d\n" % i).encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+            self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/see-other":
+            self.send_response(303)
+            self.send_header("Location", "/gzip")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            self.send_error(404)
+    def do_POST(self):
+        self.do_GET()
+
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
+
 impl PythonServer {
+    /// `python3 -m http.server` serving `dir`.
     pub fn start(dir: &Path) -> PythonServer {
         let port = free_port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-            ])
-            .arg("--directory")
-            .arg(dir)
+        let mut cmd = Command::new("python3");
+        cmd.args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .arg("--directory")
+        .arg(dir);
+        PythonServer::spawn(cmd, port)
+    }
+
+    /// The server of [`PYTHON_HANDLER`].
+    pub fn start_handler() -> PythonServer {
+        let port = free_port();
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", PYTHON_HANDLER, &port.to_string()]);
+        PythonServer::spawn(cmd, port)
+    }
+
+    fn spawn(mut cmd: Command, port: u16) -> PythonServer {
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
