@@ -107,14 +107,8 @@ pub(crate) struct State {
     pub(crate) boxed: Cell<Option<Box<dyn Any>>>,
     /// Handlers not run yet, oldest first.
     pub(crate) stages: Stages,
-    /// The chain waited on, so `cancel()` can be forwarded (X4). Weak: the inner chain owns us
-    /// through its continuation, and that must not become a cycle.
-    pub(crate) waiting_on: Cell<Option<Weak<Chain>>>,
-    /// The chain waiting on this one (set while a continuation to it is attached), so a
-    /// producer that vanishes can tell whether anyone still cares (see `Fire`'s drop).
-    pub(crate) waiter: Cell<Option<Weak<Chain>>>,
-    /// Run by the first `cancel()` on an unfired chain; dropped at fire (X7).
-    pub(crate) canceller: Cell<Option<Box<dyn FnOnce()>>>,
+    /// The links few chains have, allocated the first time one is set.
+    rare: Cell<Option<Box<Rare>>>,
     /// Where the Deferred was created (`#[track_caller]` on constructors).
     pub(crate) created: &'static Location<'static>,
     /// Where it was first fired (for `AlreadyCalled`).
@@ -136,9 +130,7 @@ impl State {
             failure: Cell::new(None),
             boxed: Cell::new(None),
             stages: Stages::new(),
-            waiting_on: Cell::new(None),
-            waiter: Cell::new(None),
-            canceller: Cell::new(None),
+            rare: Cell::new(None),
             created,
             first_fired: Cell::new(None),
         }
@@ -165,9 +157,54 @@ impl State {
     #[inline]
     pub(crate) fn mark_fired(&self) {
         self.fired.set(true);
-        if let Some(canceller) = self.canceller.take() {
-            drop(canceller);
+        drop(self.take_canceller());
+    }
+
+    /// Reads or updates the rare links; `f` must not call back into this chain.
+    fn with_rare<R>(&self, f: impl FnOnce(&mut Rare) -> R) -> R {
+        let mut rare = self.rare.take().unwrap_or_default();
+        let out = f(&mut rare);
+        self.rare.set(Some(rare));
+        out
+    }
+
+    /// Takes the canceller, to run it (with no borrow held) or drop it.
+    #[inline]
+    pub(crate) fn take_canceller(&self) -> Option<Box<dyn FnOnce()>> {
+        let mut rare = self.rare.take()?;
+        let canceller = rare.canceller.take();
+        self.rare.set(Some(rare));
+        canceller
+    }
+
+    pub(crate) fn set_canceller(&self, canceller: Box<dyn FnOnce()>) {
+        self.with_rare(|r| r.canceller = Some(canceller));
+    }
+
+    pub(crate) fn set_waiter(&self, waiter: Option<Weak<Chain>>) {
+        if waiter.is_some() || self.has_rare() {
+            self.with_rare(|r| r.waiter = waiter);
         }
+    }
+
+    pub(crate) fn waiter(&self) -> Option<Weak<Chain>> {
+        if !self.has_rare() {
+            return None;
+        }
+        self.with_rare(|r| r.waiter.clone())
+    }
+
+    pub(crate) fn set_waiting_on(&self, inner: Option<Weak<Chain>>) {
+        if inner.is_some() || self.has_rare() {
+            self.with_rare(|r| r.waiting_on = inner);
+        }
+    }
+
+    fn has_rare(&self) -> bool {
+        let rare = self.rare.take();
+        let has = rare.is_some();
+        self.rare.set(rare);
+        has
     }
 
     /// Fires an unfired chain with a failure (cancellation, abandonment); the caller checked
@@ -185,11 +222,24 @@ impl State {
 
     /// The chain this one waits on, if any and still alive.
     pub(crate) fn waited_on(&self) -> Option<Rc<Chain>> {
-        let weak = self.waiting_on.take();
-        let inner = weak.as_ref().and_then(Weak::upgrade);
-        self.waiting_on.set(weak);
-        inner
+        if !self.has_rare() {
+            return None;
+        }
+        self.with_rare(|r| r.waiting_on.as_ref().and_then(Weak::upgrade))
     }
+}
+
+/// Links of a chain that few chains have.
+#[derive(Default)]
+struct Rare {
+    /// The chain waited on, so `cancel()` can be forwarded (X4). Weak: the inner chain owns us
+    /// through its continuation, and that must not become a cycle.
+    waiting_on: Option<Weak<Chain>>,
+    /// The chain waiting on this one (set while a continuation to it is attached), so a
+    /// producer that vanishes can tell whether anyone still cares (see `Fire`'s drop).
+    waiter: Option<Weak<Chain>>,
+    /// Run by the first `cancel()` on an unfired chain; dropped at fire (X7).
+    canceller: Option<Box<dyn FnOnce()>>,
 }
 
 impl Drop for State {
@@ -251,22 +301,13 @@ pub(crate) fn still_wanted(chain_refs: usize, held: usize, state: &State) -> boo
     if chain_refs > held {
         return true;
     }
-    let mut next = {
-        let w = state.waiter.take();
-        state.waiter.set(w.clone());
-        w
-    };
+    let mut next = state.waiter();
     while let Some(weak) = next {
         // The waiter is held by the continuation (one reference): anyone else counts.
         if weak.strong_count() > 1 {
             return true;
         }
-        next = weak.upgrade().and_then(|outer| {
-            let st = &outer.state;
-            let w = st.waiter.take();
-            st.waiter.set(w.clone());
-            w
-        });
+        next = weak.upgrade().and_then(|outer| outer.state.waiter());
     }
     false
 }

@@ -105,7 +105,7 @@ pub(crate) fn cancel(chain: &Rc<Chain>, at: &'static Location<'static>) {
     loop {
         let st = cur.state();
         if !st.fired.get() {
-            match st.canceller.take() {
+            match st.take_canceller() {
                 Some(canceller) => canceller(), // may fire; a panic propagates (X6)
                 None => st.suppress_already_called.set(true),
             }

@@ -135,14 +135,14 @@ impl<T: 'static> Deferred<T> {
     pub fn with_canceller(canceller: impl FnOnce(Fire<T>) + 'static) -> (Deferred<T>, Fire<T>) {
         let head = Rc::new(Head::<T>::new(Location::caller()));
         let weak = Rc::downgrade(&head);
-        head.state.canceller.set(Some(Box::new(move || {
+        head.state.set_canceller(Box::new(move || {
             if let Some(head) = weak.upgrade() {
                 // Hold the Deferred open while the canceller runs: dropping every firing end
                 // in there is what cancelling means, not abandonment.
                 let _open = HoldOpen::new(&head);
                 canceller(Fire::new(head.clone()));
             }
-        })));
+        }));
         let d = Deferred::from_chain(head.clone());
         (d, Fire::new(head))
     }

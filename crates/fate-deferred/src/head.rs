@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::panic::Location;
 use std::rc::Rc;
 
-use crate::chain::{Core, Held, State, TypedSlot};
+use crate::chain::{Core, State, TypedSlot};
 use crate::error::AlreadyCalled;
 use crate::{trampoline, Failure};
 
@@ -32,15 +32,8 @@ impl<T: 'static> Core<TypedSlot<T>> {
             return self.fired_again();
         }
         st.first_fired.set(Some(at));
-        match result {
-            Ok(v) => {
-                self.slot.0.set(Some(v));
-                st.held.set(Held::Slot);
-            }
-            Err(f) => st.park_failure(f),
-        }
         st.mark_fired();
-        trampoline::run(self.clone());
+        trampoline::run_fired(self.clone(), result);
         Ok(())
     }
 

@@ -62,7 +62,7 @@ pub(crate) fn take_input<T: 'static>(
 
 /// Hands `result` to the next queued stage, or parks it when there is none, the chain is
 /// paused, or the hand-offs have gone [`MAX_DEPTH`] deep.
-#[inline]
+#[inline(always)]
 pub(crate) fn proceed<U: 'static>(
     result: Result<U, Failure>,
     chain: &Rc<Chain>,
@@ -136,7 +136,7 @@ fn wait_on<U: 'static>(inner: Deferred<U>, outer: &Rc<Chain>) -> Option<Result<U
             return Some(result);
         }
     }
-    st.waiter.set(Some(Rc::downgrade(outer)));
+    st.set_waiter(Some(Rc::downgrade(outer)));
     st.stages.push(Entry {
         stage: Box::new(Continuation::<U> {
             outer: outer.clone(),
@@ -146,7 +146,7 @@ fn wait_on<U: 'static>(inner: Deferred<U>, outer: &Rc<Chain>) -> Option<Result<U
     });
     let outer_st = &outer.state;
     outer_st.waiting.set(true);
-    outer_st.waiting_on.set(Some(Rc::downgrade(&inner)));
+    outer_st.set_waiting_on(Some(Rc::downgrade(&inner)));
     None
 }
 
@@ -167,12 +167,12 @@ impl<U: 'static> Stage for Continuation<U> {
         _depth: u32,
     ) -> Option<Rc<Chain>> {
         let result = take_input::<U>(input, chain, added);
-        chain.state.waiter.set(None);
+        chain.state.set_waiter(None);
         let outer = self.outer;
         park(&outer, result);
         let outer_st = &outer.state;
         outer_st.waiting.set(false);
-        outer_st.waiting_on.set(None);
+        outer_st.set_waiting_on(None);
         Some(outer)
     }
 }

@@ -27,11 +27,16 @@ pub(crate) struct Stages {
     ring: [Cell<Option<Entry>>; INLINE],
     start: Cell<u8>,
     len: Cell<u8>,
-    /// Entries added while the ring was full or the spill not empty.
-    spill: Cell<VecDeque<Entry>>,
-    /// How many entries `spill` holds (read without moving it out of its `Cell`).
-    spilled: Cell<usize>,
+    /// Entries added while the ring was full or the spill not empty; `None` when empty, so
+    /// an unspilled queue costs one word.
+    spill: Cell<Option<Box<Spill>>>,
+    /// `spill` is `Some`: read without moving it out of its `Cell`.
+    spilled: Cell<bool>,
 }
+
+/// The entries beyond the ring, oldest first.
+#[derive(Default)]
+struct Spill(VecDeque<Entry>);
 
 impl Stages {
     #[inline]
@@ -40,15 +45,15 @@ impl Stages {
             ring: [const { Cell::new(None) }; INLINE],
             start: Cell::new(0),
             len: Cell::new(0),
-            spill: Cell::new(VecDeque::new()),
-            spilled: Cell::new(0),
+            spill: Cell::new(None),
+            spilled: Cell::new(false),
         }
     }
 
     #[inline]
     pub(crate) fn push(&self, entry: Entry) {
         let len = self.len.get();
-        if self.spilled.get() == 0 && usize::from(len) < INLINE {
+        if usize::from(len) < INLINE && !self.spilled.get() {
             let at = (usize::from(self.start.get()) + usize::from(len)) % INLINE;
             self.ring[at].set(Some(entry));
             self.len.set(len + 1);
@@ -57,11 +62,13 @@ impl Stages {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn push_spill(&self, entry: Entry) {
-        let mut spill = self.spill.take();
-        spill.push_back(entry);
-        self.spill.set(spill);
-        self.spilled.set(self.spilled.get() + 1);
+        let mut spill = self.spill.take().unwrap_or_default();
+        spill.0.push_back(entry);
+        self.spill.set(Some(spill));
+        self.spilled.set(true);
     }
 
     #[inline]
@@ -73,22 +80,27 @@ impl Stages {
             self.len.set(len - 1);
             return self.ring[start].take();
         }
-        if self.spilled.get() == 0 {
+        if !self.spilled.get() {
             return None;
         }
         self.pop_spill()
     }
 
+    #[cold]
+    #[inline(never)]
     fn pop_spill(&self) -> Option<Entry> {
-        let mut spill = self.spill.take();
-        let entry = spill.pop_front();
-        self.spilled.set(spill.len());
-        self.spill.set(spill);
+        let mut spill = self.spill.take()?;
+        let entry = spill.0.pop_front();
+        if spill.0.is_empty() {
+            self.spilled.set(false);
+        } else {
+            self.spill.set(Some(spill));
+        }
         entry
     }
 
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.len.get() == 0 && self.spilled.get() == 0
+        self.len.get() == 0 && !self.spilled.get()
     }
 }

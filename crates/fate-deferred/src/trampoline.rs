@@ -12,7 +12,8 @@
 
 use std::rc::Rc;
 
-use crate::chain::{Chain, Held, State};
+use crate::chain::{park, Chain, Held, State};
+use crate::Failure;
 
 /// Processes `chain` (and every outer chain it hands results to) until each is idle, paused,
 /// or already being processed by an outer loop (which will pick the new work up, D8).
@@ -41,9 +42,39 @@ impl Drop for Running<'_> {
     }
 }
 
+/// Runs a chain its producer just fired with `result`: the first stage takes it straight
+/// from here, so it is parked only if nothing is queued or the chain is paused.
+#[inline]
+pub(crate) fn run_fired<T: 'static>(chain: Rc<Chain>, result: Result<T, Failure>) {
+    let st = &chain.state;
+    if !st.runnable() {
+        park(&chain, result);
+        return;
+    }
+    let outer = {
+        st.running.set(true);
+        let _running = Running(st);
+        match st.stages.pop() {
+            Some(entry) => {
+                let mut input = Some(result);
+                match entry.stage.run(Some(&mut input), &chain, entry.added, 0) {
+                    Some(outer) => Some(outer),
+                    None => drive(&chain),
+                }
+            }
+            None => {
+                park(&chain, result);
+                None
+            }
+        }
+    };
+    if let Some(outer) = outer {
+        run(outer);
+    }
+}
+
 /// Runs one chain's queued stages on its parked result until it is idle, paused or waiting;
-/// returns an outer chain that a continuation handed a result to. Each stage hands its
-/// result on to the next by itself, up to a depth; this loop resumes where that stopped.
+/// returns an outer chain that a continuation handed a result to.
 fn run_one(chain: &Rc<Chain>) -> Option<Rc<Chain>> {
     let st = &chain.state;
     if !st.runnable() {
@@ -51,6 +82,13 @@ fn run_one(chain: &Rc<Chain>) -> Option<Rc<Chain>> {
     }
     st.running.set(true);
     let _running = Running(st);
+    drive(chain)
+}
+
+/// The loop of a running chain. Each stage hands its result on to the next by itself, up to
+/// a depth; this loop resumes where that stopped.
+fn drive(chain: &Rc<Chain>) -> Option<Rc<Chain>> {
+    let st = &chain.state;
     while !st.is_paused() && st.held.get() != Held::Nothing {
         let entry = st.stages.pop()?;
         if let Some(outer) = entry.stage.run(None, chain, entry.added, 0) {
