@@ -90,7 +90,11 @@ impl Key {
     };
 }
 
-/// One slab node: an entry, or a link in the free list. 56 bytes for the timeline's entries.
+/// One slab node: an entry, or a link in the free list.
+///
+/// Aligned to a cache line (64 bytes for the timeline's entries, 54 of them used): sorting
+/// a slot reads each node's deadline, and popping it then finds the callback in the same line.
+#[repr(align(64))]
 struct Node<T> {
     /// Deadline in ns since the epoch; for a vacant node, the next free index.
     when: u64,
