@@ -70,6 +70,9 @@ struct Inner {
     /// The current time of a virtual timeline; `None` for real time.
     manual_now: Option<Cell<Instant>>,
     wheel: RefCell<Wheel<Entry>>,
+    /// The last `now` given to [`Timeline::pop_due`], in nanoseconds: the loop pops many
+    /// calls with one `now` per turn, and converting it costs more than comparing it.
+    due_now: Cell<Option<(Instant, u64)>>,
 }
 
 /// What a timer does when it fires.
@@ -120,6 +123,7 @@ impl Timeline {
                 epoch,
                 manual_now,
                 wheel: RefCell::new(Wheel::new()),
+                due_now: Cell::new(None),
             }),
         }
     }
@@ -354,7 +358,14 @@ impl Timeline {
     /// The timeline is not borrowed once this returns: run the call with [`DueCall::run`];
     /// it may schedule, cancel and reset calls on this timeline.
     pub(crate) fn pop_due(&self, now: Instant) -> Option<DueCall> {
-        let now = self.to_ns(now);
+        let now = match self.inner.due_now.get() {
+            Some((at, ns)) if at == now => ns,
+            _ => {
+                let ns = self.to_ns(now);
+                self.inner.due_now.set(Some((now, ns)));
+                ns
+            }
+        };
         let (_, entry) = self.inner.wheel.borrow_mut().pop_expired(now)?;
         Some(DueCall(entry))
     }
