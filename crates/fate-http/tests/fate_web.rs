@@ -218,7 +218,10 @@ fn redirects_follow_the_method_and_body_rules() {
                 "GET "
             );
             // 307 keeps the method and body.
-            let r = agent.post(&format!("{base}/r307"), "payload").await.unwrap();
+            let r = agent
+                .post(&format!("{base}/r307"), "payload")
+                .await
+                .unwrap();
             assert_eq!(r.text().await.unwrap(), "POST payload");
             // 307 with a streamed body cannot be followed.
             let (tx, body) = Body::channel();
