@@ -109,7 +109,9 @@ impl<T: 'static> Deferred<T> {
     #[track_caller]
     #[inline]
     pub fn pending() -> (Deferred<T>, Fire<T>) {
-        let head = Rc::new(Head::<T>::new(Location::caller()));
+        let created = Location::caller();
+        // `new_cyclic` allocates first and builds the head in place: no copy of it.
+        let head = Rc::new_cyclic(|_| Head::<T>::new(created));
         let d = Deferred::from_chain(head.clone());
         (d, Fire::new(head))
     }

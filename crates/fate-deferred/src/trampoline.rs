@@ -59,6 +59,7 @@ pub(crate) fn run_fired<T: 'static>(chain: Rc<Chain>, result: Result<T, Failure>
                 let mut input = Some(result);
                 match entry.stage.run(Some(&mut input), &chain, entry.added, 0) {
                     Some(outer) => Some(outer),
+                    None if st.stages.is_empty() => None,
                     None => drive(&chain),
                 }
             }
