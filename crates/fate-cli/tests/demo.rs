@@ -65,7 +65,7 @@ fn demo_help_mentions_fast() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("--fast"));
 }
 
-/// The MadHatter's part of a demo run: from its heading to the end, without timestamps.
+/// The MadHatter's part of a demo run, without timestamps.
 fn mad_hatter_story(seed: &str) -> Vec<String> {
     let out = Command::new(env!("CARGO_BIN_EXE_fate"))
         .args(["demo", "--fast", "--seed", seed])
@@ -76,9 +76,10 @@ fn mad_hatter_story(seed: &str) -> Vec<String> {
     let from = stdout
         .find("the MadHatter, left to chance")
         .expect("the MadHatter scenario");
+    // Up to the blank line before the next scenario: the others' timing may vary.
     stdout[from..]
         .lines()
-        .filter(|l| !l.contains("scenarios done in"))
+        .take_while(|l| !l.is_empty())
         .map(|l| l.rsplit("] ").next().unwrap_or(l).to_owned())
         .collect()
 }
