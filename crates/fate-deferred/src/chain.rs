@@ -34,6 +34,7 @@
 
 use std::any::Any;
 use std::cell::Cell;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::rc::{Rc, Weak};
 
@@ -102,13 +103,13 @@ pub(crate) struct State {
     /// Live `Fire` ends; when the last one goes unfired the chain errbacks `Abandoned`.
     pub(crate) firers: Cell<u32>,
     /// The parked failure (`held == Failure`); reported as unhandled if dropped here.
-    pub(crate) failure: Cell<Option<Failure>>,
+    pub(crate) failure: ManuallyDrop<Cell<Option<Failure>>>,
     /// A parked value of another type than the head's (`held == Boxed`).
-    pub(crate) boxed: Cell<Option<Box<dyn Any>>>,
+    pub(crate) boxed: ManuallyDrop<Cell<Option<Box<dyn Any>>>>,
     /// Handlers not run yet, oldest first.
-    pub(crate) stages: Stages,
+    pub(crate) stages: ManuallyDrop<Stages>,
     /// The links few chains have, allocated the first time one is set.
-    rare: Cell<Option<Box<Rare>>>,
+    rare: ManuallyDrop<Cell<Option<Box<Rare>>>>,
     /// Where the Deferred was created (`#[track_caller]` on constructors).
     pub(crate) created: &'static Location<'static>,
     /// Where it was first fired (for `AlreadyCalled`).
@@ -127,10 +128,10 @@ impl State {
             held: Cell::new(Held::Nothing),
             paused: Cell::new(0),
             firers: Cell::new(0),
-            failure: Cell::new(None),
-            boxed: Cell::new(None),
-            stages: Stages::new(),
-            rare: Cell::new(None),
+            failure: ManuallyDrop::new(Cell::new(None)),
+            boxed: ManuallyDrop::new(Cell::new(None)),
+            stages: ManuallyDrop::new(Stages::new()),
+            rare: ManuallyDrop::new(Cell::new(None)),
             created,
             first_fired: Cell::new(None),
         }
@@ -242,14 +243,25 @@ struct Rare {
     canceller: Option<Box<dyn FnOnce()>>,
 }
 
+/// The `ManuallyDrop` fields are emptied here — whatever they still hold is moved out and
+/// dropped — so a finished chain's drop is these few checks, with no drop glue walking empty
+/// fields after them. An empty `Stages` or `Cell<None>` owns nothing: not dropping it leaks
+/// nothing.
 impl Drop for State {
+    #[inline]
     fn drop(&mut self) {
         if let Some(failure) = self.failure.take() {
             unhandled::report(self.created, failure);
         }
+        if let Some(boxed) = self.boxed.take() {
+            drop(boxed);
+        }
+        if let Some(rare) = self.rare.take() {
+            drop(rare);
+        }
         if !self.stages.is_empty() {
             release(Garbage::Stages(std::mem::replace(
-                &mut self.stages,
+                &mut *self.stages,
                 Stages::new(),
             )));
         }

@@ -1,4 +1,4 @@
-//! Iterative drops: a million linked nodes must not be dropped recursively.
+//! Iterative drops: a million nested Deferreds must not be dropped recursively.
 //!
 //! Dropping a chain drops its unrun handlers, whose captures may hold Deferreds whose chains
 //! hold handlers ... — recursion as deep as the nesting. A dropped chain hands its handlers to

@@ -3,7 +3,7 @@
 //! One loop drives one chain at a time. Handing a result from an inner Deferred to the outer
 //! Deferred waiting on it *switches* the loop to the outer chain instead of recursing, so
 //! neither a million callbacks nor a million nested Deferreds grow the stack. A continuation is
-//! always the last node of its inner chain (the inner handle was moved into the callback's
+//! always the last stage of its inner chain (the inner handle was moved into the callback's
 //! return), so after a hand-off the inner chain has nothing left and need not be revisited.
 //!
 //! We differ from Twisted on one quirk (Q2): Twisted stops the whole loop when the outer chain
