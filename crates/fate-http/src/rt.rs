@@ -1,30 +1,101 @@
 //! hyper's runtime hooks on the reactor: an executor that spawns `!Send` tasks, and a timer
-//! whose sleeps are `Send + Sync` handles to reactor timers.
+//! whose sleeps are `Send + Sync` handles to a per-thread timer queue driven by one reactor
+//! timer.
 //!
 //! hyper keeps its timer as an `Arc<dyn Timer + Send + Sync>` and requires every `Sleep` to
-//! be `Send + Sync`, but the reactor's timers are `!Send` (they live in a `RefCell`ed wheel).
-//! So a [`Sleep`] here holds only plain data — a deadline, a slot number and the thread it
-//! belongs to — and the real `fate_core::time::Sleep` lives in a thread-local slab. hyper
-//! never moves a connection between threads; if a `Sleep` is dropped on another thread anyway,
-//! its slot is left alone (the timer then fires into a dead waker and is removed).
+//! be `Send + Sync`, but the reactor's timers are `!Send`. So a [`Sleep`] holds only plain
+//! data — a deadline, a slot number and a token naming its thread — and its waker lives in
+//! this thread's [`Queue`]. hyper never moves a connection between threads; a `Sleep`
+//! polled on another thread panics, one dropped on another thread leaves its slot alone.
+//!
+//! # Why a queue rather than a reactor timer per sleep
+//!
+//! hyper's sleeps are mostly timeouts that never fire: the HTTP/1 header-read timeout is
+//! armed (and dropped) for every request on a keep-alive connection. A slot in a slab costs a
+//! fraction of a timing-wheel entry, so the queue keeps one reactor timer armed at its
+//! earliest deadline and moves it only when a sleep asks for an earlier one. When that timer
+//! fires, the queue wakes every due sleep and re-arms at the earliest deadline left — a scan
+//! of the pending sleeps, which are about one per connection and rarely due.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use fate_core::time::DelayedCall;
 use slab::Slab;
 
 thread_local! {
-    /// The reactor sleeps behind this thread's [`Sleep`] handles, by slot.
-    static SLEEPS: RefCell<Slab<fate_core::time::Sleep>> = const { RefCell::new(Slab::new()) };
+    /// This thread's pending sleeps.
+    static QUEUE: RefCell<Queue> = const {
+        RefCell::new(Queue { sleeps: Slab::new(), armed: None })
+    };
 }
 
-/// Names the current thread cheaply: the address of its `SLEEPS` slot, unique among live
-/// threads (`thread::current()` would touch an `Arc` on every timer).
+/// The pending sleeps of one thread and the reactor timer that serves them.
+struct Queue {
+    sleeps: Slab<Entry>,
+    /// The reactor timer, due at the instant given, on the reactor whose epoch is given (a
+    /// thread may run several reactors one after another).
+    armed: Option<(Instant, Instant, DelayedCall)>,
+}
+
+/// One registered sleep.
+struct Entry {
+    deadline: Instant,
+    /// The task to wake; `None` once woken (the sleep is then over).
+    waker: Option<Waker>,
+}
+
+impl Queue {
+    /// Makes sure the reactor timer fires by `deadline`.
+    fn arm(&mut self, deadline: Instant) {
+        let reactor = fate_core::reactor::current();
+        let epoch = reactor.timeline().epoch();
+        if let Some((at, armed_epoch, call)) = &self.armed {
+            if *armed_epoch == epoch && *at <= deadline && call.active() {
+                return;
+            }
+            let _ = call.cancel();
+        }
+        let call = reactor.timeline().call_at(deadline, fire);
+        self.armed = Some((deadline, epoch, call));
+    }
+}
+
+/// The reactor timer's callback: wakes the due sleeps, re-arms for the rest.
+fn fire() {
+    let wakers: Vec<Waker> = QUEUE.with(|q| {
+        let mut q = q.borrow_mut();
+        q.armed = None;
+        let now = Instant::now();
+        let mut due = Vec::new();
+        let mut next: Option<Instant> = None;
+        for (_, entry) in q.sleeps.iter_mut() {
+            if entry.waker.is_none() {
+                continue;
+            }
+            if entry.deadline <= now {
+                due.extend(entry.waker.take());
+            } else {
+                next = Some(next.map_or(entry.deadline, |n| n.min(entry.deadline)));
+            }
+        }
+        if let Some(next) = next {
+            q.arm(next);
+        }
+        due
+    });
+    for w in wakers {
+        w.wake();
+    }
+}
+
+/// Names the current thread cheaply: the address of its queue, unique among live threads
+/// (`thread::current()` would touch an `Arc` for every sleep).
 fn thread_token() -> usize {
-    SLEEPS.with(|s| s as *const _ as usize)
+    QUEUE.with(|q| q as *const _ as usize)
 }
 
 /// hyper's executor: runs hyper's background futures (HTTP/2 streams, connection tasks) as
@@ -57,8 +128,7 @@ impl hyper::rt::Timer for Timer {
         Box::pin(Sleep::until(deadline))
     }
 
-    /// Moves the reactor timer in place (hyper resets its header-read timeout for every
-    /// request on a connection: no allocation, an O(1) move in the timing wheel).
+    /// Moves the deadline in place (no new allocation).
     fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, deadline: Instant) {
         match sleep.as_mut().downcast_mut_pin::<Sleep>() {
             Some(ours) => ours.get_mut().reset(deadline),
@@ -67,17 +137,17 @@ impl hyper::rt::Timer for Timer {
     }
 }
 
-/// A `Send + Sync` handle to a reactor sleep (see the module docs).
+/// A `Send + Sync` handle to a sleep in this thread's queue (see the module docs).
 ///
 /// # Cancellation
 ///
-/// Dropping it removes the reactor timer (on its own thread).
+/// Dropping it removes it from the queue (on its own thread).
 #[derive(Debug)]
 pub(crate) struct Sleep {
     deadline: Instant,
-    /// The slot of the reactor sleep in `SLEEPS`; `None` until first polled.
+    /// The slot of its entry in `QUEUE`; `None` until first polled while pending.
     slot: Option<usize>,
-    /// The thread whose `SLEEPS` holds the slot (see [`thread_token`]).
+    /// The thread whose `QUEUE` holds the slot (see [`thread_token`]).
     thread: usize,
 }
 
@@ -89,21 +159,16 @@ impl Sleep {
             thread: thread_token(),
         }
     }
-}
 
-impl Sleep {
-    /// Moves the deadline, keeping the registered reactor timer.
+    /// Moves the deadline; a sleep that was over waits again.
     fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
-        let Some(slot) = self.slot else { return };
+        let Some(slot) = self.slot.take() else { return };
         if self.thread != thread_token() {
             return;
         }
-        let _ = SLEEPS.try_with(|sleeps| {
-            if let Some(sleep) = sleeps.borrow_mut().get_mut(slot) {
-                sleep.reset(deadline);
-            }
-        });
+        let removed = QUEUE.with(|q| q.borrow_mut().sleeps.try_remove(slot));
+        drop(removed); // re-registered by the next poll
     }
 }
 
@@ -117,19 +182,33 @@ impl Future for Sleep {
             thread_token(),
             "a fate-http timer was polled off its reactor's thread"
         );
-        SLEEPS.with(|sleeps| {
-            let mut sleeps = sleeps.borrow_mut();
-            let slot = match this.slot {
-                Some(slot) => slot,
-                None => {
-                    let reactor = fate_core::reactor::current();
-                    let sleep = reactor.timeline().sleep_until(this.deadline);
-                    let slot = sleeps.insert(sleep);
-                    this.slot = Some(slot);
-                    slot
+        QUEUE.with(|q| {
+            let mut q = q.borrow_mut();
+            match this.slot {
+                Some(slot) => {
+                    let entry = &mut q.sleeps[slot];
+                    match &mut entry.waker {
+                        None => Poll::Ready(()),
+                        Some(w) => {
+                            if !w.will_wake(cx.waker()) {
+                                *w = cx.waker().clone();
+                            }
+                            Poll::Pending
+                        }
+                    }
                 }
-            };
-            Pin::new(&mut sleeps[slot]).poll(cx)
+                None => {
+                    if this.deadline <= Instant::now() {
+                        return Poll::Ready(());
+                    }
+                    this.slot = Some(q.sleeps.insert(Entry {
+                        deadline: this.deadline,
+                        waker: Some(cx.waker().clone()),
+                    }));
+                    q.arm(this.deadline);
+                    Poll::Pending
+                }
+            }
         })
     }
 }
@@ -139,15 +218,17 @@ impl hyper::rt::Sleep for Sleep {}
 impl Drop for Sleep {
     fn drop(&mut self) {
         let Some(slot) = self.slot else { return };
-        if SLEEPS.try_with(|s| s as *const _ as usize).ok() != Some(self.thread) {
-            return;
-        }
         // `try_with`: tasks dropped while the thread's locals are torn down must not panic.
-        let removed = SLEEPS
-            .try_with(|sleeps| sleeps.try_borrow_mut().ok()?.try_remove(slot))
+        let removed = QUEUE
+            .try_with(|q| {
+                if q as *const _ as usize != self.thread {
+                    return None;
+                }
+                q.try_borrow_mut().ok()?.sleeps.try_remove(slot)
+            })
             .ok()
             .flatten();
-        drop(removed); // outside the borrow: its drop reaches the timeline
+        drop(removed); // its waker's drop, outside the borrow
     }
 }
 
@@ -157,6 +238,17 @@ mod tests {
 
     fn assert_send_sync<T: Send + Sync>() {}
 
+    fn reactor() -> fate_core::reactor::Reactor {
+        fate_core::reactor::Reactor::builder()
+            .handle_signals(false)
+            .build()
+            .unwrap()
+    }
+
+    fn pending() -> usize {
+        QUEUE.with(|q| q.borrow().sleeps.len())
+    }
+
     #[test]
     fn sleep_and_timer_are_send_and_sync() {
         assert_send_sync::<Sleep>();
@@ -165,39 +257,72 @@ mod tests {
 
     #[test]
     fn sleep_waits_for_its_deadline_and_frees_its_slot() {
-        let reactor = fate_core::reactor::Reactor::builder()
-            .handle_signals(false)
-            .build()
-            .unwrap();
         let start = Instant::now();
-        reactor
+        reactor()
             .block_on(async {
                 Sleep::until(Instant::now() + Duration::from_millis(20)).await;
             })
             .unwrap();
         assert!(start.elapsed() >= Duration::from_millis(20));
-        assert_eq!(SLEEPS.with(|s| s.borrow().len()), 0);
+        assert_eq!(pending(), 0);
     }
 
     #[test]
-    fn reset_moves_the_registered_timer_without_a_new_one() {
-        let reactor = fate_core::reactor::Reactor::builder()
-            .handle_signals(false)
-            .build()
+    fn many_sleeps_share_one_reactor_timer_and_wake_in_order() {
+        let order = std::rc::Rc::new(RefCell::new(Vec::new()));
+        let log = order.clone();
+        reactor()
+            .block_on(async move {
+                let base = Instant::now();
+                let mut tasks = Vec::new();
+                for (i, ms) in [30u64, 10, 20, 10].into_iter().enumerate() {
+                    let log = log.clone();
+                    tasks.push(fate_core::spawn_local(async move {
+                        Sleep::until(base + Duration::from_millis(ms)).await;
+                        log.borrow_mut().push(i);
+                    }));
+                }
+                fate_core::task::yield_now().await;
+                assert_eq!(pending(), 4);
+                assert_eq!(
+                    fate_core::reactor::current()
+                        .timeline()
+                        .delayed_calls()
+                        .len(),
+                    1,
+                    "one reactor timer serves them all"
+                );
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            })
             .unwrap();
+        let order = order.borrow();
+        assert_eq!(order[3], 0, "the 30 ms sleep wakes last: {order:?}");
+        assert_eq!(order[2], 2, "the 20 ms sleep wakes third: {order:?}");
+        assert_eq!(
+            pending(),
+            0,
+            "each sleep let go of its slot when it was dropped"
+        );
+    }
+
+    #[test]
+    fn reset_moves_the_deadline_without_a_new_allocation() {
         let start = Instant::now();
-        reactor
+        reactor()
             .block_on(async move {
                 use hyper::rt::Timer as _;
                 let mut sleep = Timer.sleep(Duration::from_secs(60));
-                let waker = std::task::Waker::noop();
+                let waker = Waker::noop();
                 assert!(sleep
                     .as_mut()
                     .poll(&mut Context::from_waker(waker))
                     .is_pending());
-                let before = SLEEPS.with(|s| s.borrow().len());
+                let before: *const () = (&*sleep as *const dyn hyper::rt::Sleep).cast();
                 Timer.reset(&mut sleep, Instant::now() + Duration::from_millis(10));
-                assert_eq!(SLEEPS.with(|s| s.borrow().len()), before);
+                let after: *const () = (&*sleep as *const dyn hyper::rt::Sleep).cast();
+                assert_eq!(before, after, "the same allocation");
                 sleep.await;
             })
             .unwrap();
@@ -206,33 +331,17 @@ mod tests {
     }
 
     #[test]
-    fn dropping_an_unfinished_sleep_removes_the_reactor_timer() {
-        let reactor = fate_core::reactor::Reactor::builder()
-            .handle_signals(false)
-            .build()
-            .unwrap();
-        reactor
+    fn dropping_an_unfinished_sleep_frees_its_slot() {
+        reactor()
             .block_on(async {
                 let mut sleep = Box::pin(Sleep::until(Instant::now() + Duration::from_secs(60)));
-                let waker = std::task::Waker::noop();
                 assert!(sleep
                     .as_mut()
-                    .poll(&mut Context::from_waker(waker))
+                    .poll(&mut Context::from_waker(Waker::noop()))
                     .is_pending());
-                assert_eq!(SLEEPS.with(|s| s.borrow().len()), 1);
-                let timers = fate_core::reactor::current()
-                    .timeline()
-                    .delayed_calls()
-                    .len();
+                assert_eq!(pending(), 1);
                 drop(sleep);
-                assert_eq!(SLEEPS.with(|s| s.borrow().len()), 0);
-                assert_eq!(
-                    fate_core::reactor::current()
-                        .timeline()
-                        .delayed_calls()
-                        .len(),
-                    timers - 1
-                );
+                assert_eq!(pending(), 0);
             })
             .unwrap();
     }
