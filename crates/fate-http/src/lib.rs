@@ -36,6 +36,11 @@
 //! is `Send`), its timeouts on the reactor's timer wheel, and its I/O through a fate-core
 //! transport whose protocol feeds an inbox (so flow control is the transport's: a slow peer
 //! pauses reading or writing, never memory). TLS is rustls with the `ring` provider.
+//!
+//! # Features
+//!
+//! - `webpki-roots`: trust Mozilla's root certificates (compiled in) as well as the
+//!   system's, for machines without a certificate store.
 #![forbid(unsafe_code)]
 
 mod body;
