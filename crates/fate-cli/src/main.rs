@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Run the article's scenarios end to end, narrating each.
     Demo(commands::demo::Args),
+    /// An echo server on an endpoint (`--listen tcp:8000`), for tests and benchmarks.
+    Echo(commands::echo::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,5 +34,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo(args) => commands::demo::main(args),
+        Command::Echo(args) => commands::echo::main(args),
     }
 }

@@ -19,8 +19,12 @@
 //! - `testing`: the virtual clock and in-memory transports for tests.
 
 mod entry;
+#[cfg(feature = "net")]
+pub mod net;
 #[cfg(feature = "process")]
 pub mod process;
+#[cfg(feature = "net")]
+pub mod protocols;
 pub mod reactor;
 mod sys;
 pub mod task;

@@ -32,7 +32,11 @@ pub(crate) const WORKLOAD: Workload = Workload {
         Flag::value("msg-size", "64", "bytes per message"),
         Flag::switch("no-pin", "do not pin server and client threads to CPUs"),
     ],
-    impls: &[(Impl::Tokio, tokio)],
+    impls: &[
+        (Impl::Fate, fate),
+        (Impl::FateAsync, fate_async),
+        (Impl::Tokio, tokio),
+    ],
 };
 
 /// The load flags shared by `echo` and `http`'s built-in client, checked.
@@ -90,6 +94,79 @@ where
         .with("conns", conns as u64)
         .with("msg_size", msg_size as u64)
         .with("pinned", pinning.pinned())
+}
+
+/// fate Protocol: an echo `Protocol` per connection on an adopted listener; the reactor
+/// stops (closing every connection through its shutdown triggers) when the harness asks.
+pub(crate) fn fate(args: &Args) -> Report {
+    bench(args, "fate Protocol (callbacks), fate reactor", serve_fate)
+}
+
+fn serve_fate(listener: TcpListener, stop: Stop) {
+    use fate::net::{self, Protocol, Transport};
+
+    struct Echo(Option<Transport>);
+    impl Protocol for Echo {
+        fn connection_made(&mut self, transport: Transport) {
+            self.0 = Some(transport);
+        }
+        fn data_received(&mut self, data: &[u8]) {
+            if let Some(t) = &self.0 {
+                t.write(data);
+            }
+        }
+    }
+
+    let reactor = fate::reactor::Reactor::builder()
+        .handle_signals(false)
+        .build()
+        .expect("fate reactor");
+    let _port = net::adopt_tcp_listener(listener, net::for_protocol(|| Echo(None)))
+        .expect("fate listener");
+    reactor
+        .spawn_local(async move {
+            stop.await;
+            let _ = fate::reactor().stop();
+        })
+        .detach();
+    reactor.run().expect("fate reactor run");
+}
+
+/// fate async: a task per connection over `fate::net::TcpStream`, reading up to 64 KiB
+/// and writing it back (the tokio peer's shape on Fate's reactor).
+pub(crate) fn fate_async(args: &Args) -> Report {
+    bench(args, "fate async TcpStream, task per connection", serve_fate_async)
+}
+
+fn serve_fate_async(listener: TcpListener, stop: Stop) {
+    use futures::{AsyncReadExt, AsyncWriteExt};
+
+    fate::block_on(async move {
+        let listener = fate::net::TcpListener::from_std(listener).expect("fate listener");
+        let accept = async {
+            loop {
+                let Ok((mut s, _)) = listener.accept().await else {
+                    continue;
+                };
+                fate::spawn_local(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if s.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                })
+                .detach();
+            }
+        };
+        futures::pin_mut!(accept);
+        futures::future::select(stop, accept).await;
+    })
+    .expect("fate reactor");
 }
 
 /// tokio current_thread, a task per connection reading up to 64 KiB and writing it back

@@ -1,3 +1,4 @@
 //! One module per subcommand; each exposes `Args` (clap) and `main(Args) -> ExitCode`.
 
 pub(crate) mod demo;
+pub(crate) mod echo;

@@ -4,5 +4,9 @@
 #![forbid(unsafe_code)]
 
 mod clock;
+#[cfg(feature = "net")]
+mod string_transport;
 
 pub use clock::Clock;
+#[cfg(feature = "net")]
+pub use string_transport::{ProducerState, StringTransport};

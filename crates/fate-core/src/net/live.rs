@@ -1,0 +1,56 @@
+//! The open connections of this thread, so that a reactor shutdown closes them all and every
+//! protocol hears `connection_lost` before the loop ends (Twisted's `disconnectAll`).
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use crate::reactor::{Phase, SystemEvent, TriggerWait};
+
+/// Something that can be closed at shutdown.
+pub(crate) trait Live {
+    /// Closes it now; its owner is told at the next turn.
+    fn shut_down(&self);
+}
+
+thread_local! {
+    /// Weak references to what is (or was recently) open; pruned as it grows.
+    static LIVE: RefCell<Vec<Weak<dyn Live>>> = const { RefCell::new(Vec::new()) };
+    /// The id of the reactor the shutdown trigger is installed on.
+    static INSTALLED_FOR: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Remembers `item` until it is dropped; installs the shutdown trigger on this thread's
+/// reactor the first time.
+pub(crate) fn track(item: Rc<dyn Live>) {
+    LIVE.with(|live| {
+        let mut live = live.borrow_mut();
+        if live.len() == live.capacity() {
+            live.retain(|w| w.strong_count() > 0);
+        }
+        live.push(Rc::downgrade(&item));
+    });
+    let Some(reactor) = crate::reactor::try_current() else {
+        return;
+    };
+    if INSTALLED_FOR.with(|i| i.replace(reactor.inner.id)) != reactor.inner.id {
+        reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, || {
+            INSTALLED_FOR.with(|i| i.set(0));
+            shut_down_all();
+            // Let the `connection_lost` calls queued by the closes run before the loop ends.
+            TriggerWait::future(crate::task::yield_now())
+        });
+    }
+}
+
+/// Closes everything still open.
+pub(crate) fn shut_down_all() {
+    let items: Vec<Rc<dyn Live>> = LIVE.with(|live| {
+        live.borrow_mut()
+            .drain(..)
+            .filter_map(|w| w.upgrade())
+            .collect()
+    });
+    for item in items {
+        item.shut_down();
+    }
+}

@@ -1,0 +1,84 @@
+//! What a connection needs from its socket, for TCP and Unix stream sockets alike.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::AsFd;
+
+use mio::event::Source;
+
+use crate::net::Address;
+
+/// A connected, non-blocking stream socket.
+pub(crate) trait StreamSocket: Source + AsFd + Sized + 'static {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
+    fn write(&self, buf: &[u8]) -> io::Result<usize>;
+    fn shutdown(&self, how: Shutdown) -> io::Result<()>;
+    fn take_error(&self) -> io::Result<Option<io::Error>>;
+    fn peer(&self) -> io::Result<Address>;
+    fn host(&self) -> io::Result<Address>;
+    fn set_no_delay(&self, on: bool) -> io::Result<()>;
+    fn set_keep_alive(&self, on: bool) -> io::Result<()> {
+        socket2::SockRef::from(self).set_keepalive(on)
+    }
+}
+
+impl StreamSocket for mio::net::TcpStream {
+    #[inline]
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        Read::read(&mut &*self, buf)
+    }
+    #[inline]
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        Write::write(&mut &*self, buf)
+    }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        mio::net::TcpStream::shutdown(self, how)
+    }
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        mio::net::TcpStream::take_error(self)
+    }
+    fn peer(&self) -> io::Result<Address> {
+        self.peer_addr().map(Address::Inet)
+    }
+    fn host(&self) -> io::Result<Address> {
+        self.local_addr().map(Address::Inet)
+    }
+    fn set_no_delay(&self, on: bool) -> io::Result<()> {
+        self.set_nodelay(on)
+    }
+}
+
+impl StreamSocket for mio::net::UnixStream {
+    #[inline]
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        Read::read(&mut &*self, buf)
+    }
+    #[inline]
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        Write::write(&mut &*self, buf)
+    }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        mio::net::UnixStream::shutdown(self, how)
+    }
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        mio::net::UnixStream::take_error(self)
+    }
+    fn peer(&self) -> io::Result<Address> {
+        self.peer_addr().map(|a| Address::from_unix(&a))
+    }
+    fn host(&self) -> io::Result<Address> {
+        self.local_addr().map(|a| Address::from_unix(&a))
+    }
+    fn set_no_delay(&self, _on: bool) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "TCP_NODELAY does not apply to Unix sockets",
+        ))
+    }
+    fn set_keep_alive(&self, _on: bool) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "SO_KEEPALIVE does not apply to Unix sockets",
+        ))
+    }
+}

@@ -1,0 +1,88 @@
+//! Unix stream sockets: `listen_unix` and `connect_unix` (Twisted's `IReactorUNIX`).
+
+use std::io;
+use std::path::Path;
+
+use crate::net::connector::Target;
+use crate::net::listener::Listener;
+use crate::net::{ClientFactory, ConnectOptions, Connector, Factory, ListenOptions, ListeningPort};
+
+/// Listens on the Unix socket `path`, serving each connection with a protocol from
+/// `factory`. The socket file is removed when the port stops listening.
+///
+/// # Errors
+///
+/// The OS error, with the path in its message (`AddrInUse` if the file exists).
+///
+/// # Examples
+///
+/// ```
+/// use fate_core::net::{self, for_protocol, Protocol};
+///
+/// struct Discard;
+/// impl Protocol for Discard {
+///     fn data_received(&mut self, _: &[u8]) {}
+/// }
+///
+/// let reactor = fate_core::reactor::Reactor::new().unwrap();
+/// let path = std::env::temp_dir().join(format!("fate-doc-{}.sock", std::process::id()));
+/// let port = net::listen_unix(&path, for_protocol(|| Discard)).unwrap();
+/// assert!(path.exists());
+/// port.stop_listening();
+/// assert!(!path.exists());
+/// # drop(reactor);
+/// ```
+pub fn listen_unix(path: impl AsRef<Path>, factory: impl Factory) -> io::Result<ListeningPort> {
+    listen_unix_with(path, factory, &ListenOptions::new())
+}
+
+/// [`listen_unix`] with options (backlog, accept-error pause, TLS).
+///
+/// # Errors
+///
+/// As [`listen_unix`].
+pub fn listen_unix_with(
+    path: impl AsRef<Path>,
+    factory: impl Factory,
+    options: &ListenOptions,
+) -> io::Result<ListeningPort> {
+    let path = path.as_ref().to_path_buf();
+    let listener = bind_unix(&path, options.backlog).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot listen on unix:{}: {e}", path.display()),
+        )
+    })?;
+    let on_stop = Box::new(move || {
+        let _ = std::fs::remove_file(&path);
+    });
+    Listener::start(listener, Box::new(factory), options.clone(), Some(on_stop))
+}
+
+pub(crate) fn bind_unix(path: &Path, backlog: i32) -> io::Result<mio::net::UnixListener> {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
+    socket.bind(&SockAddr::unix(path)?)?;
+    socket.listen(backlog)?;
+    Ok(mio::net::UnixListener::from_std(socket.into()))
+}
+
+/// Connects to the Unix socket `path`, building the protocol with `factory`.
+pub fn connect_unix(path: impl AsRef<Path>, factory: impl ClientFactory) -> Connector {
+    connect_unix_with(path, factory, &ConnectOptions::new())
+}
+
+/// [`connect_unix`] with options (timeout, TLS).
+pub fn connect_unix_with(
+    path: impl AsRef<Path>,
+    factory: impl ClientFactory,
+    options: &ConnectOptions,
+) -> Connector {
+    let connector = Connector::new(
+        Target::Unix(path.as_ref().to_path_buf()),
+        Box::new(factory),
+        options.clone(),
+    );
+    connector.connect();
+    connector
+}

@@ -1,0 +1,210 @@
+//! Async Unix stream sockets: `UnixListener` and `UnixStream`.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::net::registered::{Direction, Registered};
+use crate::net::Address;
+
+/// A Unix listening socket for async code.
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::{AsyncReadExt, AsyncWriteExt};
+/// use fate_core::net::{UnixListener, UnixStream};
+///
+/// let path = std::env::temp_dir().join(format!("fate-doc-us-{}.sock", std::process::id()));
+/// let p = path.clone();
+/// fate_core::block_on(async move {
+///     let listener = UnixListener::bind(&p).unwrap();
+///     fate_core::spawn_local(async move {
+///         let (mut s, _) = listener.accept().await.unwrap();
+///         s.write_all(b"hi").await.unwrap();
+///     });
+///     let mut c = UnixStream::connect(&p).await.unwrap();
+///     let mut buf = Vec::new();
+///     c.read_to_end(&mut buf).await.unwrap();
+///     assert_eq!(buf, b"hi");
+/// })
+/// .unwrap();
+/// std::fs::remove_file(path).unwrap();
+/// ```
+pub struct UnixListener {
+    io: Registered<mio::net::UnixListener>,
+}
+
+impl UnixListener {
+    /// Listens on `path` (backlog 1024).
+    ///
+    /// # Errors
+    ///
+    /// The OS error, naming the path (`AddrInUse` if the file exists).
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let path = path.as_ref();
+        let socket = crate::net::unix::bind_unix(path, 1024).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot listen on unix:{}: {e}", path.display()),
+            )
+        })?;
+        Ok(UnixListener {
+            io: Registered::new(socket)?,
+        })
+    }
+
+    /// Accepts a connection.
+    ///
+    /// # Errors
+    ///
+    /// The accept error; the listener stays usable.
+    pub async fn accept(&self) -> io::Result<(UnixStream, Address)> {
+        let (s, a) = poll_fn(|cx| {
+            self.io
+                .poll_io(Direction::Read, cx, |l| l.accept(), |_| false)
+        })
+        .await?;
+        Ok((UnixStream::from_mio(s)?, Address::from_unix(&a)))
+    }
+
+    /// The bound address.
+    ///
+    /// # Errors
+    ///
+    /// The OS error.
+    pub fn local_addr(&self) -> io::Result<Address> {
+        self.io
+            .get_ref()
+            .local_addr()
+            .map(|a| Address::from_unix(&a))
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener")
+            .field("addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+/// A Unix stream connection for async code: futures-io `AsyncRead` and `AsyncWrite`.
+///
+/// # Cancellation
+///
+/// Dropping it closes the socket.
+pub struct UnixStream {
+    io: Registered<mio::net::UnixStream>,
+}
+
+impl UnixStream {
+    fn from_mio(socket: mio::net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: Registered::new(socket)?,
+        })
+    }
+
+    /// Connects to the socket at `path`.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, `ConnectionRefused`, ..., naming the path.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let path = path.as_ref();
+        let named = |e: io::Error| {
+            io::Error::new(
+                e.kind(),
+                format!("connecting to unix:{}: {e}", path.display()),
+            )
+        };
+        let stream = UnixStream::from_mio(mio::net::UnixStream::connect(path).map_err(named)?)?;
+        poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await;
+        if let Some(e) = stream.io.get_ref().take_error().map_err(named)? {
+            return Err(named(e));
+        }
+        Ok(stream)
+    }
+
+    /// A connected pair.
+    ///
+    /// # Errors
+    ///
+    /// The OS error.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = mio::net::UnixStream::pair()?;
+        Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    ///
+    /// The OS error.
+    pub fn peer_addr(&self) -> io::Result<Address> {
+        self.io
+            .get_ref()
+            .peer_addr()
+            .map(|a| Address::from_unix(&a))
+    }
+
+    /// Shuts down one or both halves.
+    ///
+    /// # Errors
+    ///
+    /// The OS error.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+}
+
+impl AsyncRead for UnixStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let len = buf.len();
+        self.io.poll_io(
+            Direction::Read,
+            cx,
+            |mut s| s.read(buf),
+            |&n| n > 0 && n < len,
+        )
+    }
+}
+
+impl AsyncWrite for UnixStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let len = buf.len();
+        self.io
+            .poll_io(Direction::Write, cx, |mut s| s.write(buf), |&n| n < len)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(match self.io.get_ref().shutdown(Shutdown::Write) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        })
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream").finish_non_exhaustive()
+    }
+}
