@@ -16,12 +16,15 @@
 //! - **Lazy removal.** Removing an entry from a slot pops its item if it is the slot's last
 //!   (the register-then-cancel case) and otherwise leaves a stale item behind, recognised
 //!   because the node no longer matches it; a slot whose items are all stale is emptied at
-//!   once (so the bitmaps never point at an empty slot), and one that is mostly stale is
-//!   compacted. Removal is O(1) amortised and touches one node, not its neighbours.
+//!   once (so the bitmaps never point at an empty slot), and one whose stale items outnumber
+//!   its live ones twice is compacted (so a slot holds at most three items per live entry,
+//!   and cancelling half of a slot, the common case, never pays for a compaction). Removal
+//!   is O(1) amortised and touches one node, not its neighbours.
 //! - **Ready set.** Exact ordering inside a level-0 slot comes from the ready set. When a
 //!   level-0 slot becomes current its live entries are sorted once by (deadline, sequence)
-//!   into `run`, on one `u64` key per entry (deadline offset, then sequence rank); entries scheduled later with a deadline before `ready_until` go to the small
-//!   `late` heap. Popping compares the two heads. Removal from the ready set is lazy too.
+//!   into `run`, on one `u64` key per entry (deadline offset, then sequence rank); entries
+//!   scheduled later with a deadline before `ready_until` go to the small `late` heap.
+//!   Popping compares the two heads. Removal from the ready set is lazy too.
 //! - **Lazy cascading.** A slot of level ≥ 1 is redistributed into lower levels only when
 //!   time reaches its start, and at most [`CASCADE_BUDGET`] items per call of
 //!   [`Wheel::pop_expired`]: a slot holding a million timers is moved over many loop turns
@@ -602,7 +605,7 @@ impl<T: Default> Wheel<T> {
             if self.cascading == Some((level, slot as u8)) {
                 self.cascading = None;
             }
-        } else if stale > STALE_SLACK && stale * 2 > items.len() {
+        } else if stale > STALE_SLACK && stale > 2 * (items.len() - stale) {
             let slab = &self.slab;
             let level = level as usize;
             items.retain(|&item| slab.is_live_item(item, level, slot));
