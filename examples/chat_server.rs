@@ -45,7 +45,9 @@ impl LineHandler for Chat {
             None => {
                 let others: Vec<String> = self.room.borrow().keys().cloned().collect();
                 lines.send_line(format!("Welcome, {text}! Here: {}", others.join(", ")).as_bytes());
-                self.room.borrow_mut().insert(text.clone(), lines.transport().clone());
+                self.room
+                    .borrow_mut()
+                    .insert(text.clone(), lines.transport().clone());
                 self.broadcast(&text, "has joined");
                 self.name = Some(text);
             }

@@ -127,8 +127,8 @@ fn unix_stream_round_trip_and_half_close() {
     .unwrap();
     assert_eq!(got, b"desserts");
     let _ = std::fs::remove_file(&path);
-    let e = fate_core::block_on(async move { UnixStream::connect(&path).await.unwrap_err() })
-        .unwrap();
+    let e =
+        fate_core::block_on(async move { UnixStream::connect(&path).await.unwrap_err() }).unwrap();
     assert!(e.to_string().contains("fate-async-"), "{e}");
 }
 

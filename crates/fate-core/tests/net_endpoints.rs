@@ -18,15 +18,36 @@ use net_support::{reactor, run_bounded, stop, Echo};
 fn bad_server_strings_say_what_is_wrong() {
     let cases = [
         ("", "empty endpoint description"),
-        ("udp:53", "unknown endpoint type \"udp\" (expected tcp, unix or tls)"),
+        (
+            "udp:53",
+            "unknown endpoint type \"udp\" (expected tcp, unix or tls)",
+        ),
         ("tcp", "missing port"),
         ("tcp:http", "port \"http\" is not a number from 0 to 65535"),
-        ("tcp:70000", "port \"70000\" is not a number from 0 to 65535"),
-        ("tcp:80:interface=nowhere", "interface \"nowhere\" is not an IP address"),
-        ("tcp:80:backlog=-1", "backlog \"-1\" is not a positive number"),
-        ("tcp:80:colour=red", "unknown option \"colour\" for a tcp endpoint"),
-        ("tcp:80:backlog=5:backlog=6", "option \"backlog\" given twice"),
-        ("tcp:80:backlog=5:extra", "positional field \"extra\" after name=value options"),
+        (
+            "tcp:70000",
+            "port \"70000\" is not a number from 0 to 65535",
+        ),
+        (
+            "tcp:80:interface=nowhere",
+            "interface \"nowhere\" is not an IP address",
+        ),
+        (
+            "tcp:80:backlog=-1",
+            "backlog \"-1\" is not a positive number",
+        ),
+        (
+            "tcp:80:colour=red",
+            "unknown option \"colour\" for a tcp endpoint",
+        ),
+        (
+            "tcp:80:backlog=5:backlog=6",
+            "option \"backlog\" given twice",
+        ),
+        (
+            "tcp:80:backlog=5:extra",
+            "positional field \"extra\" after name=value options",
+        ),
         ("tcp:80:81", "unexpected field \"81\""),
         ("unix", "missing address"),
     ];
@@ -44,10 +65,22 @@ fn bad_client_strings_say_what_is_wrong() {
         ("tcp:host=example.com", "missing port"),
         ("tcp:port=80", "missing host"),
         ("tcp:host=:port=80", "empty host"),
-        ("tcp:host=a:port=80:timeout=soon", "timeout \"soon\" is not a positive number of seconds"),
-        ("tcp:host=a:port=80:timeout=-3", "timeout \"-3\" is not a positive number of seconds"),
-        ("tcp:host=a:port=80:bindAddress=x", "bindAddress \"x\" is not an IP address"),
-        ("gopher:host=a", "unknown endpoint type \"gopher\" (expected tcp, unix or tls)"),
+        (
+            "tcp:host=a:port=80:timeout=soon",
+            "timeout \"soon\" is not a positive number of seconds",
+        ),
+        (
+            "tcp:host=a:port=80:timeout=-3",
+            "timeout \"-3\" is not a positive number of seconds",
+        ),
+        (
+            "tcp:host=a:port=80:bindAddress=x",
+            "bindAddress \"x\" is not an IP address",
+        ),
+        (
+            "gopher:host=a",
+            "unknown endpoint type \"gopher\" (expected tcp, unix or tls)",
+        ),
         ("unix:timeout=3", "missing path"),
     ];
     for (input, message) in cases {
@@ -58,13 +91,20 @@ fn bad_client_strings_say_what_is_wrong() {
 
 #[test]
 fn good_strings_parse_both_ways_of_writing() {
-    assert_eq!(server_from_str("tcp:8080").unwrap().to_string(), "tcp:0.0.0.0:8080");
     assert_eq!(
-        server_from_str("tcp:port=8080:interface=\\:\\:1").unwrap().to_string(),
+        server_from_str("tcp:8080").unwrap().to_string(),
+        "tcp:0.0.0.0:8080"
+    );
+    assert_eq!(
+        server_from_str("tcp:port=8080:interface=\\:\\:1")
+            .unwrap()
+            .to_string(),
         "tcp:[::1]:8080"
     );
     assert_eq!(
-        server_from_str("unix:/run/x.sock:backlog=5").unwrap().to_string(),
+        server_from_str("unix:/run/x.sock:backlog=5")
+            .unwrap()
+            .to_string(),
         "unix:/run/x.sock"
     );
     assert_eq!(
@@ -72,7 +112,9 @@ fn good_strings_parse_both_ways_of_writing() {
         "tcp:example.com:80"
     );
     assert_eq!(
-        client_from_str("unix:path=/run/x.sock:timeout=1").unwrap().to_string(),
+        client_from_str("unix:path=/run/x.sock:timeout=1")
+            .unwrap()
+            .to_string(),
         "unix:/run/x.sock"
     );
 }
@@ -100,7 +142,10 @@ fn listen_and_connect_through_deferreds() {
     let listening = port.borrow().clone().expect("listen fires at once");
     let peer = Rc::new(RefCell::new(None));
     let pe = peer.clone();
-    let client = format!("tcp:host=127.0.0.1:port={}", listening.host().port().unwrap());
+    let client = format!(
+        "tcp:host=127.0.0.1:port={}",
+        listening.host().port().unwrap()
+    );
     let _ = client_from_str(&client)
         .unwrap()
         .connect(for_protocol(Echo::default))
@@ -119,17 +164,29 @@ fn failures_reach_the_deferreds() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let failures = Rc::new(RefCell::new(Vec::<String>::new()));
     let f = failures.clone();
-    let listen = format!("tcp:{}:interface=127.0.0.1", busy.local_addr().unwrap().port());
+    let listen = format!(
+        "tcp:{}:interface=127.0.0.1",
+        busy.local_addr().unwrap().port()
+    );
     let _ = server_from_str(&listen)
         .unwrap()
         .listen(for_protocol(Echo::default))
         .add_both(move |r: Result<ListeningPort, Failure>| {
             f.borrow_mut().push(r.unwrap_err().to_string());
         });
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     for (target, check) in [
-        (format!("tcp:host=127.0.0.1:port={}", free.port()), "refused"),
-        ("tcp:host=no-such-host.invalid:port=80".to_string(), "could not resolve host"),
+        (
+            format!("tcp:host=127.0.0.1:port={}", free.port()),
+            "refused",
+        ),
+        (
+            "tcp:host=no-such-host.invalid:port=80".to_string(),
+            "could not resolve host",
+        ),
     ] {
         let f = failures.clone();
         let _ = client_from_str(&target)

@@ -9,7 +9,9 @@ use std::io::Read;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use fate_core::net::{self, for_protocol, CloseReason, Producer, ProducerMode, Protocol, Transport};
+use fate_core::net::{
+    self, for_protocol, CloseReason, Producer, ProducerMode, Protocol, Transport,
+};
 use net_support::{reactor, run_bounded, stop};
 
 const TOTAL: usize = 256 * 1024 * 1024;
@@ -71,8 +73,11 @@ impl Protocol for Server {
             pauses: self.pauses.clone(),
             stopped: Cell::new(false),
         });
-        t.register_producer(pump.clone(), ProducerMode::Push).unwrap();
-        assert!(t.register_producer(pump.clone(), ProducerMode::Push).is_err());
+        t.register_producer(pump.clone(), ProducerMode::Push)
+            .unwrap();
+        assert!(t
+            .register_producer(pump.clone(), ProducerMode::Push)
+            .is_err());
         pump.run();
     }
     fn data_received(&mut self, _: &[u8]) {}

@@ -37,7 +37,9 @@ impl ClientFactory for Log {
         self.0.borrow_mut().push("refused".into());
     }
     fn client_connection_lost(&mut self, _: &Connector, reason: &CloseReason) {
-        self.0.borrow_mut().push(format!("lost: {}", reason.is_clean()));
+        self.0
+            .borrow_mut()
+            .push(format!("lost: {}", reason.is_clean()));
     }
 }
 

@@ -98,12 +98,16 @@ impl Protocol for HalfCloser {
         self.t = Some(t);
     }
     fn data_received(&mut self, data: &[u8]) {
-        self.log
-            .borrow_mut()
-            .push(format!("{} got {}", self.who, String::from_utf8_lossy(data)));
+        self.log.borrow_mut().push(format!(
+            "{} got {}",
+            self.who,
+            String::from_utf8_lossy(data)
+        ));
     }
     fn read_connection_lost(&mut self) -> HalfClose {
-        self.log.borrow_mut().push(format!("{} read closed", self.who));
+        self.log
+            .borrow_mut()
+            .push(format!("{} read closed", self.who));
         if let Some(a) = self.answer_on_eof {
             let t = self.t.as_ref().unwrap();
             t.write(a);
@@ -112,13 +116,22 @@ impl Protocol for HalfCloser {
         HalfClose::KeepOpen
     }
     fn write_connection_lost(&mut self) {
-        self.log.borrow_mut().push(format!("{} write closed", self.who));
+        self.log
+            .borrow_mut()
+            .push(format!("{} write closed", self.who));
     }
     fn connection_lost(&mut self, reason: CloseReason) {
         self.log
             .borrow_mut()
             .push(format!("{} lost: {}", self.who, reason.is_clean()));
-        if self.log.borrow().iter().filter(|l| l.contains("lost")).count() == 2 {
+        if self
+            .log
+            .borrow()
+            .iter()
+            .filter(|l| l.contains("lost"))
+            .count()
+            == 2
+        {
             stop();
         }
     }
@@ -164,7 +177,11 @@ fn half_close(client_shuts: bool) -> Vec<String> {
 #[test]
 fn client_half_close_lets_the_server_answer() {
     let log = half_close(true);
-    let pos = |s: &str| log.iter().position(|l| l == s).unwrap_or_else(|| panic!("{s} in {log:?}"));
+    let pos = |s: &str| {
+        log.iter()
+            .position(|l| l == s)
+            .unwrap_or_else(|| panic!("{s} in {log:?}"))
+    };
     assert!(pos("client write closed") < pos("client got pong"));
     assert!(pos("server got ping") < pos("server read closed"));
     assert!(pos("server read closed") < pos("client got pong"));
@@ -176,7 +193,11 @@ fn client_half_close_lets_the_server_answer() {
 #[test]
 fn server_half_close_lets_the_client_answer() {
     let log = half_close(false);
-    let pos = |s: &str| log.iter().position(|l| l == s).unwrap_or_else(|| panic!("{s} in {log:?}"));
+    let pos = |s: &str| {
+        log.iter()
+            .position(|l| l == s)
+            .unwrap_or_else(|| panic!("{s} in {log:?}"))
+    };
     assert!(pos("server write closed") < pos("server got pong"));
     assert!(pos("client got ping") < pos("client read closed"));
     assert!(pos("client read closed") < pos("server got pong"));
@@ -252,7 +273,10 @@ fn abort_connection_reports_aborted_and_drops_the_buffer() {
         for_protocol(move || Aborter(r.clone())),
     );
     run_bounded(&reactor, LIMIT);
-    assert!(matches!(reason.borrow().clone().unwrap(), CloseReason::Aborted));
+    assert!(matches!(
+        reason.borrow().clone().unwrap(),
+        CloseReason::Aborted
+    ));
 }
 
 /// A client factory that records how attempts ended.
@@ -264,7 +288,9 @@ impl ClientFactory for Outcome {
         Some(Box::new(Echo::default()))
     }
     fn started_connecting(&mut self, c: &Connector) {
-        self.0.borrow_mut().push(format!("started {}", c.destination()));
+        self.0
+            .borrow_mut()
+            .push(format!("started {}", c.destination()));
     }
     fn client_connection_failed(&mut self, _: &Connector, reason: &ConnectError) {
         self.0.borrow_mut().push(format!("failed: {reason}"));
@@ -285,7 +311,10 @@ fn connection_refused_names_the_address() {
         *outcome.0.borrow(),
         [
             format!("started 127.0.0.1:{}", free.port()),
-            format!("failed: connection to 127.0.0.1:{} was refused", free.port())
+            format!(
+                "failed: connection to 127.0.0.1:{} was refused",
+                free.port()
+            )
         ]
     );
     assert_eq!(connector.state(), net::ConnectorState::Disconnected);
@@ -310,7 +339,8 @@ fn connect_timeout_names_the_address_and_the_timeout() {
     let reactor = reactor();
     // A listener that never accepts, with its accept queue full: further SYNs are dropped,
     // so a connect hangs until our timeout ends it.
-    let listener = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     listener.bind(&localhost().into()).unwrap();
     listener.listen(0).unwrap();
     let addr = listener.local_addr().unwrap().as_socket().unwrap();
@@ -331,7 +361,10 @@ fn connect_timeout_names_the_address_and_the_timeout() {
     reactor.run_until_idle().unwrap();
     assert_eq!(
         outcome.0.borrow().last().unwrap(),
-        &format!("failed: connecting to 127.0.0.1:{} timed out after 200ms", addr.port())
+        &format!(
+            "failed: connecting to 127.0.0.1:{} timed out after 200ms",
+            addr.port()
+        )
     );
 }
 

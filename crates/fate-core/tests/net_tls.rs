@@ -23,7 +23,8 @@ const LIMIT: Duration = Duration::from_secs(30);
 fn pki() -> (String, String, String) {
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "Fate test CA");
+    ca.distinguished_name
+        .push(DnType::CommonName, "Fate test CA");
     let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
     let key = KeyPair::generate().unwrap();
     let cert = CertificateParams::new(vec!["localhost".to_string()])
@@ -109,7 +110,10 @@ fn a_certificate_from_an_untrusted_ca_is_rejected() {
     let (other_ca, _, _) = pki();
     let log = tls_echo(&cert, &key, &other_ca);
     assert_eq!(log.len(), 1, "{log:?}");
-    assert!(log[0].starts_with("lost: TLS error: invalid peer certificate"), "{log:?}");
+    assert!(
+        log[0].starts_with("lost: TLS error: invalid peer certificate"),
+        "{log:?}"
+    );
 }
 
 #[test]
@@ -211,7 +215,8 @@ impl Protocol for StartTls {
     }
     fn connection_lost(&mut self, reason: CloseReason) {
         if let Some((_, log)) = &self.client {
-            log.borrow_mut().push(format!("lost: {}", reason.is_clean()));
+            log.borrow_mut()
+                .push(format!("lost: {}", reason.is_clean()));
             stop();
         }
     }
@@ -246,7 +251,10 @@ fn start_tls_upgrades_a_live_connection() {
         }),
     );
     run_bounded(&reactor, LIMIT);
-    assert_eq!(*log.borrow(), ["handshake", "echoed over TLS", "lost: true"]);
+    assert_eq!(
+        *log.borrow(),
+        ["handshake", "echoed over TLS", "lost: true"]
+    );
 }
 
 #[test]
@@ -295,5 +303,8 @@ fn async_tls_rejects_an_untrusted_server() {
         client.connect("localhost", s).await.unwrap_err()
     })
     .unwrap();
-    assert!(err.to_string().contains("invalid peer certificate"), "{err}");
+    assert!(
+        err.to_string().contains("invalid peer certificate"),
+        "{err}"
+    );
 }

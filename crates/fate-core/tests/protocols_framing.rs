@@ -3,8 +3,8 @@
 
 use fate_core::net::{CloseReason, Protocol};
 use fate_core::protocols::{
-    FrameError, Int16StringReceiver, Int32StringReceiver, LineHandler, LineReceiver,
-    LineTooLong, Lines, NetstringReceiver, StringHandler, Strings,
+    FrameError, Int16StringReceiver, Int32StringReceiver, LineHandler, LineReceiver, LineTooLong,
+    Lines, NetstringReceiver, StringHandler, Strings,
 };
 use fate_core::testing::StringTransport;
 
@@ -96,7 +96,11 @@ fn lines_and_raw_mode_at_every_split() {
     let input = b"a\r\nb\r\nRAW\r\nxyz\r\n";
     for chunks in chunkings(input) {
         let (log, written, disconnecting) = run_lines(&chunks, b"RAW", None, 100);
-        assert_eq!(log.lines, [b"a".to_vec(), b"b".to_vec(), b"RAW".to_vec()], "{chunks:?}");
+        assert_eq!(
+            log.lines,
+            [b"a".to_vec(), b"b".to_vec(), b"RAW".to_vec()],
+            "{chunks:?}"
+        );
         assert_eq!(log.raw, b"xyz\r\n", "{chunks:?}");
         assert_eq!(written, b"a\r\nb\r\nRAW\r\n");
         assert!(!disconnecting);
@@ -129,7 +133,11 @@ fn over_long_line_is_a_clear_error_at_every_split() {
     for chunks in chunkings(b"ok\r\n123456") {
         let (log, _, disconnecting) = run_lines(&chunks, b"-", None, 4);
         assert_eq!(log.lines, [b"ok".to_vec()], "{chunks:?}");
-        assert_eq!(log.too_long, [LineTooLong { length: 6, max: 4 }], "{chunks:?}");
+        assert_eq!(
+            log.too_long,
+            [LineTooLong { length: 6, max: 4 }],
+            "{chunks:?}"
+        );
         assert!(disconnecting);
     }
     let (log, _, disconnecting) = run_lines(&[b"1234"], b"-", None, 4);
@@ -189,7 +197,12 @@ fn pause_holds_lines_until_resume() {
     p.resume_producing();
     assert_eq!(
         p.handler().0,
-        [b"one".to_vec(), b"wait".to_vec(), b"two".to_vec(), b"three".to_vec()]
+        [
+            b"one".to_vec(),
+            b"wait".to_vec(),
+            b"two".to_vec(),
+            b"three".to_vec()
+        ]
     );
 }
 
@@ -212,7 +225,10 @@ fn custom_delimiter_and_send_line() {
         for c in &chunks {
             p.data_received(c);
         }
-        assert_eq!(p.handler().0, [b"x".to_vec(), b"y\r".to_vec(), b"".to_vec()]);
+        assert_eq!(
+            p.handler().0,
+            [b"x".to_vec(), b"y\r".to_vec(), b"".to_vec()]
+        );
         assert_eq!(t.value(), b"hi\n");
     }
 }
@@ -312,10 +328,16 @@ fn netstrings_at_every_split() {
 #[test]
 fn malformed_netstrings_are_named() {
     let cases: &[(&[u8], FrameError)] = &[
-        (b"05:hello,", FrameError::Malformed("a length with a leading zero")),
+        (
+            b"05:hello,",
+            FrameError::Malformed("a length with a leading zero"),
+        ),
         (b"x:", FrameError::Malformed("a non-digit in the length")),
         (b":", FrameError::Malformed("an empty length")),
-        (b"3:abc;", FrameError::Malformed("a payload not followed by ','")),
+        (
+            b"3:abc;",
+            FrameError::Malformed("a payload not followed by ','"),
+        ),
         (
             b"100000:",
             FrameError::TooLong {
@@ -332,7 +354,11 @@ fn malformed_netstrings_are_named() {
             for c in &chunks {
                 p.data_received(c);
             }
-            assert_eq!(p.handler().bad, std::slice::from_ref(expected), "{input:?} {chunks:?}");
+            assert_eq!(
+                p.handler().bad,
+                std::slice::from_ref(expected),
+                "{input:?} {chunks:?}"
+            );
             assert!(t.disconnecting());
         }
     }

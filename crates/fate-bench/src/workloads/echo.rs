@@ -121,8 +121,8 @@ fn serve_fate(listener: TcpListener, stop: Stop) {
         .handle_signals(false)
         .build()
         .expect("fate reactor");
-    let _port = net::adopt_tcp_listener(listener, net::for_protocol(|| Echo(None)))
-        .expect("fate listener");
+    let _port =
+        net::adopt_tcp_listener(listener, net::for_protocol(|| Echo(None))).expect("fate listener");
     reactor
         .spawn_local(async move {
             stop.await;
@@ -135,7 +135,11 @@ fn serve_fate(listener: TcpListener, stop: Stop) {
 /// fate async: a task per connection over `fate::net::TcpStream`, reading up to 64 KiB
 /// and writing it back (the tokio peer's shape on Fate's reactor).
 pub(crate) fn fate_async(args: &Args) -> Report {
-    bench(args, "fate async TcpStream, task per connection", serve_fate_async)
+    bench(
+        args,
+        "fate async TcpStream, task per connection",
+        serve_fate_async,
+    )
 }
 
 fn serve_fate_async(listener: TcpListener, stop: Stop) {

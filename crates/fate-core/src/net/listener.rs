@@ -165,6 +165,10 @@ pub struct ListeningPort {
 }
 
 impl ListeningPort {
+    pub(crate) fn new(inner: Rc<dyn Port>) -> ListeningPort {
+        ListeningPort { inner }
+    }
+
     /// The address the socket is bound to (with the real port when port 0 was asked for).
     pub fn host(&self) -> Address {
         self.inner.host()

@@ -45,8 +45,9 @@ mod connector;
 mod dns;
 mod endpoint;
 mod error;
-mod listener;
+pub(crate) mod listener;
 mod live;
+mod network;
 mod protocol;
 mod reconnect;
 mod registered;
@@ -72,6 +73,7 @@ pub use endpoint::{
 };
 pub use error::{CloseReason, ConnectError, ProducerError};
 pub use listener::{ListenOptions, ListeningPort};
+pub use network::Network;
 pub use protocol::{for_protocol, ClientFactory, Factory, ForProtocol, HalfClose, Protocol};
 pub use reconnect::ReconnectingClientFactory;
 pub use tcp::{adopt_tcp_listener, connect_tcp, connect_tcp_with, listen_tcp, listen_tcp_with};

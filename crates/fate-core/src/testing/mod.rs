@@ -5,8 +5,12 @@
 
 mod clock;
 #[cfg(feature = "net")]
+mod memory_reactor;
+#[cfg(feature = "net")]
 mod string_transport;
 
 pub use clock::Clock;
+#[cfg(feature = "net")]
+pub use memory_reactor::{connect_pipe, MemoryReactor, PipePump};
 #[cfg(feature = "net")]
 pub use string_transport::{ProducerState, StringTransport};
