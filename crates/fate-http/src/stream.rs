@@ -85,6 +85,8 @@ struct Shared {
     connected: RefCell<Option<Result<(), ConnectError>>>,
     /// Server side: told once the connection is made, with the stream.
     on_made: RefCell<Option<OnMade>>,
+    /// Called once when the connection has closed for good.
+    on_close: RefCell<Option<Box<dyn FnOnce()>>>,
 }
 
 impl Shared {
@@ -156,6 +158,10 @@ impl Protocol for StreamProtocol {
         shared.transport.borrow_mut().take();
         shared.wake_reader();
         shared.wake_writer();
+        let on_close = shared.on_close.borrow_mut().take();
+        if let Some(f) = on_close {
+            f();
+        }
     }
 }
 
@@ -227,6 +233,16 @@ impl Stream {
         on_stream: impl FnMut(Stream, &Address) + 'static,
     ) -> io::Result<ListeningPort> {
         fate_core::net::listen_tcp(addr, AcceptFactory(Rc::new(RefCell::new(on_stream))))
+    }
+
+    /// Calls `f` once the connection has closed for good (after `close`, once what was
+    /// written has been sent; or when the peer or an error ends it). At once if it has.
+    pub(crate) fn on_close(&self, f: impl FnOnce() + 'static) {
+        if self.shared.lost.borrow().is_some() {
+            f();
+        } else {
+            *self.shared.on_close.borrow_mut() = Some(Box::new(f));
+        }
     }
 
     fn read_into(

@@ -180,10 +180,14 @@ impl Site {
             return; // dropping the stream closes it
         }
         let slot = state.conns.borrow_mut().insert(None);
+        // The connection counts until it is closed for good (its last bytes flushed), not
+        // merely until hyper is done with it: shutdown must not end the process earlier.
         let guard = ConnGuard {
             state: state.clone(),
             slot,
         };
+        stream.on_close(move || drop(guard));
+        let conn_state = state.clone();
         let site = self.clone();
         let http1 = self.http1();
         fate_core::spawn_local(async move {
@@ -191,7 +195,7 @@ impl Site {
             match tls {
                 None => {
                     let conn = http1.serve_connection(stream, service);
-                    let _ = Graceful::new(conn, &guard, |c| c.graceful_shutdown()).await;
+                    let _ = Graceful::new(conn, &conn_state, slot, |c| c.graceful_shutdown()).await;
                 }
                 Some(acceptor) => {
                     let Ok(tls_stream) = acceptor.accept(stream).await else {
@@ -203,10 +207,12 @@ impl Site {
                         let conn = http2::Builder::new(Exec)
                             .timer(Timer)
                             .serve_connection(io, service);
-                        let _ = Graceful::new(conn, &guard, |c| c.graceful_shutdown()).await;
+                        let _ =
+                            Graceful::new(conn, &conn_state, slot, |c| c.graceful_shutdown()).await;
                     } else {
                         let conn = http1.serve_connection(io, service);
-                        let _ = Graceful::new(conn, &guard, |c| c.graceful_shutdown()).await;
+                        let _ =
+                            Graceful::new(conn, &conn_state, slot, |c| c.graceful_shutdown()).await;
                     }
                 }
             }
@@ -458,23 +464,26 @@ impl Drop for ConnGuard {
 }
 
 /// Drives a connection; at shutdown, asks it to finish the request in flight and close.
-struct Graceful<'a, C, G> {
+struct Graceful<C, G> {
     conn: Pin<Box<C>>,
     graceful: Option<G>,
-    guard: &'a ConnGuard,
+    state: Rc<ServerState>,
+    /// The connection's slot in `state.conns`.
+    slot: usize,
 }
 
-impl<'a, C, G: FnOnce(Pin<&mut C>)> Graceful<'a, C, G> {
-    fn new(conn: C, guard: &'a ConnGuard, graceful: G) -> Self {
+impl<C, G: FnOnce(Pin<&mut C>)> Graceful<C, G> {
+    fn new(conn: C, state: &Rc<ServerState>, slot: usize, graceful: G) -> Self {
         Graceful {
             conn: Box::pin(conn),
             graceful: Some(graceful),
-            guard,
+            state: state.clone(),
+            slot,
         }
     }
 }
 
-impl<C, G> Future for Graceful<'_, C, G>
+impl<C, G> Future for Graceful<C, G>
 where
     C: Future,
     G: FnOnce(Pin<&mut C>) + Unpin,
@@ -483,12 +492,12 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C::Output> {
         let this = self.get_mut();
-        let state = &this.guard.state;
+        let state = &this.state;
         if state.shutting_down.get() {
             if let Some(g) = this.graceful.take() {
                 g(this.conn.as_mut());
             }
-        } else if let Some(slot) = state.conns.borrow_mut().get_mut(this.guard.slot) {
+        } else if let Some(slot) = state.conns.borrow_mut().get_mut(this.slot) {
             if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 *slot = Some(cx.waker().clone());
             }
