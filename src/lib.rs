@@ -211,3 +211,5 @@
 pub use fate_core::*;
 pub use fate_deferred as deferred;
 pub use fate_deferred::{Deferred, Failure, Fire};
+#[cfg(feature = "http")]
+pub use fate_http as http;
