@@ -46,7 +46,7 @@ pub(crate) const WORKLOAD: Workload = Workload {
         Flag::value("client", "auto", "auto (wrk if on PATH), wrk or builtin"),
         Flag::switch("no-pin", "do not pin server and client threads to CPUs"),
     ],
-    impls: &[(Impl::Tokio, tokio)],
+    impls: &[(Impl::Fate, fate), (Impl::Tokio, tokio)],
 };
 
 /// Runs `serve` on a server thread under the chosen client and reports it. Exits with
@@ -132,6 +132,35 @@ where
         .with("peer", peer)
         .with("conns", conns as u64)
         .with("pinned", pinning.pinned())
+}
+
+/// fate-http's `Site` on the fate reactor: hyper 1.x `http1` over fate-core transports, a
+/// `from_fn` resource answering every path.
+pub(crate) fn fate(args: &Args) -> Report {
+    bench(
+        args,
+        "fate-http Site (hyper 1 http1), fate reactor",
+        serve_fate,
+    )
+}
+
+fn serve_fate(listener: TcpListener, stop: Stop) {
+    use fate::http::server::{from_fn, Request, Response, Site};
+
+    fate::block_on(async move {
+        let site = Site::new(from_fn(|_: Request| {
+            let mut resp = Response::new(fate::http::Body::from("hello"));
+            resp.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/html"),
+            );
+            resp
+        }));
+        let listening = site.adopt(listener).expect("fate-http adopts the listener");
+        stop.await;
+        listening.stop_listening();
+    })
+    .expect("fate reactor");
 }
 
 /// hyper 1.x `http1` on tokio current_thread, a task per connection, keep-alive
