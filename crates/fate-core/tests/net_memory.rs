@@ -33,7 +33,9 @@ impl LineHandler for Asker {
         lines.send_line(b"bye");
     }
     fn line_received(&mut self, _: &mut Lines, line: &[u8]) {
-        self.0.borrow_mut().push(String::from_utf8_lossy(line).into_owned());
+        self.0
+            .borrow_mut()
+            .push(String::from_utf8_lossy(line).into_owned());
     }
     fn connection_lost(&mut self, _: &mut Lines, reason: CloseReason) {
         self.0.borrow_mut().push(format!("lost: {reason}"));
@@ -74,6 +76,16 @@ fn memory_reactor_records_and_pipes_a_conversation() {
     assert!(pump.is_closed());
     assert!(!pump.flush());
     assert!(memory.connect(1, 0).is_none());
+    // A stopped listener accepts no more.
+    let port = memory
+        .listen_tcp(
+            "127.0.0.1:0".parse().unwrap(),
+            Box::new(for_protocol(|| LineReceiver::new(Count))),
+        )
+        .unwrap();
+    port.stop_listening();
+    assert!(!port.is_listening());
+    assert!(memory.connect(1, 0).is_none());
 }
 
 #[test]
@@ -101,7 +113,7 @@ fn the_same_code_runs_on_the_real_reactor() {
 }
 
 #[test]
-fn abort_in_a_pipe_reports_aborted() {
+fn abort_in_a_pipe_drops_what_was_written() {
     struct Abort;
     impl Protocol for Abort {
         fn connection_made(&mut self, t: Transport) {
@@ -113,7 +125,9 @@ fn abort_in_a_pipe_reports_aborted() {
     struct Record(Log);
     impl Protocol for Record {
         fn data_received(&mut self, d: &[u8]) {
-            self.0.borrow_mut().push(String::from_utf8_lossy(d).into_owned());
+            self.0
+                .borrow_mut()
+                .push(String::from_utf8_lossy(d).into_owned());
         }
         fn connection_lost(&mut self, reason: CloseReason) {
             self.0.borrow_mut().push(format!("{reason:?}"));

@@ -96,10 +96,15 @@ impl MemoryReactor {
     }
 
     /// Builds a protocol with server factory `server` and one with client factory `client`
-    /// and joins them with a pipe; `None` if an index is out of range or a factory refuses.
+    /// and joins them with a pipe; `None` if an index is out of range, the server stopped
+    /// listening, or a factory refuses.
     pub fn connect(&self, server: usize, client: usize) -> Option<PipePump> {
         let mut state = self.state.borrow_mut();
-        let server_addr = Address::Inet(state.servers.get(server)?.addr);
+        let listening = state.servers.get(server)?.listening.get();
+        if !listening {
+            return None;
+        }
+        let server_addr = Address::Inet(state.servers[server].addr);
         let client_addr = Address::Memory(format!("client-{client}"));
         let s = state.servers[server].factory.build_protocol(&client_addr)?;
         let c = state
