@@ -21,13 +21,18 @@ enum Command {
     Demo(commands::demo::Args),
     /// An echo server on an endpoint (`--listen tcp:8000`), for tests and benchmarks.
     Echo(commands::echo::Args),
+    /// Download URLs concurrently, with progress bars.
+    Get(commands::get::Args),
+    /// Serve a directory over HTTP (like `twist web`).
+    Web(commands::web::Args),
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,fate_http::access=info")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -35,5 +40,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo(args) => commands::demo::main(args),
         Command::Echo(args) => commands::echo::main(args),
+        Command::Get(args) => commands::get::main(args),
+        Command::Web(args) => commands::web::main(args),
     }
 }

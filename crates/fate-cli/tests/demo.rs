@@ -33,7 +33,7 @@ fn fast_demo_narrates_each_scenario_and_exits_zero() {
         "Executing external commands",
         "the child says: 2 fuse",
         "the child ended: exit code 0",
-        "5 scenarios done in",
+        "6 scenarios done in",
     ] {
         assert!(
             stdout.contains(needle),

@@ -9,6 +9,7 @@
 mod chain_of_fuses;
 mod external_command;
 mod firecracker;
+mod get_page;
 mod mad_hatter;
 mod narrator;
 mod slow_multiply;
@@ -73,6 +74,12 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
                   its output and exit status arrive as a Deferred, and a missing program is \
                   a typed error.",
         run: external_command::run,
+    },
+    Scenario {
+        title: "Twisted: getPage",
+        summary: "An embedded web server sends a page in slow pieces; get_page downloads it \
+                  a chunk at a time while a fuse keeps burning on time on the same thread.",
+        run: get_page::run,
     },
 ];
 

@@ -2,3 +2,5 @@
 
 pub(crate) mod demo;
 pub(crate) mod echo;
+pub(crate) mod get;
+pub(crate) mod web;
