@@ -16,6 +16,11 @@ use http::{header, Method, StatusCode};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
+thread_local! {
+    /// How many requests the `/slow` page has begun to answer on this thread.
+    static SLOW_STARTED: Cell<u32> = const { Cell::new(0) };
+}
+
 fn redirect(status: u16, to: &'static str) -> impl fate_http::server::Resource {
     from_fn(move |_: Request| {
         let mut r = Response::new(Body::empty());
@@ -90,6 +95,7 @@ fn site(dir: &TempDir) -> Site {
         .put_child(
             "slow",
             from_fn(|_: Request| {
+                SLOW_STARTED.with(|n| n.set(n.get() + 1));
                 Reply::future(async {
                     fate_core::sleep(Duration::from_millis(200)).await;
                     Response::new("slow done".into())
@@ -521,7 +527,10 @@ fn graceful_shutdown_finishes_the_request_in_flight() {
             let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
             let url = format!("http://{}/slow", l.local_addr());
             let page = fate_http::client::get_page(&url);
-            fate_core::sleep(Duration::from_millis(50)).await;
+            common::wait_until(LIMIT, "the request to arrive", || {
+                SLOW_STARTED.with(Cell::get) == 1
+            })
+            .await;
             assert_eq!(l.connections(), 1);
             let drained = Rc::new(Cell::new(false));
             let flag = drained.clone();
@@ -545,18 +554,16 @@ fn cancelling_get_page_closes_the_connection() {
         async move {
             let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
             let page = fate_http::client::get_page(&format!("http://{}/never", l.local_addr()));
-            while l.connections() == 0 {
-                fate_core::sleep(Duration::from_millis(5)).await;
-            }
+            common::wait_until(LIMIT, "the connection", || l.connections() == 1).await;
             page.cancel();
             let failure = page.await.unwrap_err();
             assert!(failure.check::<fate_deferred::Cancelled>(), "{failure}");
-            let mut waited = 0;
-            while l.connections() > 0 {
-                waited += 1;
-                assert!(waited < 400, "the server still sees the connection");
-                fate_core::sleep(Duration::from_millis(5)).await;
-            }
+            common::wait_until(
+                Duration::from_secs(5),
+                "the server to see the close",
+                || l.connections() == 0,
+            )
+            .await;
         }
     });
 }
@@ -645,8 +652,10 @@ fn idle_connections_expire_on_both_sides() {
             // notices and connects afresh.
             let agent = Agent::new();
             assert_eq!(agent.get_page(&url).await.unwrap(), "a");
-            fate_core::sleep(Duration::from_millis(300)).await;
-            assert_eq!(l.connections(), 0, "the server closed the idle connection");
+            common::wait_until(Duration::from_secs(5), "the server to close it", || {
+                l.connections() == 0
+            })
+            .await;
             assert_eq!(agent.get_page(&url).await.unwrap(), "a");
             assert_eq!(agent.idle_connections(&url), 1);
         }

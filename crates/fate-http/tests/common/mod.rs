@@ -208,3 +208,13 @@ pub async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stati
     }
     handle.join().unwrap()
 }
+
+/// Waits (on the reactor, a few milliseconds at a time) until `cond` holds; panics after
+/// `limit`.
+pub async fn wait_until(limit: Duration, what: &str, cond: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !cond() {
+        assert!(started.elapsed() < limit, "still waiting for {what}");
+        fate_core::sleep(Duration::from_millis(2)).await;
+    }
+}
