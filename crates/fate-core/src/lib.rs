@@ -8,6 +8,7 @@
 //! - [`task`]: `!Send` futures as tasks on the reactor.
 //! - [`process`] (feature `process`): child processes with `ProcessProtocol`s, pidfd exit
 //!   watching and no zombies; `get_process_output`.
+//! - [`stdio`] (feature `net`): `StandardIO`, the process's stdin and stdout as a transport.
 //! - [`threads`]: `defer_to_thread` and a `getaddrinfo` resolver on a bounded thread pool.
 //! - `testing` (feature `testing`): a virtual `Clock` so that time-based code is tested
 //!   without sleeping.
@@ -26,6 +27,8 @@ pub mod process;
 #[cfg(feature = "net")]
 pub mod protocols;
 pub mod reactor;
+#[cfg(feature = "net")]
+pub mod stdio;
 mod sys;
 pub mod task;
 pub mod threads;
