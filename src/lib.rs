@@ -182,6 +182,8 @@
 //! - [`net`]: TCP and Unix sockets as Twisted protocols and transports, or as async streams.
 //! - [`process`]: child processes with `ProcessProtocol` and `get_process_output`.
 //! - [`threads`]: `defer_to_thread` for the blocking work that cannot be avoided.
+//! - `http` (feature `http`): the article's `getPage` as `http::client::get_page`, an
+//!   `Agent` with keep-alive and redirects, and a static-file web server, on hyper.
 //! - `testing` (feature `testing`): a virtual `Clock`, so that tests of timed code never
 //!   sleep:
 //!
@@ -204,6 +206,7 @@
 //!
 //! - `net` (default): TCP, UDP and Unix sockets.
 //! - `process` (default): child processes.
+//! - `http` (default): the HTTP client and server, as `fate::http`.
 //! - `testing`: the virtual clock and in-memory transports.
 //!
 //! What Fate leaves out on purpose, and why, is in FEATURES.md.
