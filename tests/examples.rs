@@ -372,3 +372,36 @@ fn examples_end_even_when_their_reader_goes_away() {
         assert!(status.is_some(), "{name} hung once its reader went away");
     }
 }
+
+#[test]
+fn every_example_opens_with_a_summary_and_run_line_and_is_indexed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let index = fs::read_to_string(root.join("README.md")).expect("examples/README.md");
+    let mut seen = 0;
+    for entry in fs::read_dir(&root).expect("examples/") {
+        let path = entry.expect("an entry of examples/").path();
+        if path.extension().is_none_or(|ext| ext != "rs") {
+            continue;
+        }
+        seen += 1;
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let source = fs::read_to_string(&path).unwrap();
+        let header: Vec<&str> = source
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .collect();
+        assert!(
+            !header.is_empty(),
+            "{name}.rs does not open with a //! summary"
+        );
+        assert!(
+            header.iter().any(|l| l.contains("Run with")),
+            "{name}.rs has no \"Run with\" line in its summary"
+        );
+        assert!(
+            index.contains(&format!("[`{name}`]({name}.rs)")),
+            "{name} is not listed in examples/README.md"
+        );
+    }
+    assert!(seen >= EXAMPLES.len());
+}
