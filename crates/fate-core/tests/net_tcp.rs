@@ -402,3 +402,16 @@ fn listen_on_a_used_port_names_the_address() {
     port.stop_listening();
     drop(reactor);
 }
+
+#[test]
+fn listeners_and_connectors_do_not_keep_a_dropped_reactor_alive() {
+    let reactor = reactor();
+    let port = net::listen_tcp(localhost(), for_protocol(Echo::default)).unwrap();
+    let connector = net::connect_tcp("127.0.0.1", 9, Outcome::default());
+    drop(reactor);
+    // The thread can have a new reactor: the old one is gone although its handles live.
+    let again = net_support::reactor();
+    assert!(port.is_listening());
+    assert_eq!(connector.state(), net::ConnectorState::Connecting);
+    drop(again);
+}

@@ -14,7 +14,6 @@ use mio::Interest;
 use crate::net::stream::Conn;
 use crate::net::{dns, Address, ClientFactory, CloseReason, ConnectError, StreamSocket, Transport};
 use crate::reactor::io::{IoHandler, IoRegistration, Readiness};
-use crate::reactor::Reactor;
 use crate::time::DelayedCall;
 
 /// How to connect: timeout, local address, TLS.
@@ -116,7 +115,6 @@ pub enum ConnectorState {
 type Observer = Box<dyn FnOnce(Result<Transport, ConnectError>)>;
 
 struct Inner {
-    reactor: Reactor,
     target: Target,
     factory: RefCell<Box<dyn ClientFactory>>,
     options: ConnectOptions,
@@ -158,10 +156,8 @@ impl Connector {
         factory: Box<dyn ClientFactory>,
         options: ConnectOptions,
     ) -> Connector {
-        let reactor = crate::reactor::current();
         Connector {
             inner: Rc::new(Inner {
-                reactor,
                 target,
                 factory: RefCell::new(factory),
                 options,
@@ -185,7 +181,7 @@ impl Connector {
         let generation = self.inner.generation.get() + 1;
         self.inner.generation.set(generation);
         let me = self.clone();
-        self.inner.reactor.call_soon(move || me.begin(generation));
+        crate::reactor::current().call_soon(move || me.begin(generation));
     }
 
     /// Abandons the attempt in progress; the factory's `client_connection_failed` gets
@@ -237,7 +233,7 @@ impl Connector {
             Ok(mut factory) => f(&mut **factory, self),
             Err(_) => {
                 let me = self.clone();
-                self.inner.reactor.call_soon(move || me.with_factory(f));
+                crate::reactor::current().call_soon(move || me.with_factory(f));
             }
         }
     }
@@ -249,7 +245,7 @@ impl Connector {
         self.with_factory(|f, c| f.started_connecting(c));
         if let Some(timeout) = self.inner.options.timeout {
             let me = self.clone();
-            let call = self.inner.reactor.call_later(timeout, move || {
+            let call = crate::reactor::current().call_later(timeout, move || {
                 let addr = me.destination();
                 me.fail(generation, ConnectError::TimedOut { addr, timeout });
             });
@@ -294,7 +290,7 @@ impl Connector {
             rest: RefCell::new(dests),
             done: Cell::new(false),
         });
-        match self.inner.reactor.inner.register_io(
+        match crate::reactor::current().inner.register_io(
             &mut socket,
             Interest::READABLE | Interest::WRITABLE,
             attempt.clone(),
@@ -381,7 +377,7 @@ impl Connector {
                 });
         self.inner.state.set(ConnectorState::Connected);
         match Conn::start(
-            &self.inner.reactor,
+            &crate::reactor::current(),
             socket,
             peer,
             protocol,

@@ -12,7 +12,6 @@ use mio::Interest;
 use crate::net::stream::Conn;
 use crate::net::{Address, Factory, StreamSocket};
 use crate::reactor::io::{IoHandler, IoRegistration, Readiness};
-use crate::reactor::Reactor;
 use crate::time::DelayedCall;
 
 /// Connections accepted per readiness event before yielding to other work.
@@ -203,7 +202,6 @@ impl fmt::Debug for ListeningPort {
 /// A listening socket of kind `L`, registered with the reactor.
 pub(crate) struct Listener<L: ListenSocket> {
     me: Weak<Listener<L>>,
-    reactor: Reactor,
     /// The socket; `None` once stopped.
     socket: RefCell<Option<L>>,
     registration: RefCell<Option<IoRegistration>>,
@@ -230,7 +228,6 @@ impl<L: ListenSocket> Listener<L> {
         let host = socket.local()?;
         let listener = Rc::new_cyclic(|me| Listener {
             me: me.clone(),
-            reactor: reactor.clone(),
             socket: RefCell::new(None),
             registration: RefCell::new(None),
             factory: RefCell::new(factory),
@@ -275,19 +272,20 @@ impl<L: ListenSocket> Listener<L> {
                         self.options.accept_retry_delay
                     );
                     let me = self.me.upgrade().expect("listener alive");
-                    let call =
-                        self.reactor
-                            .call_later(self.options.accept_retry_delay, move || {
-                                me.retry.borrow_mut().take();
-                                me.accept_some();
-                            });
+                    let call = crate::reactor::current().call_later(
+                        self.options.accept_retry_delay,
+                        move || {
+                            me.retry.borrow_mut().take();
+                            me.accept_some();
+                        },
+                    );
                     *self.retry.borrow_mut() = Some(call);
                     return;
                 }
             }
         }
         let me = self.me.upgrade().expect("listener alive");
-        self.reactor.call_soon(move || me.accept_some());
+        crate::reactor::current().call_soon(move || me.accept_some());
     }
 
     /// Builds a protocol for an accepted socket, or closes it if the factory refuses.
@@ -298,7 +296,7 @@ impl<L: ListenSocket> Listener<L> {
             return;
         };
         let started = Conn::start(
-            &self.reactor,
+            &crate::reactor::current(),
             stream,
             peer.clone(),
             protocol,
