@@ -35,9 +35,16 @@ pub(crate) fn track(item: Rc<dyn Live>) {
     if INSTALLED_FOR.with(|i| i.replace(reactor.inner.id)) != reactor.inner.id {
         reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, || {
             INSTALLED_FOR.with(|i| i.set(0));
-            shut_down_all();
-            // Let the `connection_lost` calls queued by the closes run before the loop ends.
-            TriggerWait::future(crate::task::yield_now())
+            // Close inside the wait, not when the trigger is called: the reactor awaits the
+            // `before` waits in the order the triggers were added, so a graceful shutdown
+            // added earlier (a server finishing its requests) completes before this cuts
+            // what is still open (Twisted's `disconnectAll` comes after the `before` phase).
+            TriggerWait::future(async {
+                shut_down_all();
+                // Let the `connection_lost` calls queued by the closes run before the loop
+                // ends.
+                crate::task::yield_now().await;
+            })
         });
     }
 }

@@ -1,6 +1,6 @@
 //! What a connection needs from its socket, for TCP and Unix stream sockets alike.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::os::fd::AsFd;
 
@@ -22,14 +22,29 @@ pub(crate) trait StreamSocket: Source + AsFd + Sized + 'static {
     }
 }
 
+/// `recv(2)` straight to the kernel: libc's wrapper also toggles thread cancellation
+/// around it, which showed as 2% of an echo server's CPU.
+#[inline]
+pub(crate) fn recv(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
+    rustix::net::recv(fd, buf, rustix::net::RecvFlags::empty())
+        .map(|(n, _)| n)
+        .map_err(io::Error::from)
+}
+
+/// `send(2)` straight to the kernel, without `SIGPIPE`.
+#[inline]
+pub(crate) fn send(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
+    rustix::net::send(fd, buf, rustix::net::SendFlags::NOSIGNAL).map_err(io::Error::from)
+}
+
 impl StreamSocket for mio::net::TcpStream {
     #[inline]
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        Read::read(&mut &*self, buf)
+        recv(self, buf)
     }
     #[inline]
     fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        Write::write(&mut &*self, buf)
+        send(self, buf)
     }
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         mio::net::TcpStream::shutdown(self, how)
@@ -51,11 +66,11 @@ impl StreamSocket for mio::net::TcpStream {
 impl StreamSocket for mio::net::UnixStream {
     #[inline]
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        Read::read(&mut &*self, buf)
+        recv(self, buf)
     }
     #[inline]
     fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        Write::write(&mut &*self, buf)
+        send(self, buf)
     }
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         mio::net::UnixStream::shutdown(self, how)

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -231,7 +231,7 @@ impl AsyncRead for TcpStream {
         self.io.poll_io(
             Direction::Read,
             cx,
-            |mut s| s.read(buf),
+            |s| crate::net::socket::recv(s, buf),
             |&n| n > 0 && n < len,
         )
     }
@@ -244,8 +244,12 @@ impl AsyncWrite for TcpStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let len = buf.len();
-        self.io
-            .poll_io(Direction::Write, cx, |mut s| s.write(buf), |&n| n < len)
+        self.io.poll_io(
+            Direction::Write,
+            cx,
+            |s| crate::net::socket::send(s, buf),
+            |&n| n < len,
+        )
     }
 
     fn poll_write_vectored(

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::path::Path;
 use std::pin::Pin;
@@ -174,7 +174,7 @@ impl AsyncRead for UnixStream {
         self.io.poll_io(
             Direction::Read,
             cx,
-            |mut s| s.read(buf),
+            |s| crate::net::socket::recv(s, buf),
             |&n| n > 0 && n < len,
         )
     }
@@ -187,8 +187,12 @@ impl AsyncWrite for UnixStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let len = buf.len();
-        self.io
-            .poll_io(Direction::Write, cx, |mut s| s.write(buf), |&n| n < len)
+        self.io.poll_io(
+            Direction::Write,
+            cx,
+            |s| crate::net::socket::send(s, buf),
+            |&n| n < len,
+        )
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
