@@ -91,3 +91,31 @@ fn https_falls_back_to_http1_and_refuses_unknown_cas() {
         assert!(err.to_string().contains("certificate"), "{err}");
     });
 }
+
+#[test]
+fn a_client_that_never_says_hello_is_dropped() {
+    let (_, config) = pki(&[b"http/1.1"]);
+    run(LIMIT, async move {
+        let l = hello()
+            .header_read_timeout(Duration::from_millis(200))
+            .listen_tls("127.0.0.1:0".parse().unwrap(), config)
+            .unwrap();
+        let addr = l.local_addr();
+        let started = std::time::Instant::now();
+        let read = common::off_thread(move || {
+            use std::io::Read;
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 16];
+            s.read(&mut buf)
+        })
+        .await;
+        assert!(matches!(read, Ok(0)), "{read:?}");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(180) && waited < Duration::from_secs(4),
+            "{waited:?}"
+        );
+        common::wait_until(LIMIT, "the connection to be gone", || l.connections() == 0).await;
+    });
+}

@@ -190,6 +190,7 @@ impl Site {
         let conn_state = state.clone();
         let site = self.clone();
         let http1 = self.http1();
+        let header_timeout = self.inner.header_timeout.get();
         fate_core::spawn_local(async move {
             let service = SiteService { site, peer };
             match tls {
@@ -198,7 +199,10 @@ impl Site {
                     let _ = Graceful::new(conn, &conn_state, slot, |c| c.graceful_shutdown()).await;
                 }
                 Some(acceptor) => {
-                    let Ok(tls_stream) = acceptor.accept(stream).await else {
+                    // The TLS handshake gets the head's time limit: a client that never
+                    // says hello must not hold a connection forever.
+                    let handshake = fate_core::timeout(header_timeout, acceptor.accept(stream));
+                    let Ok(Ok(tls_stream)) = handshake.await else {
                         return;
                     };
                     let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
