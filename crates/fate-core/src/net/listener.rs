@@ -164,6 +164,8 @@ pub struct ListeningPort {
 }
 
 impl ListeningPort {
+    /// A port over another implementation (the test `MemoryReactor`'s).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(crate) fn new(inner: Rc<dyn Port>) -> ListeningPort {
         ListeningPort { inner }
     }
