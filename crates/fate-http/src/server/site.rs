@@ -325,13 +325,13 @@ impl hyper::service::Service<http::Request<Incoming>> for SiteService {
 
     fn call(&self, request: http::Request<Incoming>) -> Served {
         let log = tracing::enabled!(target: "fate_http::access", tracing::Level::INFO).then(|| {
-            AccessLog {
+            Box::new(AccessLog {
                 start: Instant::now(),
                 method: request.method().clone(),
                 path: request.uri().path().to_string(),
                 version: request.version(),
                 peer: self.peer,
-            }
+            })
         });
         Served {
             route: self.site.route(request),
@@ -350,7 +350,7 @@ struct AccessLog {
 }
 
 impl AccessLog {
-    fn write(self, response: &Response) {
+    fn write(self: Box<Self>, response: &Response) {
         let peer = self.peer.map_or_else(|| "-".to_string(), |p| p.to_string());
         tracing::info!(
             target: "fate_http::access",
@@ -367,7 +367,8 @@ impl AccessLog {
 /// A request being served: its route, then the access log line.
 struct Served {
     route: RouteFuture,
-    log: Option<AccessLog>,
+    /// Boxed: hyper moves the future per request, and logging is usually off.
+    log: Option<Box<AccessLog>>,
 }
 
 impl Future for Served {
