@@ -310,7 +310,9 @@ pub(crate) fn take_parked<U: 'static>(chain: &Chain) -> Option<Result<U, Failure
 /// Whether anyone could still see this chain's result: a handle or `Control` to it (`held`
 /// tells how many references are ours), or to a chain waiting on it, transitively.
 pub(crate) fn still_wanted(chain_refs: usize, held: usize, state: &State) -> bool {
-    if chain_refs > held {
+    // Handlers already attached want the result even when no handle is left: a
+    // fire-and-forget `d.add_both(stop)` must still run when its producer goes away.
+    if chain_refs > held || !state.stages.is_empty() {
         return true;
     }
     let mut next = state.waiter();
@@ -319,7 +321,13 @@ pub(crate) fn still_wanted(chain_refs: usize, held: usize, state: &State) -> boo
         if weak.strong_count() > 1 {
             return true;
         }
-        next = weak.upgrade().and_then(|outer| outer.state.waiter());
+        let Some(outer) = weak.upgrade() else {
+            break;
+        };
+        if !outer.state.stages.is_empty() {
+            return true;
+        }
+        next = outer.state.waiter();
     }
     false
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use common::{err_of, no_result, ok_of, GenericError, Log, Unhandled};
@@ -300,6 +300,21 @@ fn abandoned_nobody_listening_reports_nothing() {
     drop(d);
     drop(fire);
     assert!(unhandled.log.get().is_empty());
+}
+
+#[test]
+fn abandoned_runs_handlers_attached_to_a_dropped_deferred() {
+    // A fire-and-forget chain: nobody holds the Deferred, but its handlers still want the
+    // result, so the producer going away must run them with `Abandoned`.
+    let seen = Rc::new(Cell::new(None));
+    let (d, fire) = Deferred::<i64>::pending();
+    let s = seen.clone();
+    drop(d.add_both(move |r: Result<i64, Failure>| {
+        s.set(Some(r.unwrap_err().check::<Abandoned>()));
+    }));
+    assert_eq!(seen.get(), None);
+    drop(fire);
+    assert_eq!(seen.get(), Some(true));
 }
 
 #[test]
