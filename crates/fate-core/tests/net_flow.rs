@@ -140,3 +140,72 @@ fn a_slow_reader_fed_256_mib_keeps_the_writer_bounded() {
     let growth_mib = peak.saturating_sub(rss_before) / 1024;
     assert!(growth_mib < 64, "RSS grew by {growth_mib} MiB");
 }
+
+/// A pull producer: one chunk each time it is asked, `chunks` in all.
+struct Pull {
+    transport: Transport,
+    left: Cell<u32>,
+    asked: Rc<Cell<u32>>,
+}
+
+impl Producer for Pull {
+    fn pause_producing(&self) {
+        unreachable!("pull producers are never paused");
+    }
+    fn resume_producing(&self) {
+        self.asked.set(self.asked.get() + 1);
+        if self.left.get() == 0 {
+            self.transport.unregister_producer();
+            self.transport.lose_connection();
+            return;
+        }
+        self.left.set(self.left.get() - 1);
+        self.transport.write(&[b'p'; CHUNK]);
+    }
+    fn stop_producing(&self) {}
+}
+
+struct PullServer(Rc<Cell<u32>>);
+
+impl Protocol for PullServer {
+    fn connection_made(&mut self, t: Transport) {
+        let producer = Rc::new(Pull {
+            transport: t.clone(),
+            left: Cell::new(64),
+            asked: self.0.clone(),
+        });
+        // Registering a pull producer asks it for a first chunk at once.
+        t.register_producer(producer, ProducerMode::Pull).unwrap();
+        assert_eq!(self.0.get(), 1);
+        // lose_connection waits for the producer to unregister.
+        t.lose_connection();
+    }
+    fn data_received(&mut self, _: &[u8]) {}
+    fn connection_lost(&mut self, reason: CloseReason) {
+        assert!(reason.is_clean(), "{reason}");
+        stop();
+    }
+}
+
+#[test]
+fn a_pull_producer_is_asked_for_each_chunk_and_closing_waits_for_it() {
+    let reactor = reactor();
+    let asked = Rc::new(Cell::new(0));
+    let a = asked.clone();
+    let port = net::listen_tcp(
+        "127.0.0.1:0".parse().unwrap(),
+        for_protocol(move || PullServer(a.clone())),
+    )
+    .unwrap();
+    let addr = port.host().socket_addr().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        all.len()
+    });
+    run_bounded(&reactor, Duration::from_secs(60));
+    assert_eq!(reader.join().unwrap(), 64 * CHUNK);
+    // 64 chunks, then one more call that finds nothing left and unregisters.
+    assert_eq!(asked.get(), 65);
+}
