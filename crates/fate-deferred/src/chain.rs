@@ -310,9 +310,7 @@ pub(crate) fn take_parked<U: 'static>(chain: &Chain) -> Option<Result<U, Failure
 /// Whether anyone could still see this chain's result: a handle or `Control` to it (`held`
 /// tells how many references are ours), or to a chain waiting on it, transitively.
 pub(crate) fn still_wanted(chain_refs: usize, held: usize, state: &State) -> bool {
-    // Handlers already attached want the result even when no handle is left: a
-    // fire-and-forget `d.add_both(stop)` must still run when its producer goes away.
-    if chain_refs > held || !state.stages.is_empty() {
+    if chain_refs > held || has_own_handlers(state) {
         return true;
     }
     let mut next = state.waiter();
@@ -324,12 +322,20 @@ pub(crate) fn still_wanted(chain_refs: usize, held: usize, state: &State) -> boo
         let Some(outer) = weak.upgrade() else {
             break;
         };
-        if !outer.state.stages.is_empty() {
+        if has_own_handlers(&outer.state) {
             return true;
         }
         next = outer.state.waiter();
     }
     false
+}
+
+/// Whether handlers other than the continuation to a waiting chain are attached: they want
+/// the result even when no handle is left (a fire-and-forget `d.add_both(stop)` must still run
+/// when its producer goes away), while a bare continuation only matters if its waiter does.
+fn has_own_handlers(state: &State) -> bool {
+    let continuation = usize::from(state.waiter().is_some());
+    !state.stages.is_empty() && state.stages.count() > continuation
 }
 
 /// Whether two chain pointers are the same chain (ignoring vtables).

@@ -99,6 +99,19 @@ impl Stages {
         entry
     }
 
+    /// How many entries are queued.
+    pub(crate) fn count(&self) -> usize {
+        let spilled = match self.spill.take() {
+            Some(spill) => {
+                let n = spill.0.len();
+                self.spill.set(Some(spill));
+                n
+            }
+            None => 0,
+        };
+        usize::from(self.len.get()) + spilled
+    }
+
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.len.get() == 0 && !self.spilled.get()
