@@ -20,7 +20,8 @@ use crate::time::{DelayedCall, Sleep, Timeout};
 /// # Errors
 ///
 /// [`ReactorError::AlreadyExists`] if this thread already has a reactor; `Io` if the OS
-/// refuses epoll or a timerfd.
+/// refuses epoll or a timerfd; [`ReactorError::MainPanicked`] if `main` panicked — the
+/// reactor is then stopped (gracefully), since nothing else would stop it.
 ///
 /// # Examples
 ///
@@ -37,8 +38,34 @@ use crate::time::{DelayedCall, Sleep, Timeout};
 /// ```
 pub fn run(main: impl FnOnce() + 'static) -> Result<(), ReactorError> {
     let reactor = Reactor::new()?;
-    reactor.call_when_running(main);
-    reactor.run()
+    let panicked = start_main(&reactor, main);
+    reactor.run()?;
+    match panicked.take() {
+        Some(message) => Err(ReactorError::MainPanicked(message)),
+        None => Ok(()),
+    }
+}
+
+/// Runs `main` once `reactor` runs. If `main` panics, nothing would ever stop the reactor, so
+/// the panic is reported by the panic policy, the reactor stopped, and its message kept for
+/// the caller.
+fn start_main(
+    reactor: &Reactor,
+    main: impl FnOnce() + 'static,
+) -> std::rc::Rc<std::cell::Cell<Option<String>>> {
+    let panicked = std::rc::Rc::new(std::cell::Cell::new(None));
+    let seen = panicked.clone();
+    let policy = reactor.inner.panic_policy;
+    reactor.call_when_running(move || {
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(main)) {
+            policy.report("main function", &*payload);
+            seen.set(Some(reactor::panic_message(&*payload)));
+            if let Some(reactor) = reactor::try_current() {
+                let _ = reactor.stop();
+            }
+        }
+    });
+    panicked
 }
 
 /// Builds this thread's reactor, calls `main`, and runs until nothing is pending — the
@@ -60,8 +87,12 @@ pub fn run(main: impl FnOnce() + 'static) -> Result<(), ReactorError> {
 /// ```
 pub fn run_until_idle(main: impl FnOnce() + 'static) -> Result<(), ReactorError> {
     let reactor = Reactor::builder().handle_signals(false).build()?;
-    reactor.call_when_running(main);
-    reactor.run_until_idle()
+    let panicked = start_main(&reactor, main);
+    reactor.run_until_idle()?;
+    match panicked.take() {
+        Some(message) => Err(ReactorError::MainPanicked(message)),
+        None => Ok(()),
+    }
 }
 
 /// Builds this thread's reactor and runs it until `fut` completes.

@@ -290,3 +290,14 @@ fn react_maps_main_deferred_to_exit_status() {
     });
     assert_eq!(failed, ExitCode::FAILURE);
 }
+
+#[test]
+fn a_panicking_main_stops_run_with_an_error() {
+    let outcome = fate_core::run(|| panic!("deliberate panic in main"));
+    match outcome {
+        Err(ReactorError::MainPanicked(msg)) => assert_eq!(msg, "deliberate panic in main"),
+        other => panic!("want MainPanicked, got {other:?}"),
+    }
+    let idle = fate_core::run_until_idle(|| panic!("again"));
+    assert!(matches!(idle, Err(ReactorError::MainPanicked(_))));
+}

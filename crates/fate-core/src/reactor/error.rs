@@ -27,6 +27,9 @@ pub enum ReactorError {
     AlreadyExists,
     /// The operating system refused a resource the reactor needs (epoll, timerfd, signals).
     Io(io::Error),
+    /// The `main` function given to `fate::run` or `fate::run_until_idle` panicked (with this
+    /// message); the reactor was stopped.
+    MainPanicked(String),
 }
 
 impl fmt::Display for ReactorError {
@@ -41,6 +44,7 @@ impl fmt::Display for ReactorError {
                 f.write_str("a reactor already exists on this thread (one reactor per thread)")
             }
             ReactorError::Io(e) => write!(f, "the reactor could not get an OS resource: {e}"),
+            ReactorError::MainPanicked(msg) => write!(f, "the main function panicked: {msg}"),
         }
     }
 }
