@@ -69,7 +69,7 @@ fn run(argv: &[String]) -> Result<(), UsageError> {
     }
     let (imp, args) = Args::parse(workload.flags, rest)?;
     let runs = match imp.as_deref().unwrap_or("all") {
-        "all" => workload.existing(),
+        "all" => return run_each_in_a_child(workload, rest),
         name => {
             let Some(imp) = Impl::from_name(name) else {
                 return Err(UsageError(format!(
@@ -101,12 +101,50 @@ fn run(argv: &[String]) -> Result<(), UsageError> {
     Ok(())
 }
 
+/// `--impl all`: runs every implementation of `workload`, one after another, each in a fresh
+/// child process of this binary with the same flags.
+///
+/// In one process the implementation that runs second inherits the first one's warm heap
+/// (memory already faulted in and kept by the allocator), which made whichever ran first look
+/// slower — for `timers` that is hundreds of megabytes of first-touch page faults. A child per
+/// implementation gives each the same cold start, and the runs still share one invocation and
+/// one time window.
+fn run_each_in_a_child(workload: &Workload, rest: &[String]) -> Result<(), UsageError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| UsageError(format!("cannot find this program to re-run it: {e}")))?;
+    let mut flags: Vec<&String> = Vec::new();
+    let mut skip = false;
+    for arg in rest {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if arg == "--impl" {
+            skip = true;
+        } else if !arg.starts_with("--impl=") {
+            flags.push(arg);
+        }
+    }
+    for (imp, _) in workload.existing() {
+        let status = std::process::Command::new(&exe)
+            .arg(workload.name)
+            .args(&flags)
+            .args(["--impl", imp.name()])
+            .status()
+            .map_err(|e| UsageError(format!("cannot run {}: {e}", exe.display())))?;
+        if !status.success() {
+            std::process::exit(status.code().unwrap_or(1));
+        }
+    }
+    Ok(())
+}
+
 fn usage() -> String {
     let mut s = String::from(
         "fate-bench WORKLOAD [--impl fate|fate-async|tokio|all] [size flags]\n\n\
          Prints one JSON line per implementation run: workload, impl, n, secs, ops_per_sec\n\
          and the workload's extras. --impl defaults to all (every implementation that\n\
-         exists, in one process, so ratios are fair). `fate-bench WORKLOAD --help` for one.\n\n\
+         exists, one after another in one invocation, each in its own child process
+         so none inherits another's warm heap). `fate-bench WORKLOAD --help` for one.\n\n\
          Workloads:\n",
     );
     for w in workloads::ALL {
