@@ -36,9 +36,9 @@ thread_local! {
 /// The pending sleeps of one thread and the reactor timer that serves them.
 struct Queue {
     sleeps: Slab<Entry>,
-    /// The reactor timer, due at the instant given, on the reactor whose epoch is given (a
-    /// thread may run several reactors one after another).
-    armed: Option<(Instant, Instant, DelayedCall)>,
+    /// The reactor timer and when it is due. (A thread may run several reactors one after
+    /// another: the timer of one that is gone is no longer active, and is replaced.)
+    armed: Option<(Instant, DelayedCall)>,
 }
 
 /// One registered sleep.
@@ -51,16 +51,18 @@ struct Entry {
 impl Queue {
     /// Makes sure the reactor timer fires by `deadline`.
     fn arm(&mut self, deadline: Instant) {
-        let reactor = fate_core::reactor::current();
-        let epoch = reactor.timeline().epoch();
-        if let Some((at, armed_epoch, call)) = &self.armed {
-            if *armed_epoch == epoch && *at <= deadline && call.active() {
+        // The common case, a later deadline than the armed one, touches no reactor. A timer
+        // of a reactor that is gone is no longer active.
+        if let Some((at, call)) = &self.armed {
+            if *at <= deadline && call.active() {
                 return;
             }
             let _ = call.cancel();
         }
-        let call = reactor.timeline().call_at(deadline, fire);
-        self.armed = Some((deadline, epoch, call));
+        let call = fate_core::reactor::current()
+            .timeline()
+            .call_at(deadline, fire);
+        self.armed = Some((deadline, call));
     }
 }
 
@@ -198,9 +200,8 @@ impl Future for Sleep {
                     }
                 }
                 None => {
-                    if this.deadline <= Instant::now() {
-                        return Poll::Ready(());
-                    }
+                    // No clock read here: a deadline already past is served by the reactor
+                    // timer at the next turn (hyper's sleeps are 30 s away, read per request).
                     this.slot = Some(q.sleeps.insert(Entry {
                         deadline: this.deadline,
                         waker: Some(cx.waker().clone()),

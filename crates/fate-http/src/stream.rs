@@ -25,7 +25,6 @@ use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
 use fate_core::net::{
     Address, ClientFactory, CloseReason, ConnectError, ConnectOptions, Connector, Factory,
     HalfClose, ListeningPort, Producer, ProducerMode, Protocol, Transport,
@@ -62,13 +61,48 @@ const WRITE_LOW: usize = 64 * 1024;
 /// Told once a server-side connection is made, with its stream.
 type OnMade = Box<dyn FnOnce(Stream)>;
 
+/// Received bytes not yet read: `buf[start..]`. A plain vector with a cursor, emptied in
+/// place once read to the end, so that the usual request-at-a-time traffic never
+/// reallocates.
+#[derive(Default)]
+struct Inbox {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Inbox {
+    fn len(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    fn is_empty(&self) -> bool {
+        self.start == self.buf.len()
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        if self.is_empty() {
+            self.buf.clear();
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(data);
+    }
+
+    fn unread(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+    }
+}
+
 /// What the protocol (transport side) and the stream (reader/writer side) share.
 #[derive(Default)]
 struct Shared {
     /// Set by `connection_made`; `None` before and once the stream let go of it.
     transport: RefCell<Option<Transport>>,
     /// Bytes received and not yet read.
-    inbox: RefCell<BytesMut>,
+    inbox: RefCell<Inbox>,
     /// The peer ended its stream (or the connection closed): reads return EOF once the inbox
     /// is empty.
     read_eof: Cell<bool>,
@@ -131,7 +165,7 @@ impl Protocol for StreamProtocol {
         let shared = &self.0;
         let full = {
             let mut inbox = shared.inbox.borrow_mut();
-            inbox.extend_from_slice(data);
+            inbox.push(data);
             inbox.len() > INBOX_HIGH
         };
         if full && !shared.reading_paused.get() {
@@ -265,8 +299,8 @@ impl Stream {
                 *shared.reader.borrow_mut() = Some(cx.waker().clone());
                 return Poll::Pending;
             }
-            let n = dst(&inbox);
-            inbox.advance(n);
+            let n = dst(inbox.unread());
+            inbox.consume(n);
             shared.reading_paused.get() && inbox.len() <= INBOX_LOW
         };
         if resume {

@@ -350,7 +350,7 @@ struct AccessLog {
 }
 
 impl AccessLog {
-    fn write(self: Box<Self>, response: &Response) {
+    fn write(&self, response: &Response) {
         let peer = self.peer.map_or_else(|| "-".to_string(), |p| p.to_string());
         tracing::info!(
             target: "fate_http::access",
