@@ -415,3 +415,28 @@ fn listeners_and_connectors_do_not_keep_a_dropped_reactor_alive() {
     assert_eq!(connector.state(), net::ConnectorState::Connecting);
     drop(again);
 }
+
+#[test]
+fn dropping_the_reactor_closes_its_connections() {
+    /// Keeps its transport, as protocols do.
+    struct Crash(Option<Transport>);
+    impl Protocol for Crash {
+        fn connection_made(&mut self, t: Transport) {
+            self.0 = Some(t);
+            // Leave the loop without shutdown triggers: only dropping the reactor remains.
+            fate_core::reactor::current().crash();
+        }
+        fn data_received(&mut self, _: &[u8]) {}
+    }
+    let reactor = reactor();
+    let port = net::listen_tcp(localhost(), for_protocol(|| Crash(None))).unwrap();
+    let mut client = std::net::TcpStream::connect(port.host().socket_addr().unwrap()).unwrap();
+    reactor.run().unwrap();
+    drop(reactor);
+    // A bound on a broken test, not a timing assumption: EOF comes at once when it works.
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(std::io::Read::read(&mut client, &mut buf).unwrap(), 0);
+}

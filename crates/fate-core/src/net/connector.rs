@@ -386,7 +386,7 @@ impl Connector {
             tls,
         ) {
             Ok(conn) => {
-                let transport = Transport::new(conn);
+                let transport = conn.transport();
                 *self.inner.transport.borrow_mut() = Some(transport.clone());
                 let observers = std::mem::take(&mut *self.inner.observers.borrow_mut());
                 for o in observers {

@@ -160,11 +160,22 @@ impl<S: StreamSocket> Conn<S> {
         if let Some(role) = tls {
             conn.enable_tls(role)?;
         }
-        let transport = Transport::new(conn.clone());
+        let transport = conn.transport();
         conn.call_protocol(|p| p.connection_made(transport));
         #[cfg(feature = "tls")]
         conn.flush_tls();
         Ok(conn)
+    }
+
+    /// A transport for this connection. It holds the connection weakly: the protocol owns
+    /// its transport and the connection owns the protocol, and only the reactor's source
+    /// table (while registered) and pending work keep a connection alive — so a dropped
+    /// reactor frees its connections and closes their sockets.
+    pub(crate) fn transport(self: &Rc<Self>) -> Transport {
+        Transport::new(Rc::new(Handle {
+            conn: Rc::downgrade(self),
+            peer: self.peer.clone(),
+        }))
     }
 
     fn rc(&self) -> Rc<Conn<S>> {
@@ -723,5 +734,112 @@ impl<S: StreamSocket> Conn<S> {
         if !self.closed.get() && !self.write_blocked.get() && !self.wbuf.borrow().is_empty() {
             self.flush();
         }
+    }
+}
+
+/// What a protocol holds: a weak reference to its connection (see [`Conn::transport`]).
+/// Once the connection is gone, writes are ignored and queries answer "closed".
+struct Handle<S: StreamSocket> {
+    conn: Weak<Conn<S>>,
+    /// Kept for `peer()` after the connection is gone.
+    peer: Address,
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the connection is closed")
+}
+
+impl<S: StreamSocket> RawTransport for Handle<S> {
+    #[inline]
+    fn write(&self, data: &[u8]) {
+        if let Some(c) = self.conn.upgrade() {
+            c.write(data);
+        }
+    }
+    fn write_sequence(&self, data: &[&[u8]]) {
+        if let Some(c) = self.conn.upgrade() {
+            c.write_sequence(data);
+        }
+    }
+    fn lose_connection(&self) {
+        if let Some(c) = self.conn.upgrade() {
+            c.lose_connection();
+        }
+    }
+    fn abort_connection(&self) {
+        if let Some(c) = self.conn.upgrade() {
+            c.abort_connection();
+        }
+    }
+    fn lose_write_connection(&self) {
+        if let Some(c) = self.conn.upgrade() {
+            c.lose_write_connection();
+        }
+    }
+    fn peer(&self) -> Address {
+        self.peer.clone()
+    }
+    fn host(&self) -> Address {
+        match self.conn.upgrade() {
+            Some(c) => c.host(),
+            None => Address::Unix(None),
+        }
+    }
+    fn set_no_delay(&self, on: bool) -> io::Result<()> {
+        self.conn.upgrade().ok_or_else(gone)?.set_no_delay(on)
+    }
+    fn set_keep_alive(&self, on: bool) -> io::Result<()> {
+        self.conn.upgrade().ok_or_else(gone)?.set_keep_alive(on)
+    }
+    fn register_producer(
+        &self,
+        producer: Rc<dyn Producer>,
+        mode: ProducerMode,
+    ) -> Result<(), ProducerError> {
+        match self.conn.upgrade() {
+            Some(c) => c.register_producer(producer, mode),
+            None => {
+                producer.stop_producing();
+                Ok(())
+            }
+        }
+    }
+    fn unregister_producer(&self) {
+        if let Some(c) = self.conn.upgrade() {
+            c.unregister_producer();
+        }
+    }
+    fn pause_producing(&self) {
+        if let Some(c) = self.conn.upgrade() {
+            c.pause_producing();
+        }
+    }
+    fn resume_producing(&self) {
+        if let Some(c) = self.conn.upgrade() {
+            c.resume_producing();
+        }
+    }
+    fn stop_producing(&self) {
+        if let Some(c) = self.conn.upgrade() {
+            c.stop_producing();
+        }
+    }
+    fn set_write_buffer_limits(&self, high: usize, low: usize) {
+        if let Some(c) = self.conn.upgrade() {
+            c.set_write_buffer_limits(high, low);
+        }
+    }
+    fn buffered(&self) -> usize {
+        self.conn.upgrade().map_or(0, |c| c.buffered())
+    }
+    fn is_connected(&self) -> bool {
+        self.conn.upgrade().is_some_and(|c| c.is_connected())
+    }
+    fn is_disconnecting(&self) -> bool {
+        self.conn.upgrade().is_none_or(|c| c.is_disconnecting())
+    }
+    #[cfg(feature = "tls")]
+    fn start_tls(&self, role: crate::net::TlsRole) -> io::Result<()> {
+        self.conn.upgrade().ok_or_else(gone)?.start_tls(role)
     }
 }
