@@ -61,7 +61,11 @@ thread_local! {
 /// set_local_spawner(previous);
 /// ```
 pub fn set_local_spawner(spawner: Option<LocalSpawner>) -> Option<LocalSpawner> {
-    SPAWNER.with(|s| std::mem::replace(&mut *s.borrow_mut(), spawner))
+    // While the thread is torn down the slot may be gone already: nothing to replace then.
+    SPAWNER
+        .try_with(|s| std::mem::replace(&mut *s.borrow_mut(), spawner))
+        .ok()
+        .flatten()
 }
 
 impl<T: 'static> Deferred<T> {

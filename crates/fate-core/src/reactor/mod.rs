@@ -272,7 +272,9 @@ impl Drop for Inner {
     fn drop(&mut self) {
         remote::unregister(self.id);
         fate_deferred::set_local_spawner(None);
-        LOCAL.with(|l| {
+        // `try_with`: a reactor kept in a thread-local may be dropped while the thread's
+        // other thread-locals are already gone.
+        let _ = LOCAL.try_with(|l| {
             if l.reactor_id.get() == self.id {
                 l.reactor_id.set(0);
             }

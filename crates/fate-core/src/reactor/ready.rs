@@ -43,28 +43,45 @@ thread_local! {
 }
 
 /// Appends `item` to this thread's ready queue.
+///
+/// While the thread is being torn down (a task or connection dropped by another thread-local's
+/// destructor wakes a task) the queue may already be gone; the item is then dropped here, as
+/// it could never run anyway.
 #[inline]
 pub(crate) fn push(item: Ready) {
-    LOCAL.with(|local| local.queue.borrow_mut().push_back(item));
+    let mut item = Some(item);
+    let _ = LOCAL.try_with(|local| {
+        if let (Ok(mut queue), Some(item)) = (local.queue.try_borrow_mut(), item.take()) {
+            queue.push_back(item);
+        }
+    });
+    drop(item);
 }
 
 /// Takes the oldest ready item, if any.
 #[inline]
 pub(crate) fn pop() -> Option<Ready> {
-    LOCAL.with(|local| local.queue.borrow_mut().pop_front())
+    LOCAL
+        .try_with(|local| local.queue.borrow_mut().pop_front())
+        .ok()
+        .flatten()
 }
 
 /// Whether anything is waiting on this thread's ready queue.
 #[inline]
 pub(crate) fn is_empty() -> bool {
-    LOCAL.with(|local| local.queue.borrow().is_empty())
+    LOCAL
+        .try_with(|local| local.queue.borrow().is_empty())
+        .unwrap_or(true)
 }
 
 /// Drops everything queued (when the reactor goes away), outside the queue's borrow so that a
 /// dropped task may itself touch the queue.
 pub(crate) fn clear() {
     loop {
-        let drained: Vec<Ready> = LOCAL.with(|local| local.queue.borrow_mut().drain(..).collect());
+        let drained: Vec<Ready> = LOCAL
+            .try_with(|local| local.queue.borrow_mut().drain(..).collect())
+            .unwrap_or_default();
         if drained.is_empty() {
             break;
         }
