@@ -6,6 +6,9 @@
 //! - [`time`]: `call_later` and `DelayedCall`, `sleep`, `timeout`, `LoopingCall`, on a timing
 //!   wheel with O(1) insert and cancel.
 //! - [`task`]: `!Send` futures as tasks on the reactor.
+//! - [`net`] (feature `net`): TCP, UDP, Unix and TLS as protocols, transports and factories,
+//!   or as async streams; endpoints from strings. [`protocols`]: line, length-prefixed and
+//!   netstring framing.
 //! - [`process`] (feature `process`): child processes with `ProcessProtocol`s, pidfd exit
 //!   watching and no zombies; `get_process_output`.
 //! - [`stdio`] (feature `net`): `StandardIO`, the process's stdin and stdout as a transport.
