@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 pub use join::{JoinError, JoinHandle};
 pub use yield_now::{yield_now, YieldNow};
 
-use crate::reactor::ready::{self, Ready, LOCAL};
+use crate::reactor::ready::{Ready, LOCAL};
 use crate::reactor::{panic_message, remote, PanicPolicy, Reactor, RemoteWork};
 
 /// Spawns `fut` on the current thread's reactor and returns a handle to its output.
@@ -90,12 +90,16 @@ where
 /// task); a wake from another thread finds the reactor's remote queue by that id.
 #[inline]
 fn schedule(reactor_id: u64, runnable: async_task::Runnable) {
-    let local = LOCAL
-        .try_with(|l| l.reactor_id.get() == reactor_id)
-        .unwrap_or(false);
-    if local {
-        ready::push(Ready::Task(runnable));
-    } else {
+    // One thread-local access for the check and the push: this is every wake's path.
+    let mut foreign = Some(runnable);
+    let _ = LOCAL.try_with(|l| {
+        if l.reactor_id.get() == reactor_id {
+            if let (Ok(mut queue), Some(runnable)) = (l.queue.try_borrow_mut(), foreign.take()) {
+                queue.push_back(Ready::Task(runnable));
+            }
+        }
+    });
+    if let Some(runnable) = foreign {
         remote::send_to(reactor_id, RemoteWork::Task(runnable));
     }
 }
