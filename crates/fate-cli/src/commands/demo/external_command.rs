@@ -79,13 +79,7 @@ mod tests {
     fn the_loop_ticks_while_the_child_runs_and_its_output_arrives() {
         let say = Narrator::recording(0.01, 0);
         run(&say).unwrap();
-        let transcript = say.transcript();
-        let at = |needle: &str| {
-            transcript
-                .iter()
-                .position(|l| l.contains(needle))
-                .unwrap_or_else(|| panic!("{needle:?} not in {transcript:#?}"))
-        };
+        let at = |needle: &str| say.line_of(needle);
         assert!(at("tick 1") < at("the child ended: exit code 0"));
         assert!(at("the child says: 2 fuse") < at("the child ended"));
         assert!(at("the child says: 1 match") < at("the child ended"));

@@ -107,13 +107,7 @@ mod tests {
     fn the_fuse_burns_while_the_page_downloads() {
         let say = Narrator::recording(0.1, 0);
         run(&say).unwrap();
-        let transcript = say.transcript();
-        let at = |needle: &str| {
-            transcript
-                .iter()
-                .position(|l| l.contains(needle))
-                .unwrap_or_else(|| panic!("{needle:?} not in {transcript:#?}"))
-        };
+        let at = |needle: &str| say.line_of(needle);
         assert!(at("get_page(url)") < at("tick 1"));
         assert!(at("tick 5") < at("burns out after 6 ticks"));
         assert!(at("burns out") < at("the page arrived: 32768 bytes"));

@@ -97,4 +97,18 @@ impl Narrator {
     pub(crate) fn transcript(&self) -> Vec<String> {
         self.inner.transcript.borrow().clone()
     }
+
+    /// The index of the first line said so far that contains `needle`.
+    ///
+    /// # Panics
+    ///
+    /// If no line does, showing the whole transcript.
+    #[cfg(test)]
+    pub(crate) fn line_of(&self, needle: &str) -> usize {
+        let transcript = self.inner.transcript.borrow();
+        transcript
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} not in {transcript:#?}"))
+    }
 }

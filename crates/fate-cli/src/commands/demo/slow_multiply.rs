@@ -65,20 +65,15 @@ mod tests {
     fn both_products_arrive_and_the_shorter_wait_fires_first() {
         let say = Narrator::recording(0.01, 0);
         run(&say).unwrap();
-        let transcript = say.transcript();
-        let at = |needle: &str| {
-            transcript
-                .iter()
-                .position(|l| l.contains(needle))
-                .unwrap_or_else(|| panic!("{needle:?} not in {transcript:#?}"))
-        };
+        let at = |needle: &str| say.line_of(needle);
         assert!(at("returned Deferreds") < at("slow_multiply(6, 7) fires"));
         assert!(at("slow_multiply(6, 7) fires") < at("slow_multiply(3, 4) fires"));
         assert_eq!(
             at("a callback prints 12"),
             at("slow_multiply(3, 4) fires") + 1
         );
-        assert!(transcript
+        assert!(say
+            .transcript()
             .last()
             .unwrap()
             .contains("both done: Ok([12, 42])"));
