@@ -301,3 +301,28 @@ fn a_panicking_main_stops_run_with_an_error() {
     let idle = fate_core::run_until_idle(|| panic!("again"));
     assert!(matches!(idle, Err(ReactorError::MainPanicked(_))));
 }
+
+#[test]
+fn a_call_that_keeps_scheduling_due_calls_does_not_starve_the_loop() {
+    // Each timed call schedules another one at the same instant in the past, so it is always
+    // due; a call_soon callback queued meanwhile must still get its turn, and stops the chain.
+    fn again(at: std::time::Instant, stop: Rc<Cell<bool>>, runs: Rc<Cell<u32>>) {
+        if stop.get() {
+            return;
+        }
+        runs.set(runs.get() + 1);
+        let _ = reactor::current()
+            .timeline()
+            .call_at(at, move || again(at, stop, runs));
+    }
+    let reactor = quiet_reactor();
+    let at = std::time::Instant::now();
+    let stop = Rc::new(Cell::new(false));
+    let runs = Rc::new(Cell::new(0));
+    again(at, stop.clone(), runs.clone());
+    let s = stop.clone();
+    reactor.call_soon(move || s.set(true));
+    reactor.run_until_idle().unwrap();
+    assert!(stop.get());
+    assert!(runs.get() >= 1);
+}

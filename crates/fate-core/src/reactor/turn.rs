@@ -25,9 +25,16 @@ impl Reactor {
                 });
             }
 
-            // 2. Timers that are due.
+            // 2. Timers that are due. At most as many as were pending when the step began: a
+            //    call that keeps scheduling already-due calls (`call_at` in the past) must not
+            //    keep the loop here forever; the rest run next turn.
             let now = Instant::now();
-            while let Some(call) = inner.timeline.pop_due(now) {
+            let mut left = inner.timeline.len();
+            while left > 0 {
+                let Some(call) = inner.timeline.pop_due(now) else {
+                    break;
+                };
+                left -= 1;
                 inner.panic_policy.guard("timed call", || call.run());
             }
 

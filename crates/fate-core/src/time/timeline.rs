@@ -371,7 +371,6 @@ impl Timeline {
     }
 
     /// Number of pending timers.
-    #[allow(dead_code)]
     pub(crate) fn len(&self) -> usize {
         self.inner.wheel.borrow().len()
     }
