@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 use std::io;
+use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
@@ -179,6 +180,30 @@ impl<S: Source> Registered<S> {
     /// Forgets readiness for `dir` (the next `poll_ready` waits for a new edge).
     pub(crate) fn clear(&self, dir: Direction) {
         self.watch.flag(dir).set(false);
+    }
+}
+
+impl<S: Source + AsFd> Registered<S> {
+    /// Reads from a stream socket; a read shorter than `buf` means the socket is drained.
+    pub(crate) fn poll_recv(&self, cx: &Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let len = buf.len();
+        self.poll_io(
+            Direction::Read,
+            cx,
+            |s| crate::net::socket::recv(s, buf),
+            |&n| n > 0 && n < len,
+        )
+    }
+
+    /// Writes to a stream socket; a write shorter than `buf` means the send buffer is full.
+    pub(crate) fn poll_send(&self, cx: &Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let len = buf.len();
+        self.poll_io(
+            Direction::Write,
+            cx,
+            |s| crate::net::socket::send(s, buf),
+            |&n| n < len,
+        )
     }
 }
 

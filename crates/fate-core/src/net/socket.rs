@@ -31,6 +31,15 @@ pub(crate) fn recv(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
         .map_err(io::Error::from)
 }
 
+/// The result of shutting down a stream's writing half for `poll_close`: a peer that is
+/// already gone (`NotConnected`) leaves nothing to close.
+pub(crate) fn close_write(shutdown: io::Result<()>) -> io::Result<()> {
+    match shutdown {
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+        other => other,
+    }
+}
+
 /// `send(2)` straight to the kernel, without `SIGPIPE`.
 #[inline]
 pub(crate) fn send(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {

@@ -227,13 +227,7 @@ impl AsyncRead for TcpStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let len = buf.len();
-        self.io.poll_io(
-            Direction::Read,
-            cx,
-            |s| crate::net::socket::recv(s, buf),
-            |&n| n > 0 && n < len,
-        )
+        self.io.poll_recv(cx, buf)
     }
 }
 
@@ -243,13 +237,7 @@ impl AsyncWrite for TcpStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let len = buf.len();
-        self.io.poll_io(
-            Direction::Write,
-            cx,
-            |s| crate::net::socket::send(s, buf),
-            |&n| n < len,
-        )
+        self.io.poll_send(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -271,10 +259,9 @@ impl AsyncWrite for TcpStream {
     }
 
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(match self.io.get_ref().shutdown(Shutdown::Write) {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            other => other,
-        })
+        Poll::Ready(crate::net::socket::close_write(
+            self.io.get_ref().shutdown(Shutdown::Write),
+        ))
     }
 }
 

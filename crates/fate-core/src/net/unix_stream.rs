@@ -170,13 +170,7 @@ impl AsyncRead for UnixStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let len = buf.len();
-        self.io.poll_io(
-            Direction::Read,
-            cx,
-            |s| crate::net::socket::recv(s, buf),
-            |&n| n > 0 && n < len,
-        )
+        self.io.poll_recv(cx, buf)
     }
 }
 
@@ -186,13 +180,7 @@ impl AsyncWrite for UnixStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let len = buf.len();
-        self.io.poll_io(
-            Direction::Write,
-            cx,
-            |s| crate::net::socket::send(s, buf),
-            |&n| n < len,
-        )
+        self.io.poll_send(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -200,10 +188,9 @@ impl AsyncWrite for UnixStream {
     }
 
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(match self.io.get_ref().shutdown(Shutdown::Write) {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            other => other,
-        })
+        Poll::Ready(crate::net::socket::close_write(
+            self.io.get_ref().shutdown(Shutdown::Write),
+        ))
     }
 }
 

@@ -65,10 +65,7 @@ impl<H: StringHandler> NetstringReceiver<H> {
 
     /// Resumes after [`Strings::pause_producing`].
     pub fn resume_producing(&mut self) {
-        self.strings.paused = false;
-        if let Some(t) = &self.strings.transport {
-            t.resume_producing();
-        }
+        self.strings.unpause();
         self.data_received(&[]);
     }
 

@@ -84,6 +84,14 @@ pub struct Strings {
 }
 
 impl Strings {
+    /// Clears a pause and resumes the transport; the receiver then re-parses its buffer.
+    pub(crate) fn unpause(&mut self) {
+        self.paused = false;
+        if let Some(t) = &self.transport {
+            t.resume_producing();
+        }
+    }
+
     pub(crate) fn new(framing: Framing) -> Strings {
         Strings {
             transport: None,
