@@ -1,5 +1,6 @@
 //! `testing::MemoryReactor` and the in-memory pipe: code written against `net::Network` is
 //! exercised without sockets, deterministically, one `flush` at a time.
+#![cfg(all(feature = "testing", feature = "net"))]
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -1,6 +1,7 @@
 //! `ReconnectingClientFactory` on a virtual clock: Twisted's back-off sequence, the retry
 //! limit, reset after a success, `stop_trying` — against real refused connections, with the
 //! waits on a `testing::Clock` so nothing sleeps.
+#![cfg(all(feature = "testing", feature = "net"))]
 
 mod net_support;
 

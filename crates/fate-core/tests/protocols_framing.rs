@@ -1,5 +1,6 @@
 //! Framing protocols on a `StringTransport`, fed every input at every split point and one
 //! byte at a time: the outcome must not depend on how the bytes were chunked.
+#![cfg(all(feature = "testing", feature = "net"))]
 
 use fate_core::net::{CloseReason, Protocol};
 use fate_core::protocols::{

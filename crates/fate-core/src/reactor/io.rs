@@ -10,8 +10,8 @@
 //! deregistered (and whose slot was reused) during the same batch is dropped, not delivered to
 //! the newcomer.
 
-// The networking and process modules are the users of this one.
-#![allow(dead_code)]
+// Its users are the networking and process modules.
+#![cfg_attr(not(any(feature = "net", feature = "process")), allow(dead_code))]
 
 use std::io;
 use std::rc::{Rc, Weak};
@@ -80,6 +80,7 @@ impl IoRegistration {
     }
 
     /// Changes the interests the source is registered for.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))] // the process pipes' user
     pub(crate) fn reregister(
         &self,
         source: &mut impl Source,
@@ -116,6 +117,7 @@ impl Drop for IoRegistration {
     }
 }
 
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
 pub(crate) fn gone() -> io::Error {
     io::Error::other("the reactor this source was registered with is gone")
 }

@@ -118,6 +118,7 @@ pub(crate) struct Inner {
     /// Registered I/O sources, indexed by the low half of their token.
     pub(crate) sources: RefCell<Slab<IoEntry>>,
     /// Bumped at each registration; the high half of a token, to drop stale events.
+    #[cfg_attr(not(any(feature = "net", feature = "process")), allow(dead_code))]
     pub(crate) next_generation: Cell<u32>,
     /// Delayed calls and sleeps, on real time.
     pub(crate) timeline: Timeline,
