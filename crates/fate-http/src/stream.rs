@@ -141,6 +141,16 @@ impl Shared {
     }
 }
 
+/// Remembers `waker` in `slot`, keeping the one there if it wakes the same task (a task
+/// polled again while it waits need not clone its waker each time).
+fn store_waker(slot: &RefCell<Option<Waker>>, waker: &Waker) {
+    let mut slot = slot.borrow_mut();
+    match &mut *slot {
+        Some(w) if w.will_wake(waker) => {}
+        other => *other = Some(waker.clone()),
+    }
+}
+
 /// The protocol half: fills the inbox and records the connection's end.
 struct StreamProtocol(Rc<Shared>);
 
@@ -296,7 +306,7 @@ impl Stream {
                         _ => Poll::Ready(Ok(())),
                     };
                 }
-                *shared.reader.borrow_mut() = Some(cx.waker().clone());
+                store_waker(&shared.reader, cx.waker());
                 return Poll::Pending;
             }
             let n = dst(inbox.unread());
@@ -318,7 +328,7 @@ impl Stream {
             return Poll::Ready(Err(closed(&shared.lost.borrow())));
         };
         if shared.write_paused.get() {
-            *shared.writer.borrow_mut() = Some(cx.waker().clone());
+            store_waker(&shared.writer, cx.waker());
             return Poll::Pending;
         }
         transport.write(data);

@@ -233,12 +233,11 @@ impl Site {
         b
     }
 
-    fn route(&self, request: http::Request<Incoming>) -> RouteFuture {
+    fn route(&self, request: http::Request<Incoming>) -> ReplyKind {
         let max_body = self.inner.max_body.get();
-        let declared = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        // hyper has parsed and checked `Content-Length` already: the body knows its length
+        // (none for a chunked body), with no header lookup.
+        let declared = http_body::Body::size_hint(request.body()).exact();
         if declared.is_some_and(|n| n > max_body) {
             let mut r = text_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -246,13 +245,10 @@ impl Site {
             );
             r.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return RouteFuture::Ready(Some(r));
+            return ReplyKind::Ready(r);
         }
         let Some(segments) = decode_path(request.uri().path()) else {
-            return RouteFuture::Ready(Some(text_response(
-                StatusCode::BAD_REQUEST,
-                "bad path".into(),
-            )));
+            return ReplyKind::Ready(text_response(StatusCode::BAD_REQUEST, "bad path".into()));
         };
         let mut resource = self.inner.root.clone();
         let mut consumed = 0;
@@ -268,10 +264,10 @@ impl Site {
                     consumed += 1;
                 }
                 None => {
-                    return RouteFuture::Ready(Some(text_response(
+                    return ReplyKind::Ready(text_response(
                         StatusCode::NOT_FOUND,
                         "not found".into(),
-                    )))
+                    ))
                 }
             }
         }
@@ -297,10 +293,7 @@ impl Site {
                 }),
             )
         };
-        match resource.render(http::Request::from_parts(parts, body)).0 {
-            ReplyKind::Ready(r) => RouteFuture::Ready(Some(r)),
-            ReplyKind::Later(f) => RouteFuture::Later(f),
-        }
+        resource.render(http::Request::from_parts(parts, body)).0
     }
 }
 
@@ -334,7 +327,7 @@ impl hyper::service::Service<http::Request<Incoming>> for SiteService {
             })
         });
         Served {
-            route: self.site.route(request),
+            reply: Some(self.site.route(request)),
             log,
         }
     }
@@ -364,9 +357,10 @@ impl AccessLog {
     }
 }
 
-/// A request being served: its route, then the access log line.
+/// A request being served: its reply, then the access log line.
 struct Served {
-    route: RouteFuture,
+    /// `None` once answered.
+    reply: Option<ReplyKind>,
     /// Boxed: hyper moves the future per request, and logging is usually off.
     log: Option<Box<AccessLog>>,
 }
@@ -376,30 +370,21 @@ impl Future for Served {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let Poll::Ready(response) = Pin::new(&mut this.route).poll(cx) else {
-            return Poll::Pending;
+        let response = match this.reply.take() {
+            Some(ReplyKind::Ready(r)) => r,
+            Some(ReplyKind::Later(mut f)) => match f.as_mut().poll(cx) {
+                Poll::Ready(r) => r,
+                Poll::Pending => {
+                    this.reply = Some(ReplyKind::Later(f));
+                    return Poll::Pending;
+                }
+            },
+            None => panic!("a served request was polled after it answered"),
         };
         if let Some(log) = this.log.take() {
             log.write(&response);
         }
         Poll::Ready(Ok(response))
-    }
-}
-
-/// A rendered response now, or a resource's future.
-enum RouteFuture {
-    Ready(Option<Response>),
-    Later(Pin<Box<dyn Future<Output = Response>>>),
-}
-
-impl Future for RouteFuture {
-    type Output = Response;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
-        match self.get_mut() {
-            RouteFuture::Ready(r) => Poll::Ready(r.take().expect("polled after completion")),
-            RouteFuture::Later(f) => f.as_mut().poll(cx),
-        }
     }
 }
 
