@@ -307,6 +307,26 @@ fn a_panicking_main_stops_run_with_an_error() {
 }
 
 #[test]
+fn a_panicking_future_ends_block_on_with_an_error() {
+    // Other work pending (a far timer) must not keep block_on running once its future is gone.
+    let reactor = Reactor::builder().handle_signals(false).build().unwrap();
+    let outcome = reactor.block_on(async {
+        fate_core::call_later(Duration::from_secs(3600), || {});
+        fate_core::sleep(Duration::from_millis(1)).await;
+        panic!("deliberate panic in block_on");
+    });
+    match outcome {
+        Err(ReactorError::MainPanicked(msg)) => assert_eq!(msg, "deliberate panic in block_on"),
+        other => panic!("want MainPanicked, got {other:?}"),
+    }
+    assert_eq!(
+        reactor.block_on(async { 7 }).unwrap(),
+        7,
+        "the reactor runs on"
+    );
+}
+
+#[test]
 fn a_call_that_keeps_scheduling_due_calls_does_not_starve_the_loop() {
     // Each timed call schedules another one at the same instant in the past, so it is always
     // due; a call_soon callback queued meanwhile must still get its turn, and stops the chain.

@@ -485,24 +485,28 @@ impl Reactor {
     ///
     /// # Errors
     ///
-    /// As [`run`](Reactor::run); and [`ReactorError::NotRunning`] if the reactor was stopped or
+    /// As [`run`](Reactor::run); [`ReactorError::MainPanicked`] if `fut` panicked (the panic
+    /// policy has reported it); [`ReactorError::NotRunning`] if the reactor was stopped or
     /// crashed before `fut` completed (its output is then lost).
     pub fn block_on<F: Future + 'static>(&self, fut: F) -> Result<F::Output, ReactorError> {
         self.enter()?;
-        let slot: Rc<RefCell<Option<F::Output>>> = Rc::new(RefCell::new(None));
-        let out = slot.clone();
-        crate::task::spawn_local_on(self, async move {
-            let value = fut.await;
-            *out.borrow_mut() = Some(value);
-        })
-        .detach();
-        let result = self.turn_until(&|| slot.borrow().is_some(), false);
+        let mut main = crate::task::spawn_local_on(self, fut);
+        let result = self.turn_until(&|| main.is_finished(), false);
         if self.inner.state.get() == RunState::Running {
             self.inner.state.set(RunState::Idle);
         }
         result?;
-        let value = slot.borrow_mut().take();
-        value.ok_or(ReactorError::NotRunning)
+        if !main.is_finished() {
+            return Err(ReactorError::NotRunning);
+        }
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::pin::Pin::new(&mut main).poll(&mut cx) {
+            std::task::Poll::Ready(Ok(value)) => Ok(value),
+            std::task::Poll::Ready(Err(crate::task::JoinError::Panicked(message))) => {
+                Err(ReactorError::MainPanicked(message))
+            }
+            _ => Err(ReactorError::NotRunning),
+        }
     }
 
     /// Begins a graceful shutdown: runs the `before shutdown` triggers, waits for what they
