@@ -32,6 +32,22 @@ const FILE_CHUNK: u64 = 64 * 1024;
 /// ```
 pub struct Body {
     kind: BodyKind,
+    /// Told when the body is dropped (a server learns that hyper has taken a response).
+    on_drop: Option<DropSignal>,
+}
+
+/// Told when a [`Body`] is dropped.
+pub(crate) trait Dropped {
+    fn dropped(&self);
+}
+
+/// Calls [`Dropped::dropped`] when dropped itself.
+struct DropSignal(Rc<dyn Dropped>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        self.0.dropped();
+    }
 }
 
 enum BodyKind {
@@ -56,9 +72,7 @@ impl Body {
     /// assert!(fate_http::Body::empty().is_end_stream());
     /// ```
     pub fn empty() -> Body {
-        Body {
-            kind: BodyKind::Full(None),
-        }
+        Body::of(BodyKind::Full(None))
     }
 
     /// `len` bytes of `file`, read from its current position as the body is sent.
@@ -71,12 +85,10 @@ impl Body {
     /// let body = fate_http::Body::file(file, len);
     /// ```
     pub fn file(file: File, len: u64) -> Body {
-        Body {
-            kind: BodyKind::File {
-                file,
-                remaining: len,
-            },
-        }
+        Body::of(BodyKind::File {
+            file,
+            remaining: len,
+        })
     }
 
     /// A streaming body fed through the returned [`BodySender`]: each `send` waits until the
@@ -102,9 +114,7 @@ impl Body {
             BodySender {
                 channel: channel.clone(),
             },
-            Body {
-                kind: BodyKind::Channel(channel),
-            },
+            Body::of(BodyKind::Channel(channel)),
         )
     }
 
@@ -114,9 +124,19 @@ impl Body {
         B: http_body::Body<Data = Bytes> + 'static,
         B::Error: Into<Error>,
     {
+        Body::of(BodyKind::Boxed(Box::pin(body.map_err(Into::into))))
+    }
+
+    fn of(kind: BodyKind) -> Body {
         Body {
-            kind: BodyKind::Boxed(Box::pin(body.map_err(Into::into))),
+            kind,
+            on_drop: None,
         }
+    }
+
+    /// Has `to` told when this body is dropped.
+    pub(crate) fn on_drop(&mut self, to: Rc<dyn Dropped>) {
+        self.on_drop = Some(DropSignal(to));
     }
 
     /// Reads the whole body.
@@ -162,9 +182,7 @@ impl fmt::Debug for Body {
 
 impl From<Bytes> for Body {
     fn from(b: Bytes) -> Body {
-        Body {
-            kind: BodyKind::Full((!b.is_empty()).then_some(b)),
-        }
+        Body::of(BodyKind::Full((!b.is_empty()).then_some(b)))
     }
 }
 

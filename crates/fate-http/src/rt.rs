@@ -10,10 +10,10 @@
 //!
 //! # Why a queue rather than a reactor timer per sleep
 //!
-//! hyper's sleeps are mostly timeouts that never fire: the HTTP/1 header-read timeout is
-//! armed (and dropped) for every request on a keep-alive connection. A slot in a slab costs a
-//! fraction of a timing-wheel entry, so the queue keeps one reactor timer armed at its
-//! earliest deadline and moves it only when a sleep asks for an earlier one. When that timer
+//! hyper's sleeps are mostly timeouts that never fire (HTTP/2 keep-alive pings, the client's
+//! timeouts). A slot in a slab costs a fraction of a timing-wheel entry, so the queue keeps
+//! one reactor timer armed at its earliest deadline and moves it only when a sleep asks for
+//! an earlier one. When that timer
 //! fires, the queue wakes every due sleep and re-arms at the earliest deadline left — a scan
 //! of the pending sleeps, which are about one per connection and rarely due.
 
@@ -201,7 +201,7 @@ impl Future for Sleep {
                 }
                 None => {
                     // No clock read here: a deadline already past is served by the reactor
-                    // timer at the next turn (hyper's sleeps are 30 s away, read per request).
+                    // timer at the next turn (hyper's sleeps are seconds away).
                     this.slot = Some(q.sleeps.insert(Entry {
                         deadline: this.deadline,
                         waker: Some(cx.waker().clone()),

@@ -600,6 +600,89 @@ fn header_read_timeout_closes_a_silent_client() {
 }
 
 #[test]
+fn header_read_timeout_closes_a_client_that_trickles_its_head() {
+    run(LIMIT, async {
+        let site = Site::new(from_fn(|_: Request| Response::new("x".into())))
+            .header_read_timeout(Duration::from_millis(200));
+        let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = l.local_addr();
+        let started = std::time::Instant::now();
+        // A byte every 20 ms keeps the connection busy but never finishes the head: bytes
+        // arriving do not restart the limit (slowloris).
+        let sent = common::off_thread(move || {
+            use std::io::Write;
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            let mut sent = 0;
+            for b in b"GET / HTTP/1.1\r\nX-Slow: ".iter().cycle().take(500) {
+                if s.write_all(&[*b]).is_err() {
+                    break;
+                }
+                sent += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            sent
+        })
+        .await;
+        let waited = started.elapsed();
+        assert!(sent < 500, "the server never closed the connection");
+        assert!(
+            waited >= Duration::from_millis(180) && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
+        common::wait_until(LIMIT, "the connection to be gone", || l.connections() == 0).await;
+    });
+}
+
+#[test]
+fn header_read_timeout_spares_slow_responses_and_slow_bodies() {
+    run(LIMIT, async {
+        // Both pages take three timeouts to answer; the head arrived in time, so neither
+        // connection may be cut.
+        let root = Tree::new()
+            .put_child(
+                "slow-reply",
+                from_fn(|_: Request| {
+                    Reply::future(async {
+                        fate_core::sleep(Duration::from_millis(300)).await;
+                        Response::new("late".into())
+                    })
+                }),
+            )
+            .put_child(
+                "slow-body",
+                from_fn(|_: Request| {
+                    let (tx, body) = Body::channel();
+                    fate_core::spawn_local(async move {
+                        for chunk in ["a", "b", "c"] {
+                            fate_core::sleep(Duration::from_millis(100)).await;
+                            tx.send(chunk.into()).await.unwrap();
+                        }
+                    })
+                    .detach();
+                    Response::new(body)
+                }),
+            );
+        let site = Site::new(root).header_read_timeout(Duration::from_millis(100));
+        let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let agent = Agent::new();
+        let base = format!("http://{}", l.local_addr());
+        assert_eq!(
+            agent.get_page(&format!("{base}/slow-reply")).await.unwrap(),
+            "late"
+        );
+        assert_eq!(
+            agent.get_page(&format!("{base}/slow-body")).await.unwrap(),
+            "abc"
+        );
+        // Then the keep-alive connection, idle, is closed by the same limit.
+        common::wait_until(LIMIT, "the idle connection to be closed", || {
+            l.connections() == 0
+        })
+        .await;
+    });
+}
+
+#[test]
 fn head_requests_get_headers_only() {
     let dir = TempDir::new("head");
     dir.write("h.txt", b"hello head");

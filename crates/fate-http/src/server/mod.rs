@@ -22,6 +22,7 @@
 //! ```
 
 mod file;
+mod head_timeout;
 mod resource;
 mod site;
 

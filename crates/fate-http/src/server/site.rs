@@ -25,6 +25,7 @@ use crate::body::Body;
 use crate::error::{Error, Kind};
 use crate::io::Io;
 use crate::rt::{Exec, Timer};
+use crate::server::head_timeout::{HeadClock, HeadWatch};
 use crate::server::resource::{text_response, Postpath, ReplyKind, Resource, Response};
 use crate::stream::Stream;
 
@@ -85,8 +86,12 @@ impl Site {
         self
     }
 
-    /// How long a client may take to send a request's head before the connection is closed
-    /// (slowloris protection; hyper's `header_read_timeout`, on the reactor's timer).
+    /// How long a client may take to send a request's head — counted from when the
+    /// connection opens (after the TLS handshake, which has the same limit) or the previous
+    /// response was handed over — before the connection is closed (slowloris protection;
+    /// also the idle timeout of keep-alive connections). Checked on a tick of an eighth of
+    /// it (at most a second): a connection is closed no sooner, and at most two ticks later.
+    /// Set it before listening.
     #[must_use]
     pub fn header_read_timeout(self, timeout: Duration) -> Site {
         self.inner.header_timeout.set(timeout);
@@ -154,7 +159,7 @@ impl Site {
     where
         L: FnOnce(Box<dyn FnMut(Stream, &fate_core::net::Address)>) -> io::Result<ListeningPort>,
     {
-        let state = Rc::new(ServerState::default());
+        let state = Rc::new(ServerState::new(self.inner.header_timeout.get()));
         let site = self.clone();
         let conn_state = state.clone();
         let port = listen(Box::new(move |stream, peer| {
@@ -179,7 +184,12 @@ impl Site {
         if state.shutting_down.get() {
             return; // dropping the stream closes it
         }
-        let slot = state.conns.borrow_mut().insert(None);
+        let watch = Rc::new(HeadWatch::new(&state.clock));
+        let slot = state.conns.borrow_mut().insert(Conn {
+            waker: None,
+            watch: watch.clone(),
+        });
+        state.keep_ticking();
         // The connection counts until it is closed for good (its last bytes flushed), not
         // merely until hyper is done with it: shutdown must not end the process earlier.
         let guard = ConnGuard {
@@ -192,11 +202,15 @@ impl Site {
         let http1 = self.http1();
         let header_timeout = self.inner.header_timeout.get();
         fate_core::spawn_local(async move {
-            let service = SiteService { site, peer };
+            let mut service = SiteService {
+                site,
+                peer,
+                watch: Some(watch.clone()),
+            };
             match tls {
                 None => {
                     let conn = http1.serve_connection(stream, service);
-                    let _ = Graceful::new(conn, &conn_state, slot, |c| c.graceful_shutdown()).await;
+                    Graceful::new(conn, &conn_state, slot, watch, |c| c.graceful_shutdown()).await;
                 }
                 Some(acceptor) => {
                     // The TLS handshake gets the head's time limit: a client that never
@@ -208,15 +222,19 @@ impl Site {
                     let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
                     let io = Io(tls_stream);
                     if h2 {
+                        // HTTP/2 has no head timeout (nor had hyper's).
+                        watch.disarm();
+                        service.watch = None;
                         let conn = http2::Builder::new(Exec)
                             .timer(Timer)
                             .serve_connection(io, service);
-                        let _ =
-                            Graceful::new(conn, &conn_state, slot, |c| c.graceful_shutdown()).await;
+                        Graceful::new(conn, &conn_state, slot, watch, |c| c.graceful_shutdown())
+                            .await;
                     } else {
+                        watch.waiting(); // the head's time starts after the handshake
                         let conn = http1.serve_connection(io, service);
-                        let _ =
-                            Graceful::new(conn, &conn_state, slot, |c| c.graceful_shutdown()).await;
+                        Graceful::new(conn, &conn_state, slot, watch, |c| c.graceful_shutdown())
+                            .await;
                     }
                 }
             }
@@ -224,12 +242,11 @@ impl Site {
         .detach();
     }
 
+    /// hyper's HTTP/1 server, without a timer: the head timeout is the listener's
+    /// ([`HeadClock`]), not hyper's per-request one.
     fn http1(&self) -> http1::Builder {
         let mut b = http1::Builder::new();
-        b.timer(Timer)
-            .header_read_timeout(self.inner.header_timeout.get())
-            .max_buf_size(self.inner.max_head.get())
-            .keep_alive(true);
+        b.max_buf_size(self.inner.max_head.get()).keep_alive(true);
         b
     }
 
@@ -309,6 +326,8 @@ impl fmt::Debug for Site {
 struct SiteService {
     site: Site,
     peer: Option<SocketAddr>,
+    /// The connection's head timeout (HTTP/1 only).
+    watch: Option<Rc<HeadWatch>>,
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for SiteService {
@@ -317,6 +336,9 @@ impl hyper::service::Service<http::Request<Incoming>> for SiteService {
     type Future = Served;
 
     fn call(&self, request: http::Request<Incoming>) -> Served {
+        if let Some(watch) = &self.watch {
+            watch.head_received();
+        }
         let log = tracing::enabled!(target: "fate_http::access", tracing::Level::INFO).then(|| {
             Box::new(AccessLog {
                 start: Instant::now(),
@@ -329,6 +351,7 @@ impl hyper::service::Service<http::Request<Incoming>> for SiteService {
         Served {
             reply: Some(self.site.route(request)),
             log,
+            watch: self.watch.clone(),
         }
     }
 }
@@ -363,6 +386,8 @@ struct Served {
     reply: Option<ReplyKind>,
     /// Boxed: hyper moves the future per request, and logging is usually off.
     log: Option<Box<AccessLog>>,
+    /// Told when hyper drops the response's body: the connection then awaits its next head.
+    watch: Option<Rc<HeadWatch>>,
 }
 
 impl Future for Served {
@@ -370,7 +395,7 @@ impl Future for Served {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let response = match this.reply.take() {
+        let mut response = match this.reply.take() {
             Some(ReplyKind::Ready(r)) => r,
             Some(ReplyKind::Later(mut f)) => match f.as_mut().poll(cx) {
                 Poll::Ready(r) => r,
@@ -383,6 +408,9 @@ impl Future for Served {
         };
         if let Some(log) = this.log.take() {
             log.write(&response);
+        }
+        if let Some(watch) = this.watch.take() {
+            response.body_mut().on_drop(watch);
         }
         Poll::Ready(Ok(response))
     }
@@ -404,26 +432,79 @@ fn decode_path(path: &str) -> Option<Vec<String>> {
         .collect()
 }
 
-/// What a listener and its connections share: who is connected, and whether the site is
-/// shutting down.
-#[derive(Default)]
+/// What a listener and its connections share: who is connected, their head timeouts, and
+/// whether the site is shutting down.
 struct ServerState {
-    /// One slot per open connection, holding its task's waker once it is waiting.
-    conns: RefCell<Slab<Option<Waker>>>,
+    /// One slot per open connection.
+    conns: RefCell<Slab<Conn>>,
+    /// The head timeout's ticks.
+    clock: Rc<HeadClock>,
+    /// The tick timer is scheduled (it runs while there are connections).
+    ticking: Cell<bool>,
     /// `shutdown` was called: connections finish their current request and close.
     shutting_down: Cell<bool>,
     /// Fired when the last connection closes after `shutdown`.
     drained: RefCell<Vec<Fire<()>>>,
 }
 
+/// An open connection, as its listener sees it.
+struct Conn {
+    /// Its task's waker, once it is waiting.
+    waker: Option<Waker>,
+    watch: Rc<HeadWatch>,
+}
+
 impl ServerState {
+    fn new(header_timeout: Duration) -> ServerState {
+        ServerState {
+            conns: RefCell::default(),
+            clock: Rc::new(HeadClock::new(header_timeout)),
+            ticking: Cell::new(false),
+            shutting_down: Cell::new(false),
+            drained: RefCell::default(),
+        }
+    }
+
+    /// Makes sure the head timeout's clock ticks (while there are connections).
+    fn keep_ticking(self: &Rc<Self>) {
+        if self.ticking.replace(true) {
+            return;
+        }
+        let state = Rc::downgrade(self);
+        fate_core::call_later(self.clock.tick(), move || {
+            if let Some(state) = state.upgrade() {
+                state.tick();
+            }
+        });
+    }
+
+    /// One tick: wakes the connections that waited too long for a head (they close when
+    /// polled), and schedules the next tick if any connection is left.
+    fn tick(self: &Rc<Self>) {
+        self.ticking.set(false);
+        self.clock.advance();
+        let expired: Vec<Waker> = self
+            .conns
+            .borrow()
+            .iter()
+            .filter(|(_, c)| c.watch.expired())
+            .filter_map(|(_, c)| c.waker.clone())
+            .collect();
+        for w in expired {
+            w.wake();
+        }
+        if !self.conns.borrow().is_empty() {
+            self.keep_ticking();
+        }
+    }
+
     fn begin_shutdown(&self) {
         self.shutting_down.set(true);
         let wakers: Vec<Waker> = self
             .conns
             .borrow_mut()
             .iter_mut()
-            .filter_map(|(_, w)| w.take())
+            .filter_map(|(_, c)| c.waker.take())
             .collect();
         for w in wakers {
             w.wake();
@@ -453,22 +534,31 @@ impl Drop for ConnGuard {
     }
 }
 
-/// Drives a connection; at shutdown, asks it to finish the request in flight and close.
+/// Drives a connection; at shutdown, asks it to finish the request in flight and close; once
+/// its head timeout expires, drops it (which closes it).
 struct Graceful<C, G> {
     conn: Pin<Box<C>>,
     graceful: Option<G>,
     state: Rc<ServerState>,
     /// The connection's slot in `state.conns`.
     slot: usize,
+    watch: Rc<HeadWatch>,
 }
 
 impl<C, G: FnOnce(Pin<&mut C>)> Graceful<C, G> {
-    fn new(conn: C, state: &Rc<ServerState>, slot: usize, graceful: G) -> Self {
+    fn new(
+        conn: C,
+        state: &Rc<ServerState>,
+        slot: usize,
+        watch: Rc<HeadWatch>,
+        graceful: G,
+    ) -> Self {
         Graceful {
             conn: Box::pin(conn),
             graceful: Some(graceful),
             state: state.clone(),
             slot,
+            watch,
         }
     }
 }
@@ -478,21 +568,26 @@ where
     C: Future,
     G: FnOnce(Pin<&mut C>) + Unpin,
 {
-    type Output = C::Output;
+    /// The connection's own outcome is of no interest: hyper has answered what it could.
+    type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        if this.watch.expired() {
+            tracing::debug!("closing a connection that sent no request head in time");
+            return Poll::Ready(());
+        }
         let state = &this.state;
         if state.shutting_down.get() {
             if let Some(g) = this.graceful.take() {
                 g(this.conn.as_mut());
             }
-        } else if let Some(slot) = state.conns.borrow_mut().get_mut(this.slot) {
-            if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *slot = Some(cx.waker().clone());
+        } else if let Some(conn) = state.conns.borrow_mut().get_mut(this.slot) {
+            if !conn.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                conn.waker = Some(cx.waker().clone());
             }
         }
-        this.conn.as_mut().poll(cx)
+        this.conn.as_mut().poll(cx).map(drop)
     }
 }
 

@@ -1,0 +1,172 @@
+//! The head timeout: a connection whose client takes too long to send a request head is
+//! closed (slowloris protection), with one coarse reactor timer per listener rather than a
+//! timer per request.
+//!
+//! A connection is *waiting for a head* from when it opens, and again from when the previous
+//! response has been handed to hyper in full (its body dropped), until hyper has parsed the
+//! next head (the site's service is called). A [`HeadClock`] counts ticks of `timeout / 8`
+//! (at most one second) on a reactor timer that runs only while its listener has connections.
+//! A connection that began waiting at tick `t` expires at tick `t + ticks + 1`, where
+//! `ticks = ceil(timeout / tick)`: never before `timeout` has passed, at most two ticks after.
+//!
+//! hyper's own `header_read_timeout` would do the same with a timer per request, read from
+//! the clock and allocated anew each time; that cost a seventh of the site's per-request
+//! instructions (callgrind, `fate-bench http`).
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::body::Dropped;
+
+/// The longest tick.
+const MAX_TICK: Duration = Duration::from_secs(1);
+/// The shortest tick.
+const MIN_TICK: Duration = Duration::from_millis(1);
+
+/// A listener's tick counter and the limit its connections are held to.
+#[derive(Debug)]
+pub(crate) struct HeadClock {
+    /// Ticks counted so far (advanced only while the listener has connections).
+    now: Cell<u64>,
+    /// How long a tick is.
+    tick: Duration,
+    /// Whole ticks in the timeout, rounded up.
+    ticks: u64,
+}
+
+impl HeadClock {
+    pub(crate) fn new(timeout: Duration) -> HeadClock {
+        let tick = (timeout / 8).clamp(MIN_TICK, MAX_TICK);
+        let ticks = timeout.as_nanos().div_ceil(tick.as_nanos()).max(1);
+        HeadClock {
+            now: Cell::new(0),
+            tick,
+            ticks: u64::try_from(ticks).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// How long the reactor timer waits between ticks.
+    pub(crate) fn tick(&self) -> Duration {
+        self.tick
+    }
+
+    /// Counts one tick (called by the listener's timer).
+    pub(crate) fn advance(&self) {
+        self.now.set(self.now.get() + 1);
+    }
+}
+
+/// One connection's view of the head timeout.
+#[derive(Debug)]
+pub(crate) struct HeadWatch {
+    clock: Rc<HeadClock>,
+    /// The tick at which it began waiting for a head; `None` while a request is served.
+    waiting_since: Cell<Option<u64>>,
+}
+
+impl HeadWatch {
+    /// A new connection: waiting for its first head.
+    pub(crate) fn new(clock: &Rc<HeadClock>) -> HeadWatch {
+        HeadWatch {
+            clock: clock.clone(),
+            waiting_since: Cell::new(Some(clock.now.get())),
+        }
+    }
+
+    /// The connection waits for a head from now on.
+    pub(crate) fn waiting(&self) {
+        self.waiting_since.set(Some(self.clock.now.get()));
+    }
+
+    /// A head has arrived: no limit until the response has been handed over.
+    pub(crate) fn head_received(&self) {
+        self.waiting_since.set(None);
+    }
+
+    /// No limit for the rest of the connection's life (HTTP/2 has none).
+    pub(crate) fn disarm(&self) {
+        self.waiting_since.set(None);
+    }
+
+    /// Whether it has waited past the limit at the clock's current tick.
+    pub(crate) fn expired(&self) -> bool {
+        self.waiting_since
+            .get()
+            .is_some_and(|since| self.clock.now.get() - since > self.clock.ticks)
+    }
+}
+
+/// A response's body was dropped: hyper has taken all of it, so the next head is awaited.
+impl Dropped for HeadWatch {
+    fn dropped(&self) {
+        self.waiting();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watch(timeout_ms: u64) -> (Rc<HeadClock>, HeadWatch) {
+        let clock = Rc::new(HeadClock::new(Duration::from_millis(timeout_ms)));
+        let watch = HeadWatch::new(&clock);
+        (clock, watch)
+    }
+
+    #[test]
+    fn ticks_are_an_eighth_of_the_timeout_within_bounds() {
+        // (timeout, tick, ticks)
+        let table = [
+            (30_000, 1_000, 30),
+            (200, 25, 8),
+            (4, 1, 4),
+            (0, 1, 1),
+            (8_001, 1_000, 9),
+        ];
+        for (timeout, tick, ticks) in table {
+            let clock = HeadClock::new(Duration::from_millis(timeout));
+            assert_eq!(clock.tick(), Duration::from_millis(tick), "{timeout} ms");
+            assert_eq!(clock.ticks, ticks, "{timeout} ms");
+        }
+    }
+
+    #[test]
+    fn a_waiting_connection_expires_only_after_all_its_ticks_and_one_more() {
+        let (clock, watch) = watch(200); // 8 ticks of 25 ms
+        for _ in 0..8 {
+            clock.advance();
+            assert!(!watch.expired());
+        }
+        clock.advance();
+        assert!(
+            watch.expired(),
+            "the ninth tick is at least 200 ms after it began waiting"
+        );
+    }
+
+    #[test]
+    fn a_connection_serving_a_request_never_expires_and_waits_afresh_after() {
+        let (clock, watch) = watch(200);
+        clock.advance();
+        watch.head_received();
+        for _ in 0..100 {
+            clock.advance();
+        }
+        assert!(!watch.expired(), "no limit while a request is served");
+        let watch = Rc::new(watch);
+        let as_dropped: Rc<dyn Dropped> = watch.clone();
+        as_dropped.dropped();
+        for _ in 0..8 {
+            clock.advance();
+        }
+        assert!(
+            !watch.expired(),
+            "waiting starts again when the response is handed over"
+        );
+        clock.advance();
+        assert!(watch.expired());
+        watch.disarm();
+        assert!(!watch.expired());
+    }
+}
