@@ -582,7 +582,9 @@ where
             if let Some(g) = this.graceful.take() {
                 g(this.conn.as_mut());
             }
-        } else if let Some(conn) = state.conns.borrow_mut().get_mut(this.slot) {
+        }
+        // Kept even while shutting down: a head timeout may still have to wake it.
+        if let Some(conn) = state.conns.borrow_mut().get_mut(this.slot) {
             if !conn.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 conn.waker = Some(cx.waker().clone());
             }
