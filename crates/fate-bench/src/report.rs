@@ -43,6 +43,14 @@ impl Report {
         self
     }
 
+    /// A numeric field added earlier, if there is one.
+    pub(crate) fn get_f64(&self, key: &str) -> Option<f64> {
+        self.extras
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, v)| v.as_f64())
+    }
+
     /// Adds a microsecond figure, rounded to nanoseconds (NaN becomes null).
     pub(crate) fn with_us(self, key: &'static str, us: f64) -> Self {
         self.with(key, round(us, 3))
