@@ -8,9 +8,10 @@
 //! fast server does, so the figure that decides is `server_cpu_us_per_op`: the server
 //! thread's CPU per request.
 //!
-//! Under wrk the same server is measured `--rounds` times (3 by default), each round a fresh
-//! wrk with fresh connections, and the round with the median `server_cpu_us_per_op` is
-//! reported whole, with every round's figure in `server_cpu_us_per_op_rounds`. On a shared
+//! Under wrk the implementation is measured `--rounds` times (3 by default), each round a
+//! fresh server thread under a fresh wrk, and the round with the median
+//! `server_cpu_us_per_op` is reported whole, with every round's figure in
+//! `server_cpu_us_per_op_rounds`. On a shared
 //! two-core machine one round's CPU per request swings by a fifth either way with the batching
 //! that client and server happen to fall into; the median of three rounds swings far less. The response: status 200, `content-type: text/html`, body
 //! `hello`, with a `Content-Length` (the built-in client does not read chunked bodies).
@@ -64,7 +65,7 @@ pub(crate) const WORKLOAD: Workload = Workload {
 /// status 1 if any request failed or the server did not stop.
 pub(crate) fn bench<F>(args: &Args, peer: &str, serve: F) -> Report
 where
-    F: FnOnce(TcpListener, Stop) + Send + 'static,
+    F: FnOnce(TcpListener, Stop) + Copy + Send + 'static,
 {
     let (conns, duration, warmup) = echo::window("http", args);
     let wrk = match args.get::<String>("client").as_str() {
@@ -74,20 +75,27 @@ where
         other => fail("http", format!("--client {other:?}: auto, wrk or builtin")),
     };
     let pinning = Pinning::choose(args.switch("no-pin"));
-    let server = ServerThread::start("fate-bench-http", pinning.server, serve)
-        .unwrap_or_else(|e| fail("http", format!("starting the server: {e}")));
+    let start = || {
+        ServerThread::start("fate-bench-http", pinning.server, serve)
+            .unwrap_or_else(|e| fail("http", format!("starting the server: {e}")))
+    };
     let report = match wrk {
         Some(wrk) => {
             let rounds = args.get::<u32>("rounds").max(1);
             let measured: Vec<Report> = (0..rounds)
-                .map(|_| wrk_round(&wrk, &server, conns, duration, pinning.client))
+                .map(|_| {
+                    let server = start();
+                    let round = wrk_round(&wrk, &server, conns, duration, pinning.client);
+                    if let Err(e) = server.stop() {
+                        fail("http", e);
+                    }
+                    round
+                })
                 .collect();
-            if let Err(e) = server.stop() {
-                fail("http", e);
-            }
             median_round(measured).with("client", "wrk")
         }
         None => {
+            let server = start();
             let load = Load {
                 addr: server.addr(),
                 conns,
