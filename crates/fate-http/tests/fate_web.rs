@@ -687,6 +687,37 @@ fn header_read_timeout_spares_slow_responses_and_slow_bodies() {
 }
 
 #[test]
+fn a_site_whose_connections_have_closed_leaves_the_reactor_idle() {
+    // The head timeout ticks (every second here) only while connections are open: once the
+    // last one closes and the port stops listening, run_until_idle returns at once.
+    let started = std::time::Instant::now();
+    let served = Rc::new(Cell::new(false));
+    let done = served.clone();
+    fate_core::run_until_idle(move || {
+        let site = Site::new(from_fn(|_: Request| Response::new("x".into())))
+            .header_read_timeout(Duration::from_secs(60));
+        let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let url = format!("http://{}/", l.local_addr());
+        fate_core::spawn_local(async move {
+            let agent = Agent::new();
+            assert_eq!(agent.get_page(&url).await.unwrap(), "x");
+            agent.close_idle_connections();
+            common::wait_until(LIMIT, "the server to see the close", || {
+                l.connections() == 0
+            })
+            .await;
+            l.stop_listening();
+            done.set(true);
+        })
+        .detach();
+    })
+    .unwrap();
+    assert!(served.get());
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(900), "{took:?}");
+}
+
+#[test]
 fn head_requests_get_headers_only() {
     let dir = TempDir::new("head");
     dir.write("h.txt", b"hello head");

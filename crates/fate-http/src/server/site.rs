@@ -14,6 +14,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use fate_core::net::ListeningPort;
+use fate_core::time::DelayedCall;
 use fate_deferred::{Deferred, Fire};
 use http::{header, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
@@ -439,8 +440,8 @@ struct ServerState {
     conns: RefCell<Slab<Conn>>,
     /// The head timeout's ticks.
     clock: Rc<HeadClock>,
-    /// The tick timer is scheduled (it runs while there are connections).
-    ticking: Cell<bool>,
+    /// The next tick, while there are connections.
+    ticker: RefCell<Option<DelayedCall>>,
     /// `shutdown` was called: connections finish their current request and close.
     shutting_down: Cell<bool>,
     /// Fired when the last connection closes after `shutdown`.
@@ -459,7 +460,7 @@ impl ServerState {
         ServerState {
             conns: RefCell::default(),
             clock: Rc::new(HeadClock::new(header_timeout)),
-            ticking: Cell::new(false),
+            ticker: RefCell::new(None),
             shutting_down: Cell::new(false),
             drained: RefCell::default(),
         }
@@ -467,21 +468,33 @@ impl ServerState {
 
     /// Makes sure the head timeout's clock ticks (while there are connections).
     fn keep_ticking(self: &Rc<Self>) {
-        if self.ticking.replace(true) {
+        let mut ticker = self.ticker.borrow_mut();
+        if ticker.as_ref().is_some_and(DelayedCall::active) {
             return;
         }
         let state = Rc::downgrade(self);
-        fate_core::call_later(self.clock.tick(), move || {
+        *ticker = Some(fate_core::call_later(self.clock.tick(), move || {
             if let Some(state) = state.upgrade() {
                 state.tick();
             }
-        });
+        }));
+    }
+
+    /// Stops the ticks once the last connection has closed (nothing is left to time, and a
+    /// pending tick would keep `run_until_idle` from returning).
+    fn stop_ticking_if_idle(&self) {
+        if !self.conns.borrow().is_empty() {
+            return;
+        }
+        if let Some(call) = self.ticker.borrow_mut().take() {
+            let _ = call.cancel();
+        }
     }
 
     /// One tick: wakes the connections that waited too long for a head (they close when
     /// polled), and schedules the next tick if any connection is left.
     fn tick(self: &Rc<Self>) {
-        self.ticking.set(false);
+        self.ticker.borrow_mut().take();
         self.clock.advance();
         let expired: Vec<Waker> = self
             .conns
@@ -530,6 +543,7 @@ struct ConnGuard {
 impl Drop for ConnGuard {
     fn drop(&mut self) {
         self.state.conns.borrow_mut().try_remove(self.slot);
+        self.state.stop_ticking_if_idle();
         self.state.check_drained();
     }
 }
