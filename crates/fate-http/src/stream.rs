@@ -121,6 +121,13 @@ struct Shared {
     on_made: RefCell<Option<OnMade>>,
     /// Called once when the connection has closed for good.
     on_close: RefCell<Option<Box<dyn FnOnce()>>>,
+    /// Told of every write (a server's head timeout counts output as progress).
+    on_write: RefCell<Option<Rc<dyn Wrote>>>,
+}
+
+/// Told when a [`Stream`] is written to.
+pub(crate) trait Wrote {
+    fn wrote(&self);
 }
 
 impl Shared {
@@ -281,6 +288,11 @@ impl Stream {
 
     /// Calls `f` once the connection has closed for good (after `close`, once what was
     /// written has been sent; or when the peer or an error ends it). At once if it has.
+    /// Tells `to` of every write from now on.
+    pub(crate) fn on_write(&self, to: Rc<dyn Wrote>) {
+        *self.shared.on_write.borrow_mut() = Some(to);
+    }
+
     pub(crate) fn on_close(&self, f: impl FnOnce() + 'static) {
         if self.shared.lost.borrow().is_some() {
             f();
@@ -332,6 +344,9 @@ impl Stream {
             return Poll::Pending;
         }
         transport.write(data);
+        if let Some(to) = &*shared.on_write.borrow() {
+            to.wrote();
+        }
         Poll::Ready(Ok(data.len()))
     }
 

@@ -687,6 +687,48 @@ fn header_read_timeout_spares_slow_responses_and_slow_bodies() {
 }
 
 #[test]
+fn header_read_timeout_spares_a_slow_reader_of_a_large_response() {
+    // A file goes out a chunk at a time as the reader makes room, over a second, against a
+    // 200 ms head timeout; hyper drops the body with its last chunk still to send while the
+    // reader is busy with the chunks before it. Every byte must arrive.
+    const LEN: usize = 4 << 20;
+    let dir = TempDir::new("slow-reader");
+    let expected = data(LEN, 7);
+    dir.write("big.bin", &expected);
+    run(LIMIT, async move {
+        let site = Site::new(Tree::new().put_child("files", File::new(dir.path())))
+            .header_read_timeout(Duration::from_millis(200));
+        let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = l.local_addr();
+        let received = common::off_thread(move || {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(b"GET /files/big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut out = Vec::new();
+            let mut chunk = vec![0u8; 256 * 1024];
+            loop {
+                std::thread::sleep(Duration::from_millis(60));
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => out.extend_from_slice(&chunk[..n]),
+                }
+            }
+            out
+        })
+        .await;
+        let body_at = received
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a response head")
+            + 4;
+        assert_eq!(received.len() - body_at, LEN, "the whole body arrived");
+        assert!(received[body_at..] == expected[..]);
+    });
+}
+
+#[test]
 fn a_site_whose_connections_have_closed_leaves_the_reactor_idle() {
     // The head timeout ticks (every second here) only while connections are open: once the
     // last one closes and the port stops listening, run_until_idle returns at once.

@@ -4,7 +4,9 @@
 //!
 //! A connection is *waiting for a head* from when it opens, and again from when the previous
 //! response has been handed to hyper in full (its body dropped), until hyper has parsed the
-//! next head (the site's service is called). A [`HeadClock`] counts ticks of `timeout / 8`
+//! next head (the site's service is called). Output restarts the wait: hyper may still be
+//! sending a large response to a slow reader after it dropped the body, and that connection
+//! is making progress, not idling. A [`HeadClock`] counts ticks of `timeout / 8`
 //! (at most one second) on a reactor timer that runs only while its listener has connections.
 //! A connection that began waiting at tick `t` expires at tick `t + ticks + 1`, where
 //! `ticks = ceil(timeout / tick)`: never before `timeout` has passed, at most two ticks after.
@@ -18,6 +20,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::body::Dropped;
+use crate::stream::Wrote;
 
 /// The longest tick.
 const MAX_TICK: Duration = Duration::from_secs(1);
@@ -104,6 +107,16 @@ impl Dropped for HeadWatch {
     }
 }
 
+/// Bytes went out: a connection waiting for a head waits afresh from now (the end of a
+/// response is still being sent).
+impl Wrote for HeadWatch {
+    fn wrote(&self) {
+        if self.waiting_since.get().is_some() {
+            self.waiting();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +181,31 @@ mod tests {
         assert!(watch.expired());
         watch.disarm();
         assert!(!watch.expired());
+    }
+
+    #[test]
+    fn output_restarts_the_wait_but_does_not_start_one() {
+        let (clock, watch) = watch(200);
+        watch.head_received();
+        clock.advance();
+        watch.wrote();
+        for _ in 0..20 {
+            clock.advance();
+        }
+        assert!(!watch.expired(), "writing a response starts no wait");
+        watch.waiting();
+        for _ in 0..8 {
+            clock.advance();
+        }
+        watch.wrote();
+        for _ in 0..8 {
+            clock.advance();
+        }
+        assert!(
+            !watch.expired(),
+            "the end of a response went out 8 ticks ago"
+        );
+        clock.advance();
+        assert!(watch.expired());
     }
 }

@@ -198,6 +198,7 @@ impl Site {
             slot,
         };
         stream.on_close(move || drop(guard));
+        stream.on_write(watch.clone());
         let conn_state = state.clone();
         let site = self.clone();
         let http1 = self.http1();
