@@ -98,6 +98,23 @@ impl fmt::Display for Line<'_> {
     }
 }
 
+/// Of several rounds of one server workload, the round with the median
+/// `server_cpu_us_per_op` (the upper one of an even count), whole, with every round's figure,
+/// in the order they ran, as `server_cpu_us_per_op_rounds`.
+///
+/// A server's CPU per operation keeps to the batching regime that it and its client fall into
+/// for the server's whole life, and regimes differ by a fifth either way on a shared two-core
+/// machine; the median of a few fresh servers is far steadier than any one.
+pub(crate) fn median_round(mut rounds: Vec<Report>) -> Report {
+    let cpu = |r: &Report| r.get_f64("server_cpu_us_per_op").unwrap_or(f64::NAN);
+    let figures: Vec<Value> = rounds.iter().map(|r| cpu(r).into()).collect();
+    rounds.sort_by(|a, b| cpu(a).total_cmp(&cpu(b)));
+    let middle = rounds.len() / 2;
+    rounds
+        .swap_remove(middle)
+        .with("server_cpu_us_per_op_rounds", figures)
+}
+
 /// `x` rounded to `decimals` places as a JSON number; null when not finite.
 pub(crate) fn round(x: f64, decimals: i32) -> Value {
     let scale = 10f64.powi(decimals);
@@ -120,6 +137,22 @@ mod tests {
             r.line("timers", "tokio").to_string(),
             r#"{"workload":"timers","impl":"tokio","n":4,"secs":0.002,"ops_per_sec":2000.0,"p99_us":1.235,"peer":"y","late_us":null}"#
         );
+    }
+
+    #[test]
+    fn the_median_round_is_reported_whole_with_every_rounds_figure() {
+        let round = |n: u64, cpu: f64| Report::from_secs(n, 1.0).with("server_cpu_us_per_op", cpu);
+        let picked = median_round(vec![round(1, 7.0), round(2, 5.0), round(3, 6.0)]);
+        let line = picked.line("http", "fate").to_string();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["n"], 3, "the round with 6.0 us, whole: {line}");
+        assert_eq!(v["server_cpu_us_per_op"], 6.0);
+        assert_eq!(
+            v["server_cpu_us_per_op_rounds"],
+            serde_json::json!([7.0, 5.0, 6.0])
+        );
+        let one = median_round(vec![round(9, 1.0)]);
+        assert_eq!(one.get_f64("server_cpu_us_per_op"), Some(1.0));
     }
 
     #[test]

@@ -118,12 +118,17 @@ fn echo() {
         "0.3",
         "--warmup",
         "0.1",
+        "--rounds",
+        "2",
     ];
     for l in lines(&args) {
         check_served(&l, 4);
         assert_eq!(l["secs"], 0.3);
         assert_eq!(l["msg_size"], 64);
         positive(&l, "server_cpu_util");
+        let rounds = l["server_cpu_us_per_op_rounds"].as_array().unwrap();
+        assert_eq!(rounds.len(), 2, "{l}");
+        assert!(rounds.contains(&l["server_cpu_us_per_op"]), "{l}");
     }
 }
 

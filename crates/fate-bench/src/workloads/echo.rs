@@ -7,6 +7,10 @@
 //! figure that decides is `server_cpu_us_per_op`: the server thread's CPU per message.
 //! Server on the first allowed CPU, client on the second (`--no-pin` to not pin).
 //!
+//! It runs `--rounds` times (3 by default), each a fresh server under a fresh client, and
+//! reports the round with the median `server_cpu_us_per_op` whole, every round's figure in
+//! `server_cpu_us_per_op_rounds` (see [`crate::report::median_round`]).
+//!
 //! A server implementation is a `fn(std::net::TcpListener, server::Stop)` (see
 //! [`crate::server`]); its workload entry is `pub(crate) fn fate(args: &Args) -> Report {
 //! bench(args, "fate Protocol", serve) }`.
@@ -18,7 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::args::{Args, Flag};
 use crate::loadgen::{self, Load, Protocol};
-use crate::report::Report;
+use crate::report::{median_round, Report};
 use crate::server::{Pinning, ServerThread, Stop};
 use crate::workloads::{fail, Impl, Workload};
 
@@ -30,6 +34,11 @@ pub(crate) const WORKLOAD: Workload = Workload {
         Flag::value("duration", "3", "measured seconds"),
         Flag::value("warmup", "0.5", "seconds before measuring"),
         Flag::value("msg-size", "64", "bytes per message"),
+        Flag::value(
+            "rounds",
+            "3",
+            "rounds, each against a fresh server; the median is reported",
+        ),
         Flag::switch("no-pin", "do not pin server and client threads to CPUs"),
     ],
     impls: &[
@@ -61,7 +70,7 @@ pub(crate) fn window(workload: &str, args: &Args) -> (usize, Duration, Duration)
 /// Exits with status 1 if a connection failed or the server did not stop.
 pub(crate) fn bench<F>(args: &Args, peer: &str, serve: F) -> Report
 where
-    F: FnOnce(TcpListener, Stop) + Send + 'static,
+    F: FnOnce(TcpListener, Stop) + Copy + Send + 'static,
 {
     let (conns, duration, warmup) = window("echo", args);
     let msg_size: usize = args.get("msg-size");
@@ -69,27 +78,32 @@ where
         fail("echo", "--msg-size must be >= 1");
     }
     let pinning = Pinning::choose(args.switch("no-pin"));
-    let server = ServerThread::start("fate-bench-echo", pinning.server, serve)
-        .unwrap_or_else(|e| fail("echo", format!("starting the server: {e}")));
-    let load = Load {
-        addr: server.addr(),
-        conns,
-        warmup,
-        duration,
-        cpu: pinning.client,
-        server: server.clock(),
-    };
-    let outcome = loadgen::run(load, Protocol::Echo { msg_size });
-    let stopped = server.stop();
-    let outcome = outcome.unwrap_or_else(|e| fail("echo", e));
-    if let Some(problem) = outcome.problem() {
-        fail("echo", problem);
-    }
-    if let Err(e) = stopped {
-        fail("echo", e);
-    }
-    outcome
-        .report(duration)
+    let rounds = args.get::<u32>("rounds").max(1);
+    let measured: Vec<Report> = (0..rounds)
+        .map(|_| {
+            let server = ServerThread::start("fate-bench-echo", pinning.server, serve)
+                .unwrap_or_else(|e| fail("echo", format!("starting the server: {e}")));
+            let load = Load {
+                addr: server.addr(),
+                conns,
+                warmup,
+                duration,
+                cpu: pinning.client,
+                server: server.clock(),
+            };
+            let outcome = loadgen::run(load, Protocol::Echo { msg_size });
+            let stopped = server.stop();
+            let outcome = outcome.unwrap_or_else(|e| fail("echo", e));
+            if let Some(problem) = outcome.problem() {
+                fail("echo", problem);
+            }
+            if let Err(e) = stopped {
+                fail("echo", e);
+            }
+            outcome.report(duration)
+        })
+        .collect();
+    median_round(measured)
         .with("peer", peer)
         .with("conns", conns as u64)
         .with("msg_size", msg_size as u64)

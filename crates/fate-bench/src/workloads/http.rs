@@ -41,7 +41,7 @@ use hyper_util::rt::TokioIo;
 use crate::args::{Args, Flag};
 use crate::loadgen::{self, Load, Protocol};
 use crate::measure;
-use crate::report::{round, Report};
+use crate::report::{median_round, round, Report};
 use crate::server::{Pinning, ServerThread, Stop};
 use crate::workloads::{echo, fail, Impl, Workload};
 use crate::wrk;
@@ -127,18 +127,6 @@ where
         .with("peer", peer)
         .with("conns", conns as u64)
         .with("pinned", pinning.pinned())
-}
-
-/// The round with the median `server_cpu_us_per_op` (the upper one of an even count), with
-/// every round's figure, in the order they ran, as `server_cpu_us_per_op_rounds`.
-fn median_round(mut rounds: Vec<Report>) -> Report {
-    let cpu = |r: &Report| r.get_f64("server_cpu_us_per_op").unwrap_or(f64::NAN);
-    let figures: Vec<serde_json::Value> = rounds.iter().map(|r| cpu(r).into()).collect();
-    rounds.sort_by(|a, b| cpu(a).total_cmp(&cpu(b)));
-    let middle = rounds.len() / 2;
-    rounds
-        .swap_remove(middle)
-        .with("server_cpu_us_per_op_rounds", figures)
 }
 
 /// One wrk run against `server`: its requests, latency and the server thread's CPU.
@@ -258,25 +246,4 @@ fn serve_tokio(listener: TcpListener, stop: Stop) {
             () = accept => {}
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_median_round_is_reported_whole_with_every_rounds_figure() {
-        let round = |n: u64, cpu: f64| Report::from_secs(n, 1.0).with("server_cpu_us_per_op", cpu);
-        let picked = median_round(vec![round(1, 7.0), round(2, 5.0), round(3, 6.0)]);
-        let line = picked.line("http", "fate").to_string();
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(v["n"], 3, "the round with 6.0 us, whole: {line}");
-        assert_eq!(v["server_cpu_us_per_op"], 6.0);
-        assert_eq!(
-            v["server_cpu_us_per_op_rounds"],
-            serde_json::json!([7.0, 5.0, 6.0])
-        );
-        let one = median_round(vec![round(9, 1.0)]);
-        assert_eq!(one.get_f64("server_cpu_us_per_op"), Some(1.0));
-    }
 }
