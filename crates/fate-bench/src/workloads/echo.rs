@@ -72,42 +72,58 @@ pub(crate) fn bench<F>(args: &Args, peer: &str, serve: F) -> Report
 where
     F: FnOnce(TcpListener, Stop) + Copy + Send + 'static,
 {
-    let (conns, duration, warmup) = window("echo", args);
+    let window = window("echo", args);
     let msg_size: usize = args.get("msg-size");
     if msg_size == 0 {
         fail("echo", "--msg-size must be >= 1");
     }
     let pinning = Pinning::choose(args.switch("no-pin"));
     let rounds = args.get::<u32>("rounds").max(1);
+    let protocol = Protocol::Echo { msg_size };
     let measured: Vec<Report> = (0..rounds)
-        .map(|_| {
-            let server = ServerThread::start("fate-bench-echo", pinning.server, serve)
-                .unwrap_or_else(|e| fail("echo", format!("starting the server: {e}")));
-            let load = Load {
-                addr: server.addr(),
-                conns,
-                warmup,
-                duration,
-                cpu: pinning.client,
-                server: server.clock(),
-            };
-            let outcome = loadgen::run(load, Protocol::Echo { msg_size });
-            let stopped = server.stop();
-            let outcome = outcome.unwrap_or_else(|e| fail("echo", e));
-            if let Some(problem) = outcome.problem() {
-                fail("echo", problem);
-            }
-            if let Err(e) = stopped {
-                fail("echo", e);
-            }
-            outcome.report(duration)
-        })
+        .map(|_| loadgen_round("echo", serve, pinning, window, protocol))
         .collect();
     median_round(measured)
         .with("peer", peer)
-        .with("conns", conns as u64)
+        .with("conns", window.0 as u64)
         .with("msg_size", msg_size as u64)
         .with("pinned", pinning.pinned())
+}
+
+/// One round of a server workload under the built-in load generator: a fresh server thread
+/// running `serve`, for `window` = (connections, measured time, warm-up) as [`window`] gives
+/// them, speaking `protocol`. Exits with status 1 if a connection failed or the server did
+/// not stop.
+pub(crate) fn loadgen_round<F>(
+    workload: &str,
+    serve: F,
+    pinning: Pinning,
+    (conns, duration, warmup): (usize, Duration, Duration),
+    protocol: Protocol,
+) -> Report
+where
+    F: FnOnce(TcpListener, Stop) + Send + 'static,
+{
+    let server = ServerThread::start(&format!("fate-bench-{workload}"), pinning.server, serve)
+        .unwrap_or_else(|e| fail(workload, format!("starting the server: {e}")));
+    let load = Load {
+        addr: server.addr(),
+        conns,
+        warmup,
+        duration,
+        cpu: pinning.client,
+        server: server.clock(),
+    };
+    let outcome = loadgen::run(load, protocol);
+    let stopped = server.stop();
+    let outcome = outcome.unwrap_or_else(|e| fail(workload, e));
+    if let Some(problem) = outcome.problem() {
+        fail(workload, problem);
+    }
+    if let Err(e) = stopped {
+        fail(workload, e);
+    }
+    outcome.report(duration)
 }
 
 /// fate Protocol: an echo `Protocol` per connection on an adopted listener; the reactor

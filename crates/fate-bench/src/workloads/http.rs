@@ -9,8 +9,8 @@
 //! fast server does, so the figure that decides is `server_cpu_us_per_op`: the server
 //! thread's CPU per request.
 //!
-//! Under wrk the implementation is measured `--rounds` times (3 by default), each round a
-//! fresh server thread under a fresh wrk, and the round with the median
+//! The implementation is measured `--rounds` times (3 by default), each round a fresh
+//! server thread under a fresh client, and the round with the median
 //! `server_cpu_us_per_op` is reported whole, with every round's figure in
 //! `server_cpu_us_per_op_rounds`. On a shared two-core machine one round's CPU per request
 //! swings by a fifth either way with the batching that client and server happen to fall
@@ -39,7 +39,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
 use crate::args::{Args, Flag};
-use crate::loadgen::{self, Load, Protocol};
+use crate::loadgen::Protocol;
 use crate::measure;
 use crate::report::{median_round, round, Report};
 use crate::server::{Pinning, ServerThread, Stop};
@@ -61,7 +61,7 @@ pub(crate) const WORKLOAD: Workload = Workload {
         Flag::value(
             "rounds",
             "3",
-            "wrk rounds, each against a fresh server; the median is reported (wrk only)",
+            "rounds, each against a fresh server; the median is reported",
         ),
         Flag::switch("no-pin", "do not pin server and client threads to CPUs"),
     ],
@@ -82,48 +82,30 @@ where
         other => fail("http", format!("--client {other:?}: auto, wrk or builtin")),
     };
     let pinning = Pinning::choose(args.switch("no-pin"));
-    let start = || {
-        ServerThread::start("fate-bench-http", pinning.server, serve)
-            .unwrap_or_else(|e| fail("http", format!("starting the server: {e}")))
-    };
-    let report = match wrk {
-        Some(wrk) => {
-            let rounds = args.get::<u32>("rounds").max(1);
-            let measured: Vec<Report> = (0..rounds)
-                .map(|_| {
-                    let server = start();
-                    let round = wrk_round(&wrk, &server, conns, duration, pinning.client);
-                    if let Err(e) = server.stop() {
-                        fail("http", e);
-                    }
-                    round
-                })
-                .collect();
-            median_round(measured).with("client", "wrk")
-        }
-        None => {
-            let server = start();
-            let load = Load {
-                addr: server.addr(),
-                conns,
-                warmup,
-                duration,
-                cpu: pinning.client,
-                server: server.clock(),
-            };
-            let outcome = loadgen::run(load, Protocol::Http);
-            let stopped = server.stop();
-            let outcome = outcome.unwrap_or_else(|e| fail("http", e));
-            if let Some(problem) = outcome.problem() {
-                fail("http", problem);
+    let rounds = args.get::<u32>("rounds").max(1);
+    let measured: Vec<Report> = (0..rounds)
+        .map(|_| match &wrk {
+            Some(wrk) => {
+                let server = ServerThread::start("fate-bench-http", pinning.server, serve)
+                    .unwrap_or_else(|e| fail("http", format!("starting the server: {e}")));
+                let round = wrk_round(wrk, &server, conns, duration, pinning.client);
+                if let Err(e) = server.stop() {
+                    fail("http", e);
+                }
+                round
             }
-            if let Err(e) = stopped {
-                fail("http", e);
-            }
-            outcome.report(duration).with("client", "builtin")
-        }
-    };
-    report
+            None => echo::loadgen_round(
+                "http",
+                serve,
+                pinning,
+                (conns, duration, warmup),
+                Protocol::Http,
+            ),
+        })
+        .collect();
+    let client = if wrk.is_some() { "wrk" } else { "builtin" };
+    median_round(measured)
+        .with("client", client)
         .with("peer", peer)
         .with("conns", conns as u64)
         .with("pinned", pinning.pinned())
