@@ -121,6 +121,27 @@ impl ServerThread {
         })
     }
 
+    /// Starts a server as [`start`](ServerThread::start) does, runs `client` against it, and
+    /// stops it: one round of a server workload.
+    ///
+    /// # Errors
+    /// The server did not start, panicked or did not stop (what `client` returned is lost).
+    pub(crate) fn round<F, R>(
+        name: &str,
+        cpu: Option<usize>,
+        serve: F,
+        client: impl FnOnce(&ServerThread) -> R,
+    ) -> Result<R, String>
+    where
+        F: FnOnce(TcpListener, Stop) + Send + 'static,
+    {
+        let server = ServerThread::start(name, cpu, serve)
+            .map_err(|e| format!("starting the server: {e}"))?;
+        let out = client(&server);
+        server.stop()?;
+        Ok(out)
+    }
+
     /// Where the server listens.
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr

@@ -689,8 +689,8 @@ fn header_read_timeout_spares_slow_responses_and_slow_bodies() {
 #[test]
 fn header_read_timeout_spares_a_slow_reader_of_a_large_response() {
     // A file goes out a chunk at a time as the reader makes room, over a second, against a
-    // 200 ms head timeout; hyper drops the body with its last chunk still to send while the
-    // reader is busy with the chunks before it. Every byte must arrive.
+    // 200 ms head timeout: the wait for the next head starts when hyper has taken the last
+    // chunk, while most of the file is still on its way. Every byte must arrive.
     const LEN: usize = 4 << 20;
     let dir = TempDir::new("slow-reader");
     let expected = data(LEN, 7);

@@ -104,24 +104,24 @@ pub(crate) fn loadgen_round<F>(
 where
     F: FnOnce(TcpListener, Stop) + Send + 'static,
 {
-    let server = ServerThread::start(&format!("fate-bench-{workload}"), pinning.server, serve)
-        .unwrap_or_else(|e| fail(workload, format!("starting the server: {e}")));
-    let load = Load {
-        addr: server.addr(),
-        conns,
-        warmup,
-        duration,
-        cpu: pinning.client,
-        server: server.clock(),
-    };
-    let outcome = loadgen::run(load, protocol);
-    let stopped = server.stop();
-    let outcome = outcome.unwrap_or_else(|e| fail(workload, e));
+    let name = format!("fate-bench-{workload}");
+    let outcome = ServerThread::round(&name, pinning.server, serve, |server| {
+        loadgen::run(
+            Load {
+                addr: server.addr(),
+                conns,
+                warmup,
+                duration,
+                cpu: pinning.client,
+                server: server.clock(),
+            },
+            protocol,
+        )
+    })
+    .and_then(|outcome| outcome)
+    .unwrap_or_else(|e| fail(workload, e));
     if let Some(problem) = outcome.problem() {
         fail(workload, problem);
-    }
-    if let Err(e) = stopped {
-        fail(workload, e);
     }
     outcome.report(duration)
 }

@@ -85,15 +85,10 @@ where
     let rounds = args.get::<u32>("rounds").max(1);
     let measured: Vec<Report> = (0..rounds)
         .map(|_| match &wrk {
-            Some(wrk) => {
-                let server = ServerThread::start("fate-bench-http", pinning.server, serve)
-                    .unwrap_or_else(|e| fail("http", format!("starting the server: {e}")));
-                let round = wrk_round(wrk, &server, conns, duration, pinning.client);
-                if let Err(e) = server.stop() {
-                    fail("http", e);
-                }
-                round
-            }
+            Some(wrk) => ServerThread::round("fate-bench-http", pinning.server, serve, |server| {
+                wrk_round(wrk, server, conns, duration, pinning.client)
+            })
+            .unwrap_or_else(|e| fail("http", e)),
             None => echo::loadgen_round(
                 "http",
                 serve,
