@@ -212,7 +212,9 @@
 //! What Fate leaves out on purpose, and why, is in FEATURES.md.
 
 pub use fate_core::*;
+#[doc(inline)]
 pub use fate_deferred as deferred;
 pub use fate_deferred::{Deferred, Failure, Fire};
 #[cfg(feature = "http")]
+#[doc(inline)]
 pub use fate_http as http;

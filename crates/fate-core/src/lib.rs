@@ -1,7 +1,7 @@
 //! Fate's reactor: one event loop per thread that runs timers, callbacks, tasks, I/O and
 //! child processes, without locks and without `Send`.
 //!
-//! - [`reactor`]: the loop, its life cycle (run, stop, crash, triggers), the one thread-safe
+//! - [`mod@reactor`]: the loop, its life cycle (run, stop, crash, triggers), the one thread-safe
 //!   door (`call_from_thread`), and the panic boundary.
 //! - [`time`]: `call_later` and `DelayedCall`, `sleep`, `timeout`, `LoopingCall`, on a timing
 //!   wheel with O(1) insert and cancel.

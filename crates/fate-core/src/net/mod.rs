@@ -18,7 +18,7 @@
 //!
 //! [`TcpListener`], [`TcpStream`], [`UdpSocket`], [`UnixListener`], [`UnixStream`] and (feature
 //! `tls`) [`TlsStream`] implement futures-io `AsyncRead`/`AsyncWrite`; feature `tokio-io`
-//! adds [`TokioIo`] for crates that want tokio's traits.
+//! adds `TokioIo` for crates that want tokio's traits.
 //!
 //! # Endpoints
 //!

@@ -71,7 +71,7 @@ pub(crate) trait RawTransport {
 /// A protocol's handle on its connection: write, close, flow control.
 ///
 /// Cheap to clone (an `Rc`); `!Send`. Every connection kind (TCP, Unix, TLS, the test
-/// [`StringTransport`](crate::testing::StringTransport)) hands its protocol one of these.
+/// `testing::StringTransport`) hands its protocol one of these.
 ///
 /// # Writing
 ///

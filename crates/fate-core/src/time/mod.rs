@@ -1,9 +1,8 @@
 //! Time: delayed calls, sleeps, timeouts and looping calls, on real or virtual time.
 //!
 //! Everything here runs on a [`Timeline`]: the reactor's (real, monotonic time) or a
-//! [`testing::Clock`](crate::testing::Clock)'s (virtual time that moves only when a test
-//! advances it). Code that waits takes `impl AsRef<Timeline>`, so the same code runs on both
-//! and timing tests never sleep.
+//! `testing::Clock`'s (virtual time that moves only when a test advances it). Code that waits
+//! takes `impl AsRef<Timeline>`, so the same code runs on both and timing tests never sleep.
 //!
 //! - [`Timeline::call_later`] / [`Timeline::call_at`] schedule a function and return a
 //!   [`DelayedCall`] to [`cancel`](DelayedCall::cancel), [`reset`](DelayedCall::reset) or

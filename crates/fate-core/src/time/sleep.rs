@@ -16,7 +16,7 @@ use super::Timeline;
 ///
 /// A `Sleep` registers its timer when first polled (so one that is never polled costs
 /// nothing) and wakes its task when the timeline reaches the deadline: on the reactor, at
-/// the start of the turn that finds it due; on a [`Clock`](crate::testing::Clock), during
+/// the start of the turn that finds it due; on a `testing::Clock`, during
 /// the `advance` that passes it. Polled again after completing, it is ready again.
 ///
 /// # Examples

@@ -11,13 +11,13 @@ use super::wheel::Wheel;
 use super::{DelayedCall, Sleep, Timeout};
 use crate::sys::InlineFn;
 
-/// A source of time and the calls scheduled on it: what the reactor and
-/// [`testing::Clock`](crate::testing::Clock) both run timers on.
+/// A source of time and the calls scheduled on it: what the reactor and `testing::Clock` both
+/// run timers on.
 ///
 /// A `Timeline` is a cheap handle (an `Rc`): clones share the same time and the same pending
 /// calls. Its time is either real (monotonic, [`Instant::now`]) — the reactor's — or virtual,
-/// standing still until a test [`advance`](crate::testing::Clock::advance)s it. Code that
-/// waits should take `impl AsRef<Timeline>` so that it runs on both.
+/// standing still until a test advances it. Code that waits should take
+/// `impl AsRef<Timeline>` so that it runs on both.
 ///
 /// Scheduling never makes a system call: the loop re-arms its own timer before it sleeps.
 /// Calls are stored in a hierarchical timing wheel: scheduling, cancelling and resetting are
@@ -58,7 +58,7 @@ use crate::sys::InlineFn;
 /// scheduled (a [`reset`](DelayedCall::reset) counts as scheduling anew). A call never runs
 /// before its deadline. On the reactor, due calls run at the start of a turn, before the
 /// ready queue and I/O; calls scheduled while they run wait for the next turn. On a
-/// [`Clock`](crate::testing::Clock), calls that become due during an `advance` run within it.
+/// `testing::Clock`, calls that become due during an `advance` run within it.
 #[derive(Clone)]
 pub struct Timeline {
     inner: Rc<Inner>,
