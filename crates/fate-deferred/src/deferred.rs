@@ -120,7 +120,7 @@ impl<T: 'static> Deferred<T> {
     /// `Deferred(canceller)`), and its firing end.
     ///
     /// The canceller gets a firing end of its own: it may fire the Deferred with a value or a
-    /// failure (that outcome replaces [`Cancelled`](crate::Cancelled), X3), or just stop the
+    /// failure (that outcome replaces [`Cancelled`](crate::Cancelled)), or just stop the
     /// producer and let `cancel()` errback with `Cancelled`. It runs at most once, and never
     /// after the Deferred fired; it is dropped when the Deferred fires.
     ///
@@ -151,7 +151,7 @@ impl<T: 'static> Deferred<T> {
 
     /// Appends a callback/errback pair: `callback` runs if the result so far is a value,
     /// `errback` if it is a failure; either's return becomes the new result (Twisted's
-    /// `addCallbacks`, D1–D6).
+    /// `addCallbacks`).
     ///
     /// # Examples
     /// ```
@@ -201,7 +201,7 @@ impl<T: 'static> Deferred<T> {
     }
 
     /// Appends an errback for the failure path; a value passes it by unchanged. Returning a
-    /// value (or `Ok`) recovers: the chain switches back to the success path (D5).
+    /// value (or `Ok`) recovers: the chain switches back to the success path.
     ///
     /// # Examples
     /// ```
@@ -240,7 +240,7 @@ impl<T: 'static> Deferred<T> {
     }
 
     /// Forwards this Deferred's result to another Deferred's firing end (Twisted's
-    /// `chainDeferred`, C5). This chain continues with `()`: the result, failure included, is
+    /// `chainDeferred`). This chain continues with `()`: the result, failure included, is
     /// now `other`'s to handle. Firing `other` twice makes this chain fail with
     /// [`AlreadyCalled`](crate::AlreadyCalled).
     ///
@@ -278,7 +278,7 @@ impl<T: 'static> Deferred<T> {
         Deferred::from_chain(chain)
     }
 
-    /// Cancels the Deferred (twisted-semantics 2.7):
+    /// Cancels the Deferred (Twisted's `cancel`):
     /// - unfired: calls the canceller (if any); if the Deferred is still unfired afterwards,
     ///   errbacks with [`Cancelled`](crate::Cancelled). Without a canceller, the producer's one
     ///   late fire is then swallowed instead of returning `AlreadyCalled`.
@@ -286,7 +286,7 @@ impl<T: 'static> Deferred<T> {
     /// - otherwise: nothing.
     ///
     /// # Panics
-    /// If the canceller panics, the panic propagates and the Deferred stays unfired (X6).
+    /// If the canceller panics, the panic propagates and the Deferred stays unfired.
     ///
     /// # Examples
     /// ```
@@ -303,7 +303,7 @@ impl<T: 'static> Deferred<T> {
     }
 
     /// Pauses callback processing: until a matching [`unpause`](Deferred::unpause), no
-    /// callback runs, though the Deferred can still be fired (P1).
+    /// callback runs, though the Deferred can still be fired.
     ///
     /// # Examples
     /// ```
@@ -318,10 +318,10 @@ impl<T: 'static> Deferred<T> {
         control::pause(&self.chain);
     }
 
-    /// Undoes one [`pause`](Deferred::pause); at zero, processing resumes (P2).
+    /// Undoes one [`pause`](Deferred::pause); at zero, processing resumes.
     ///
     /// An `unpause()` without a matching `pause()` is ignored (with a `tracing` warning);
-    /// Twisted lets its counter go negative, blocking the Deferred forever (Q1), and we will
+    /// Twisted lets its counter go negative, blocking the Deferred forever, and we will
     /// not reproduce that. Waiting on a Deferred a callback returned is not a pause an
     /// `unpause()` can undo.
     ///

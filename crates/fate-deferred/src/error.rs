@@ -225,7 +225,7 @@ impl fmt::Display for NoExecutor {
 impl Error for NoExecutor {}
 
 /// A callback returned the very Deferred it was attached to (Twisted's circular-chain warning,
-/// made an error as twisted-semantics D10 recommends).
+/// made an error: the chain could never fire).
 ///
 /// # Examples
 /// ```

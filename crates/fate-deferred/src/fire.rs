@@ -17,7 +17,7 @@ use crate::{trampoline, Failure, IntoFailure};
 ///
 /// - Fires at most once: a second `callback`/`errback` (through a clone) returns
 ///   [`AlreadyCalled`] and changes nothing — except that after a `cancel()` with no canceller,
-///   exactly one late fire is silently swallowed (twisted-semantics A2).
+///   exactly one late fire is silently swallowed, as in Twisted.
 /// - Firing runs the callbacks synchronously, before `callback` returns.
 ///
 /// # Drop

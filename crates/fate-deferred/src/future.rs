@@ -20,7 +20,7 @@ impl<T: 'static> IntoFuture for Deferred<T> {
 
     /// Appends a final node that stores the result and wakes the awaiting task. Works under
     /// any executor (it only uses the `Waker`); the result is taken by the `await`, so the
-    /// failure, if any, is the awaiter's to handle (twisted-semantics U3, W2).
+    /// failure, if any, is the awaiter's to handle.
     ///
     /// # Examples
     /// ```
@@ -61,7 +61,7 @@ impl<T: 'static> IntoFuture for Deferred<T> {
 /// # Cancellation
 /// Dropping the future before it completes **cancels the Deferred** (its canceller runs, or it
 /// errbacks with `Cancelled`), as dropping a future means "I no longer want this" in Rust and
-/// as cancelling an asyncio future cancels its Deferred in Twisted (W6). What the Deferred
+/// as cancelling an asyncio future cancels its Deferred in Twisted. What the Deferred
 /// then fires with is not lost silently: a `Cancelled` failure is dropped quietly (it is the
 /// cancellation we asked for), a value is dropped (nobody wants it any more), and any other
 /// failure is reported through the unhandled-failure hook. A result that arrived before the

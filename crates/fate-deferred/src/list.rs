@@ -32,26 +32,25 @@ pub enum ListResult<T> {
 /// Build it with [`new`](DeferredList::new), choose options, then
 /// [`into_deferred`](DeferredList::into_deferred):
 /// - default: fires (on the success path) once every input has fired, with
-///   [`ListResult::All`] — each input's `Ok(value)` or `Err(failure)` in input order (L3).
-///   With no inputs, fires at once with an empty list (L6).
+///   [`ListResult::All`] — each input's `Ok(value)` or `Err(failure)` in input order.
+///   With no inputs, fires at once with an empty list.
 /// - [`fire_on_one_callback`](DeferredList::fire_on_one_callback): the first success fires
-///   the list with [`ListResult::First`]; if every input fails, it fires with `All` (Twisted's
-///   quirk Q3, kept). With no inputs it fires `All(vec![])` at once, where Twisted never fires.
+///   the list with [`ListResult::First`]; if every input fails, it fires with `All`, as
+///   Twisted's does. With no inputs it fires `All(vec![])` at once, where Twisted never fires.
 /// - [`fire_on_one_errback`](DeferredList::fire_on_one_errback): the first failure errbacks
-///   the list with [`FirstError`] (L5).
+///   the list with [`FirstError`].
 /// - [`consume_errors`](DeferredList::consume_errors): an input's failure counts as handled
 ///   by the list. Without it the input keeps a copy, reported as unhandled when the input is
-///   dropped — as Twisted leaves the failure in the input (L7).
+///   dropped — as Twisted leaves the failure in the input.
 ///
 /// The inputs are moved in: their callbacks added before the list run first and change what
-/// the list sees (L7). Already-fired inputs are observed during construction (L1).
+/// the list sees. Already-fired inputs are observed during construction.
 ///
 /// # Cancellation
 /// Cancelling the list before it fires cancels every input; a canceller that panics is logged
-/// and the rest are still cancelled (L8, L15). The outcome then follows from the inputs'
+/// and the rest are still cancelled. The outcome then follows from the inputs'
 /// results — the list itself never errbacks `Cancelled`, and stays unfired while an input
-/// whose canceller panicked stays unfired. After the list fired, `cancel()` does nothing
-/// (L16).
+/// whose canceller panicked stays unfired. After the list fired, `cancel()` does nothing.
 ///
 /// # Examples
 /// ```
@@ -247,7 +246,7 @@ impl<T: 'static> ListState<T> {
 }
 
 /// Waits for every input and fires with their values in input order; the first failure
-/// errbacks with [`FirstError`] (Twisted's `gatherResults`, G1–G2).
+/// errbacks with [`FirstError`] (Twisted's `gatherResults`).
 ///
 /// As in Twisted, the other inputs are not cancelled when one fails, and their later failures
 /// stay with them (reported as unhandled if nobody handles them). Cancelling the gather

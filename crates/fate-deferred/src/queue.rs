@@ -119,7 +119,7 @@ impl<T: 'static> DeferredQueue<T> {
     ///
     /// # Cancellation
     /// Cancelling a waiting get removes it from the waiters and errbacks with `Cancelled`;
-    /// cancelling one that already has its item does nothing (K8).
+    /// cancelling one that already has its item does nothing.
     ///
     /// # Examples
     /// ```

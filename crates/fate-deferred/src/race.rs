@@ -8,13 +8,13 @@ use crate::list::cancel_all;
 use crate::{Control, Deferred, Failure, Fire};
 
 /// Fires with `(index, value)` of the first input to **succeed**, then cancels every other
-/// input exactly once (Twisted's `race`, R1–R5).
+/// input exactly once (Twisted's `race`).
 ///
-/// - Inputs that succeed after the winner (say, ignoring cancellation) are ignored (R2).
-/// - If every input fails, errbacks with [`FailureGroup`], failures in input order (R3); an
+/// - Inputs that succeed after the winner (say, ignoring cancellation) are ignored.
+/// - If every input fails, errbacks with [`FailureGroup`], failures in input order; an
 ///   empty input list does so at once.
 /// - Cancelling the race cancels every input; the outcome is then usually a `FailureGroup`
-///   of `Cancelled`s (R4).
+///   of `Cancelled`s.
 /// - The inputs' failures are handled by the race (never reported as unhandled).
 ///
 /// # Examples

@@ -12,9 +12,8 @@ use crate::{maybe_deferred, succeed, Deferred, Failure, Fire, IntoOutcome};
 /// free, else queues first-in first-out (Twisted's `DeferredSemaphore`).
 ///
 /// Releasing is dropping the [`Permit`]: the token goes straight to the oldest waiter, whose
-/// callbacks run inside that drop (K1). Over-releasing is impossible by construction (K11).
-/// A queued `acquire()` can be cancelled: it leaves the queue and errbacks with
-/// `Cancelled` (K2). Cloning gives another handle to the same semaphore.
+/// callbacks run inside that drop. Over-releasing is impossible by construction. A queued
+/// `acquire()` can be cancelled: it leaves the queue and errbacks with `Cancelled`. Cloning gives another handle to the same semaphore.
 ///
 /// # Examples
 /// ```
@@ -48,7 +47,7 @@ impl DeferredSemaphore {
     /// A semaphore with `tokens` tokens.
     ///
     /// # Errors
-    /// [`ZeroTokens`] when `tokens == 0` (Twisted raises `ValueError`, K5).
+    /// [`ZeroTokens`] when `tokens == 0` (Twisted raises `ValueError`).
     ///
     /// # Examples
     /// ```
@@ -114,7 +113,7 @@ impl DeferredSemaphore {
     }
 
     /// Acquires, runs `f` with the permit held, and releases when what `f` returned is done
-    /// (success or failure). `f` runs synchronously if a token is free (K3). Its return may be
+    /// (success or failure). `f` runs synchronously if a token is free. Its return may be
     /// a value, a `Result<U, Failure>` or a `Deferred<U>`.
     ///
     /// # Examples
@@ -240,7 +239,7 @@ impl fmt::Debug for Permit {
 
 /// A lock for Deferred code: `acquire()` fires with a [`Permit`] when the lock is free, else
 /// queues first-in first-out; dropping the permit unlocks and hands the lock to the oldest
-/// waiter (Twisted's `DeferredLock`, K1–K2). A semaphore of one token.
+/// waiter (Twisted's `DeferredLock`). A semaphore of one token.
 ///
 /// # Examples
 /// ```

@@ -113,7 +113,7 @@ impl<T: 'static> Deferred<T> {
     /// current poll if it cancels itself) and errbacks with `Cancelled`. Dropping the future
     /// drops the Deferreds it was awaiting, which cancels them in turn (see
     /// [`DeferredFuture`](crate::DeferredFuture)), so cancellation cascades like Twisted's
-    /// `inlineCallbacks` (I10). Unlike a generator, the async block cannot catch that
+    /// `inlineCallbacks`. Unlike a generator, the async block cannot catch that
     /// cancellation at its `.await` and carry on: Rust futures are cancelled by dropping.
     ///
     /// # Ordering

@@ -10,17 +10,17 @@ use crate::{Deferred, Failure, IntoOutcome, Outcome};
 
 impl<T: 'static> Deferred<T> {
     /// Cancels this Deferred if it has not fired within `timeout`, turning the resulting
-    /// [`Cancelled`] into [`TimedOut`] (Twisted's `addTimeout`, T1–T7).
+    /// [`Cancelled`] into [`TimedOut`] (Twisted's `addTimeout`).
     ///
     /// This crate has no clock: `schedule(delay, f)` must arrange for `f` to run after
     /// `delay` and return a function that cancels that arrangement — with fate-core,
     /// `|delay, f| { let call = reactor.call_later(delay, f); move || call.cancel() }`.
     ///
     /// - Only callbacks added before `add_timeout` are inside the timeout; the translation runs
-    ///   after them and before callbacks added later (T3).
-    /// - Firing (either way) before the timeout cancels the timer; nothing else changes (T4).
-    /// - A manual `cancel()` before the timeout stays `Cancelled` (T5).
-    /// - When the Deferred waits on another Deferred, the timeout cancels that one (T6).
+    ///   after them and before callbacks added later.
+    /// - Firing (either way) before the timeout cancels the timer; nothing else changes.
+    /// - A manual `cancel()` before the timeout stays `Cancelled`.
+    /// - When the Deferred waits on another Deferred, the timeout cancels that one.
     ///
     /// # Examples
     /// ```
@@ -54,7 +54,7 @@ impl<T: 'static> Deferred<T> {
 
     /// [`add_timeout`](Deferred::add_timeout) with Twisted's `onTimeoutCancel`: when the
     /// timeout fired, `on_timeout_cancel(result, timeout)` replaces the result — whatever it is,
-    /// even a success a canceller produced (T7). It is not called when the Deferred fired
+    /// even a success a canceller produced. It is not called when the Deferred fired
     /// before the timeout, or was cancelled by hand.
     ///
     /// # Examples

@@ -172,7 +172,7 @@ pub trait LineHandler: 'static {
 ///
 /// # Examples
 ///
-/// Switching to raw mode (Twisted's case P01):
+/// Switching to raw mode: after the line `RAW`, the rest of the input arrives as raw bytes:
 ///
 /// ```
 /// use fate_core::net::Protocol;
