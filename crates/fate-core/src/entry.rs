@@ -28,10 +28,10 @@ use crate::time::{DelayedCall, Sleep, Timeout};
 /// ```
 /// use std::time::Duration;
 ///
-/// fate_core::run(|| {
-///     fate_core::call_later(Duration::from_millis(10), || {
+/// fate::run(|| {
+///     fate::call_later(Duration::from_millis(10), || {
 ///         println!("the fuse burnt out");
-///         fate_core::reactor().stop().unwrap();
+///         fate::reactor().stop().unwrap();
 ///     });
 /// })
 /// .unwrap();
@@ -80,8 +80,8 @@ fn start_main(
 /// ```
 /// use std::time::Duration;
 ///
-/// fate_core::run_until_idle(|| {
-///     fate_core::call_later(Duration::from_millis(5), || println!("BOOM"));
+/// fate::run_until_idle(|| {
+///     fate::call_later(Duration::from_millis(5), || println!("BOOM"));
 /// })
 /// .unwrap();
 /// ```
@@ -104,7 +104,7 @@ pub fn run_until_idle(main: impl FnOnce() + 'static) -> Result<(), ReactorError>
 /// # Examples
 ///
 /// ```
-/// let n = fate_core::block_on(async { 40 + 2 }).unwrap();
+/// let n = fate::block_on(async { 40 + 2 }).unwrap();
 /// assert_eq!(n, 42);
 /// ```
 pub fn block_on<F: Future + 'static>(fut: F) -> Result<F::Output, ReactorError> {
@@ -157,11 +157,11 @@ pub fn call_soon(f: impl FnOnce() + 'static) {
 ///
 /// ```
 /// use std::time::Duration;
-/// use fate_core::deferred::Failure;
+/// use fate::Failure;
 ///
-/// let answer = fate_core::block_on(async {
-///     let d = fate_core::spawn(async {
-///         fate_core::sleep(Duration::from_millis(1)).await;
+/// let answer = fate::block_on(async {
+///     let d = fate::spawn(async {
+///         fate::sleep(Duration::from_millis(1)).await;
 ///         Ok::<i64, Failure>(42)
 ///     });
 ///     d.add_callback(|n| n + 1).await
@@ -194,8 +194,8 @@ where
 /// use std::time::Duration;
 ///
 /// fn main() -> std::process::ExitCode {
-///     fate_core::react(|reactor| {
-///         let (d, fire) = fate_core::deferred::Deferred::<i64>::pending();
+///     fate::react(|reactor| {
+///         let (d, fire) = fate::Deferred::<i64>::pending();
 ///         let _ = reactor.call_later(Duration::from_secs(3), move || drop(fire.callback(12)));
 ///         d.add_callback(|product| println!("{product}"))
 ///     })
@@ -270,8 +270,8 @@ where
 /// ```
 /// use std::time::Duration;
 ///
-/// fate_core::block_on(async {
-///     fate_core::sleep(Duration::from_millis(1)).await;
+/// fate::block_on(async {
+///     fate::sleep(Duration::from_millis(1)).await;
 /// })
 /// .unwrap();
 /// ```
@@ -302,9 +302,9 @@ pub fn sleep_until(deadline: std::time::Instant) -> Sleep {
 /// ```
 /// use std::time::Duration;
 ///
-/// fate_core::block_on(async {
-///     let slow = fate_core::sleep(Duration::from_secs(3600));
-///     assert!(fate_core::timeout(Duration::from_millis(1), slow).await.is_err());
+/// fate::block_on(async {
+///     let slow = fate::sleep(Duration::from_secs(3600));
+///     assert!(fate::timeout(Duration::from_millis(1), slow).await.is_err());
 /// })
 /// .unwrap();
 /// ```

@@ -9,7 +9,7 @@ use crate::{Deferred, Failure, IntoOutcome, Outcome};
 ///
 /// # Examples
 /// ```
-/// let d = fate_deferred::succeed("success").add_callback(|s| s.len());
+/// let d = fate::deferred::succeed("success").add_callback(|s| s.len());
 /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(7));
 /// ```
 #[track_caller]
@@ -24,7 +24,7 @@ pub fn succeed<T: 'static>(value: T) -> Deferred<T> {
 ///
 /// # Examples
 /// ```
-/// let d = fate_deferred::fail::<i64>(std::io::Error::other("nope")).add_errback(|_| -1);
+/// let d = fate::deferred::fail::<i64>(std::io::Error::other("nope")).add_errback(|_| -1);
 /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(-1));
 /// ```
 #[track_caller]
@@ -44,7 +44,7 @@ pub fn fail<T: 'static>(failure: impl crate::IntoFailure) -> Deferred<T> {
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{maybe_deferred, Failure};
+/// use fate::deferred::{maybe_deferred, Failure};
 /// let d = maybe_deferred(|| 10 + 5);
 /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(15));
 /// let d = maybe_deferred(|| -> Result<i64, Failure> { Err(Failure::msg("no")) });

@@ -17,7 +17,7 @@ use crate::{trampoline, Failure};
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{Deferred, Cancelled};
+/// use fate::deferred::{Deferred, Cancelled};
 ///
 /// let (d, _fire) = Deferred::<i64>::pending();
 /// let ctl = d.control();
@@ -36,7 +36,7 @@ impl Control {
     ///
     /// # Examples
     /// ```
-    /// let (d, _fire) = fate_deferred::Deferred::<()>::pending();
+    /// let (d, _fire) = fate::Deferred::<()>::pending();
     /// d.control().cancel();
     /// assert!(d.is_called());
     /// ```
@@ -49,7 +49,7 @@ impl Control {
     ///
     /// # Examples
     /// ```
-    /// let d = fate_deferred::succeed(1);
+    /// let d = fate::deferred::succeed(1);
     /// let ctl = d.control();
     /// ctl.pause();
     /// let d = d.add_callback(|x: i64| x + 1);
@@ -65,7 +65,7 @@ impl Control {
     ///
     /// # Examples
     /// ```
-    /// let d = fate_deferred::succeed(1);
+    /// let d = fate::deferred::succeed(1);
     /// d.control().pause();
     /// d.control().unpause();
     /// assert!(d.has_result());
@@ -79,7 +79,7 @@ impl Control {
     ///
     /// # Examples
     /// ```
-    /// let (d, fire) = fate_deferred::Deferred::<()>::pending();
+    /// let (d, fire) = fate::Deferred::<()>::pending();
     /// let ctl = d.control();
     /// assert!(!ctl.is_called());
     /// fire.callback(()).unwrap();

@@ -43,7 +43,7 @@ use crate::{trampoline, Failure, Fire, IntoOutcome, Outcome};
 /// The article's `slowMultiply`; `call_later` stands in for the reactor (fate-core provides
 /// `reactor.call_later`):
 /// ```
-/// use fate_deferred::Deferred;
+/// use fate::Deferred;
 /// # use std::{cell::RefCell, time::Duration};
 /// # thread_local!(static TIMERS: RefCell<Vec<Box<dyn FnOnce()>>> = RefCell::new(Vec::new()));
 /// # fn call_later(_delay: Duration, f: impl FnOnce() + 'static) {
@@ -67,7 +67,7 @@ use crate::{trampoline, Failure, Fire, IntoOutcome, Outcome};
 /// A `Deferred` is single-threaded (`!Send`):
 /// ```compile_fail
 /// fn assert_send<T: Send>(_: T) {}
-/// assert_send(fate_deferred::succeed(1));
+/// assert_send(fate::deferred::succeed(1));
 /// ```
 #[must_use = "a dropped Deferred's result is lost (a failure is reported as unhandled); add callbacks, await it, or cancel it"]
 pub struct Deferred<T> {
@@ -99,7 +99,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::Deferred;
+    /// use fate::Deferred;
     /// let (d, fire) = Deferred::<i64>::pending();
     /// let d = d.add_callback(|x| x + 1);
     /// assert!(!d.is_called());
@@ -126,7 +126,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::Deferred;
+    /// use fate::Deferred;
     /// let (d, _fire) = Deferred::<&str>::with_canceller(|fire| {
     ///     fire.callback("stopped early").ok();
     /// });
@@ -155,7 +155,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::{fail, Failure};
+    /// use fate::deferred::{fail, Failure};
     /// let d = fail::<i64>(Failure::msg("no"))
     ///     .add_callbacks(|x| x.to_string(), |f| format!("recovered from {f}"));
     /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()).as_deref(), Some("recovered from no"));
@@ -184,7 +184,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// let d = fate_deferred::succeed(1).add_callback(|x: i64| x + 1).add_callback(|x| x * 10);
+    /// let d = fate::deferred::succeed(1).add_callback(|x: i64| x + 1).add_callback(|x| x * 10);
     /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(20));
     /// ```
     #[track_caller]
@@ -205,7 +205,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::{fail, Failure};
+    /// use fate::deferred::{fail, Failure};
     /// let d = fail::<i64>(Failure::msg("no")).add_errback(|_f| 0);
     /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(0));
     /// ```
@@ -224,7 +224,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// let d = fate_deferred::succeed(2).add_both(|r: Result<i64, _>| r.map(|x| x * 2));
+    /// let d = fate::deferred::succeed(2).add_both(|r: Result<i64, _>| r.map(|x| x * 2));
     /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(4));
     /// ```
     #[track_caller]
@@ -249,7 +249,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::{succeed, Deferred};
+    /// use fate::deferred::{succeed, Deferred};
     /// let (d2, fire2) = Deferred::<i64>::pending();
     /// let d1 = succeed(5).chain_deferred(fire2);
     /// assert_eq!(d2.try_result().ok().and_then(|r| r.ok()), Some(5));
@@ -290,7 +290,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::{Deferred, Cancelled};
+    /// use fate::deferred::{Deferred, Cancelled};
     /// let (d, fire) = Deferred::<i64>::pending();
     /// d.cancel();
     /// assert!(fire.callback(1).is_ok()); // swallowed: the producer did not know
@@ -307,7 +307,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// let d = fate_deferred::succeed(1);
+    /// let d = fate::deferred::succeed(1);
     /// d.pause();
     /// let d = d.add_callback(|x: i64| x + 1);
     /// assert!(!d.has_result());
@@ -327,7 +327,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// let d = fate_deferred::succeed(1);
+    /// let d = fate::deferred::succeed(1);
     /// d.unpause(); // ignored
     /// d.pause();
     /// let d = d.add_callback(|x: i64| x + 1);
@@ -343,7 +343,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// assert!(fate_deferred::succeed(()).is_called());
+    /// assert!(fate::deferred::succeed(()).is_called());
     /// ```
     pub fn is_called(&self) -> bool {
         self.chain.state().fired.get()
@@ -353,7 +353,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// let (d, fire) = fate_deferred::Deferred::<()>::pending();
+    /// let (d, fire) = fate::Deferred::<()>::pending();
     /// assert!(!d.has_result());
     /// fire.callback(()).unwrap();
     /// assert!(d.has_result());
@@ -367,7 +367,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// let (d, _fire) = fate_deferred::Deferred::<()>::pending();
+    /// let (d, _fire) = fate::Deferred::<()>::pending();
     /// let ctl = d.control();
     /// let _later = d.add_callback(|()| ());
     /// ctl.cancel();
@@ -387,7 +387,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// let (d, fire) = fate_deferred::Deferred::<i64>::pending();
+    /// let (d, fire) = fate::Deferred::<i64>::pending();
     /// let d = d.try_result().unwrap_err(); // not yet
     /// fire.callback(7).unwrap();
     /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(7));

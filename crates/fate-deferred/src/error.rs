@@ -13,7 +13,7 @@ use crate::Failure;
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{Deferred, Cancelled};
+/// use fate::deferred::{Deferred, Cancelled};
 /// let (d, _fire) = Deferred::<i64>::pending();
 /// d.cancel();
 /// assert!(d.try_result().ok().and_then(|r| r.err()).is_some_and(|f| f.check::<Cancelled>()));
@@ -36,7 +36,7 @@ impl Error for Cancelled {}
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::Deferred;
+/// use fate::Deferred;
 /// let (_d, fire) = Deferred::<i64>::pending();
 /// fire.clone().callback(1).unwrap();
 /// let err = fire.callback(2).unwrap_err();
@@ -53,7 +53,7 @@ impl AlreadyCalled {
     ///
     /// # Examples
     /// ```
-    /// # use fate_deferred::Deferred;
+    /// # use fate::Deferred;
     /// let (_d, fire) = Deferred::<()>::pending();
     /// fire.clone().callback(()).unwrap();
     /// assert_eq!(fire.callback(()).unwrap_err().created().line(), line!() - 2);
@@ -66,7 +66,7 @@ impl AlreadyCalled {
     ///
     /// # Examples
     /// ```
-    /// # use fate_deferred::Deferred;
+    /// # use fate::Deferred;
     /// let (_d, fire) = Deferred::<()>::pending();
     /// fire.clone().callback(()).unwrap();
     /// assert_eq!(fire.callback(()).unwrap_err().first_fired().map(|l| l.line()), Some(line!() - 1));
@@ -94,7 +94,7 @@ impl Error for AlreadyCalled {}
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{Deferred, Abandoned};
+/// use fate::deferred::{Deferred, Abandoned};
 /// let (d, fire) = Deferred::<i64>::pending();
 /// drop(fire);
 /// assert!(d.try_result().ok().and_then(|r| r.err()).is_some_and(|f| f.check::<Abandoned>()));
@@ -114,7 +114,7 @@ impl Error for Abandoned {}
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::TimedOut;
+/// use fate::deferred::TimedOut;
 /// use std::time::Duration;
 /// let t = TimedOut::new(Duration::from_millis(2500));
 /// assert_eq!(t.to_string(), "Deferred timed out after 2.5s");
@@ -129,7 +129,7 @@ impl TimedOut {
     ///
     /// # Examples
     /// ```
-    /// let _t = fate_deferred::TimedOut::new(std::time::Duration::from_secs(1));
+    /// let _t = fate::deferred::TimedOut::new(std::time::Duration::from_secs(1));
     /// ```
     pub fn new(timeout: Duration) -> TimedOut {
         TimedOut { timeout }
@@ -140,7 +140,7 @@ impl TimedOut {
     /// # Examples
     /// ```
     /// use std::time::Duration;
-    /// assert_eq!(fate_deferred::TimedOut::new(Duration::from_secs(1)).timeout(), Duration::from_secs(1));
+    /// assert_eq!(fate::deferred::TimedOut::new(Duration::from_secs(1)).timeout(), Duration::from_secs(1));
     /// ```
     pub fn timeout(&self) -> Duration {
         self.timeout
@@ -159,7 +159,7 @@ impl Error for TimedOut {}
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{succeed, Panicked};
+/// use fate::deferred::{succeed, Panicked};
 /// let d = succeed(1).add_callback(|_x: i64| -> i64 { panic!("boom") });
 /// let f = d.try_result().ok().and_then(|r| r.err()).unwrap();
 /// assert_eq!(f.downcast_ref::<Panicked>().map(|p| p.message()), Some("boom"));
@@ -186,7 +186,7 @@ impl Panicked {
     ///
     /// # Examples
     /// ```
-    /// # use fate_deferred::{maybe_deferred, Panicked};
+    /// # use fate::deferred::{maybe_deferred, Panicked};
     /// let d = maybe_deferred(|| -> i64 { panic!("hatter") });
     /// let f = d.try_result().ok().and_then(|r| r.err()).unwrap();
     /// assert_eq!(f.downcast_ref::<Panicked>().unwrap().message(), "hatter");
@@ -209,7 +209,7 @@ impl Error for Panicked {}
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{Deferred, NoExecutor};
+/// use fate::deferred::{Deferred, NoExecutor};
 /// let d = Deferred::<i64>::from_future(async { 7 });
 /// assert!(d.try_result().ok().and_then(|r| r.err()).is_some_and(|f| f.check::<NoExecutor>()));
 /// ```
@@ -229,7 +229,7 @@ impl Error for NoExecutor {}
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::ChainedToItself;
+/// use fate::deferred::ChainedToItself;
 /// assert!(ChainedToItself.to_string().contains("returned the Deferred it was attached to"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -247,7 +247,7 @@ impl Error for ChainedToItself {}
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{Failure, FirstError, Cancelled};
+/// use fate::deferred::{Failure, FirstError, Cancelled};
 /// let e = FirstError::new(1, Failure::new(Cancelled));
 /// assert_eq!(e.index(), 1);
 /// assert!(e.failure().check::<Cancelled>());
@@ -264,7 +264,7 @@ impl FirstError {
     ///
     /// # Examples
     /// ```
-    /// let _e = fate_deferred::FirstError::new(0, fate_deferred::Failure::msg("x"));
+    /// let _e = fate::deferred::FirstError::new(0, fate::Failure::msg("x"));
     /// ```
     pub fn new(index: usize, failure: Failure) -> FirstError {
         FirstError { index, failure }
@@ -274,7 +274,7 @@ impl FirstError {
     ///
     /// # Examples
     /// ```
-    /// assert_eq!(fate_deferred::FirstError::new(3, fate_deferred::Failure::msg("x")).index(), 3);
+    /// assert_eq!(fate::deferred::FirstError::new(3, fate::Failure::msg("x")).index(), 3);
     /// ```
     pub fn index(&self) -> usize {
         self.index
@@ -284,7 +284,7 @@ impl FirstError {
     ///
     /// # Examples
     /// ```
-    /// let e = fate_deferred::FirstError::new(0, fate_deferred::Failure::msg("x"));
+    /// let e = fate::deferred::FirstError::new(0, fate::Failure::msg("x"));
     /// assert_eq!(e.failure().to_string(), "x");
     /// ```
     pub fn failure(&self) -> &Failure {
@@ -316,7 +316,7 @@ impl Error for FirstError {
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{Failure, FailureGroup};
+/// use fate::deferred::{Failure, FailureGroup};
 /// let g = FailureGroup::new(vec![Failure::msg("a"), Failure::msg("b")]);
 /// assert_eq!(g.failures().len(), 2);
 /// assert_eq!(g.to_string(), "all 2 Deferreds failed: [a, b]");
@@ -331,7 +331,7 @@ impl FailureGroup {
     ///
     /// # Examples
     /// ```
-    /// let _g = fate_deferred::FailureGroup::new(Vec::new());
+    /// let _g = fate::deferred::FailureGroup::new(Vec::new());
     /// ```
     pub fn new(failures: Vec<Failure>) -> FailureGroup {
         FailureGroup { failures }
@@ -341,7 +341,7 @@ impl FailureGroup {
     ///
     /// # Examples
     /// ```
-    /// assert!(fate_deferred::FailureGroup::new(Vec::new()).failures().is_empty());
+    /// assert!(fate::deferred::FailureGroup::new(Vec::new()).failures().is_empty());
     /// ```
     pub fn failures(&self) -> &[Failure] {
         &self.failures
@@ -367,7 +367,7 @@ impl Error for FailureGroup {}
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::DeferredQueue;
+/// use fate::deferred::DeferredQueue;
 /// let q = DeferredQueue::with_limits(Some(0), None);
 /// assert_eq!(q.put(5).unwrap_err().into_inner(), 5);
 /// ```
@@ -385,7 +385,7 @@ impl<T> QueueOverflow<T> {
     ///
     /// # Examples
     /// ```
-    /// let q = fate_deferred::DeferredQueue::with_limits(Some(0), None);
+    /// let q = fate::deferred::DeferredQueue::with_limits(Some(0), None);
     /// assert_eq!(q.put("x").unwrap_err().into_inner(), "x");
     /// ```
     pub fn into_inner(self) -> T {
@@ -405,7 +405,7 @@ impl<T: fmt::Debug> Error for QueueOverflow<T> {}
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{DeferredQueue, QueueUnderflow};
+/// use fate::deferred::{DeferredQueue, QueueUnderflow};
 /// let q = DeferredQueue::<i64>::with_limits(None, Some(0));
 /// assert_eq!(q.get().err(), Some(QueueUnderflow));
 /// ```
@@ -424,7 +424,7 @@ impl Error for QueueUnderflow {}
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{DeferredSemaphore, ZeroTokens};
+/// use fate::deferred::{DeferredSemaphore, ZeroTokens};
 /// assert_eq!(DeferredSemaphore::new(0).err(), Some(ZeroTokens));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -20,7 +20,7 @@ thread_local! {
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{debugging, set_debugging, Failure, Cancelled};
+/// use fate::deferred::{debugging, set_debugging, Failure, Cancelled};
 ///
 /// set_debugging(true);
 /// let f = Failure::new(Cancelled);
@@ -36,7 +36,7 @@ pub fn set_debugging(on: bool) {
 ///
 /// # Examples
 /// ```
-/// assert!(!fate_deferred::debugging());
+/// assert!(!fate::deferred::debugging());
 /// ```
 pub fn debugging() -> bool {
     DEBUGGING.with(|d| d.get())
@@ -71,7 +71,7 @@ pub fn debugging() -> bool {
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{Failure, Cancelled};
+/// use fate::deferred::{Failure, Cancelled};
 ///
 /// let f = Failure::new(Cancelled);
 /// assert!(f.check::<Cancelled>());
@@ -106,7 +106,7 @@ impl Failure {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::{Failure, TimedOut};
+    /// use fate::deferred::{Failure, TimedOut};
     /// use std::time::Duration;
     ///
     /// let f = Failure::new(TimedOut::new(Duration::from_secs(2)));
@@ -122,7 +122,7 @@ impl Failure {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::{Failure, Cancelled};
+    /// use fate::deferred::{Failure, Cancelled};
     /// use std::error::Error;
     ///
     /// let boxed: Box<dyn Error> = Box::new(Cancelled);
@@ -162,7 +162,7 @@ impl Failure {
     ///
     /// # Examples
     /// ```
-    /// let f = fate_deferred::Failure::msg("the hatter exploded");
+    /// let f = fate::Failure::msg("the hatter exploded");
     /// assert_eq!(f.to_string(), "the hatter exploded");
     /// ```
     #[track_caller]
@@ -174,7 +174,7 @@ impl Failure {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::{Failure, Cancelled, TimedOut};
+    /// use fate::deferred::{Failure, Cancelled, TimedOut};
     /// let f = Failure::new(Cancelled);
     /// assert!(f.check::<Cancelled>() || f.check::<TimedOut>());
     /// ```
@@ -190,7 +190,7 @@ impl Failure {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::{fail, Cancelled, Failure};
+    /// use fate::deferred::{fail, Cancelled, Failure};
     ///
     /// let d = fail::<i64>(Failure::new(Cancelled)).add_errback(|f| -> Result<i64, Failure> {
     ///     f.trap::<Cancelled>()?; // anything else keeps failing
@@ -206,7 +206,7 @@ impl Failure {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::Failure;
+    /// use fate::Failure;
     /// let f = Failure::new(std::io::Error::other("disk on fire"));
     /// assert_eq!(f.downcast_ref::<std::io::Error>().map(|e| e.kind()), Some(std::io::ErrorKind::Other));
     /// ```
@@ -218,7 +218,7 @@ impl Failure {
     ///
     /// # Examples
     /// ```
-    /// let f = fate_deferred::Failure::new(fate_deferred::Cancelled);
+    /// let f = fate::Failure::new(fate::deferred::Cancelled);
     /// assert_eq!(f.error().to_string(), "Deferred was cancelled");
     /// ```
     pub fn error(&self) -> &(dyn Error + 'static) {
@@ -229,7 +229,7 @@ impl Failure {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::{Failure, FirstError, Cancelled};
+    /// use fate::deferred::{Failure, FirstError, Cancelled};
     /// let f = Failure::new(FirstError::new(1, Failure::new(Cancelled)));
     /// assert_eq!(f.source().map(|s| s.to_string()).as_deref(), Some("Deferred was cancelled"));
     /// ```
@@ -242,7 +242,7 @@ impl Failure {
     ///
     /// # Examples
     /// ```
-    /// let f = fate_deferred::Failure::msg("x");
+    /// let f = fate::Failure::msg("x");
     /// assert_eq!(f.location().line(), line!() - 1);
     /// ```
     pub fn location(&self) -> &'static Location<'static> {
@@ -254,7 +254,7 @@ impl Failure {
     ///
     /// # Examples
     /// ```
-    /// let f = fate_deferred::Failure::msg("x");
+    /// let f = fate::Failure::msg("x");
     /// let _status = f.backtrace().status();
     /// ```
     pub fn backtrace(&self) -> &Backtrace {
@@ -265,7 +265,7 @@ impl Failure {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::Failure;
+    /// use fate::Failure;
     /// let a = Failure::msg("x");
     /// assert!(Failure::ptr_eq(&a, &a.clone()));
     /// assert!(!Failure::ptr_eq(&a, &Failure::msg("x")));
@@ -313,7 +313,7 @@ impl From<Failure> for Box<dyn Error> {
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{Failure, IntoFailure, Cancelled};
+/// use fate::deferred::{Failure, IntoFailure, Cancelled};
 /// let f = Cancelled.into_failure();
 /// assert!(f.clone().into_failure().check::<Cancelled>());
 /// ```
@@ -322,7 +322,7 @@ pub trait IntoFailure {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::IntoFailure;
+    /// use fate::deferred::IntoFailure;
     /// let f = std::io::Error::other("x").into_failure();
     /// assert_eq!(f.location().line(), line!() - 1);
     /// ```

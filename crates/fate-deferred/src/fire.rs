@@ -28,7 +28,7 @@ use crate::{trampoline, Failure, IntoFailure};
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::Deferred;
+/// use fate::Deferred;
 ///
 /// let (d, fire) = Deferred::<i64>::pending();
 /// let d = d.add_callback(|x| x * 2);
@@ -55,7 +55,7 @@ impl<T: 'static> Fire<T> {
     ///
     /// # Examples
     /// ```
-    /// let (d, fire) = fate_deferred::Deferred::<&str>::pending();
+    /// let (d, fire) = fate::Deferred::<&str>::pending();
     /// fire.callback("hello").unwrap();
     /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some("hello"));
     /// ```
@@ -73,7 +73,7 @@ impl<T: 'static> Fire<T> {
     ///
     /// # Examples
     /// ```
-    /// let (d, fire) = fate_deferred::Deferred::<i64>::pending();
+    /// let (d, fire) = fate::Deferred::<i64>::pending();
     /// fire.errback(std::io::Error::other("no route")).unwrap();
     /// let f = d.try_result().ok().and_then(|r| r.err()).unwrap();
     /// assert!(f.check::<std::io::Error>());
@@ -92,7 +92,7 @@ impl<T: 'static> Fire<T> {
     ///
     /// # Examples
     /// ```
-    /// let (d, fire) = fate_deferred::Deferred::<i64>::pending();
+    /// let (d, fire) = fate::Deferred::<i64>::pending();
     /// fire.fire(Ok(3)).unwrap();
     /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(3));
     /// ```
@@ -106,7 +106,7 @@ impl<T: 'static> Fire<T> {
     ///
     /// # Examples
     /// ```
-    /// let (d, fire) = fate_deferred::Deferred::<()>::pending();
+    /// let (d, fire) = fate::Deferred::<()>::pending();
     /// assert!(!fire.is_called());
     /// d.cancel();
     /// assert!(fire.is_called());
@@ -120,7 +120,7 @@ impl<T: 'static> Fire<T> {
     ///
     /// # Examples
     /// ```
-    /// let (d, fire) = fate_deferred::Deferred::<()>::pending();
+    /// let (d, fire) = fate::Deferred::<()>::pending();
     /// assert!(fire.is_observed());
     /// drop(d);
     /// assert!(!fire.is_observed());

@@ -24,7 +24,7 @@ impl<T: 'static> IntoFuture for Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::Deferred;
+    /// use fate::Deferred;
     /// use std::{future::Future, pin::pin, task::{Context, Poll, Waker}};
     ///
     /// let (d, fire) = Deferred::<i64>::pending();
@@ -69,7 +69,7 @@ impl<T: 'static> IntoFuture for Deferred<T> {
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{Deferred, Cancelled};
+/// use fate::deferred::{Deferred, Cancelled};
 /// use std::future::IntoFuture;
 ///
 /// let (d, _fire) = Deferred::<i64>::pending();

@@ -16,7 +16,7 @@
 //! In Fate the Deferred comes with its firing end, [`Fire`], so both stay typed; here
 //! `call_later` stands in for the reactor's timer, which lives in `fate-core`:
 //! ```
-//! use fate_deferred::Deferred;
+//! use fate::Deferred;
 //! # use std::{cell::RefCell, time::Duration};
 //! # thread_local!(static TIMERS: RefCell<Vec<Box<dyn FnOnce()>>> = RefCell::new(Vec::new()));
 //! # fn call_later(_: Duration, f: impl FnOnce() + 'static) { TIMERS.with(|t| t.borrow_mut().push(Box::new(f))) }
@@ -56,7 +56,7 @@
 //! converts into a [`Failure`], and a `Failure` into `Box<dyn Error>`).
 //! [`Deferred::from_future`] turns the async block back into a Deferred:
 //! ```
-//! # use fate_deferred::{set_local_spawner, Deferred, Failure, LocalFuture, succeed};
+//! # use fate::deferred::{set_local_spawner, Deferred, Failure, LocalFuture, succeed};
 //! # use std::{rc::Rc, task::{Context, Waker}};
 //! # set_local_spawner(Some(Rc::new(|mut f: LocalFuture| { let _ = f.as_mut().poll(&mut Context::from_waker(Waker::noop())); })));
 //! fn get_price() -> Deferred<i64> { succeed(100) }

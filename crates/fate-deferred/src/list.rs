@@ -11,7 +11,7 @@ use crate::{Control, Deferred, Failure, Fire, Outcome};
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{succeed, DeferredList, ListResult};
+/// use fate::deferred::{succeed, DeferredList, ListResult};
 /// let d = DeferredList::new([succeed(1), succeed(2)]).into_deferred();
 /// match d.try_result().ok().and_then(|r| r.ok()) {
 ///     Some(ListResult::All(results)) => assert_eq!(results.len(), 2),
@@ -54,7 +54,7 @@ pub enum ListResult<T> {
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{Deferred, DeferredList, ListResult, Failure};
+/// use fate::deferred::{Deferred, DeferredList, ListResult, Failure};
 /// let (a, fire_a) = Deferred::<&str>::pending();
 /// let (b, fire_b) = Deferred::<&str>::pending();
 /// let list = DeferredList::new([a, b]).consume_errors().into_deferred();
@@ -78,7 +78,7 @@ impl<T: 'static> DeferredList<T> {
     ///
     /// # Examples
     /// ```
-    /// let _list = fate_deferred::DeferredList::new(vec![fate_deferred::succeed(1)]);
+    /// let _list = fate::deferred::DeferredList::new(vec![fate::deferred::succeed(1)]);
     /// ```
     pub fn new(inputs: impl IntoIterator<Item = Deferred<T>>) -> DeferredList<T> {
         DeferredList {
@@ -93,9 +93,9 @@ impl<T: 'static> DeferredList<T> {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::{Deferred, DeferredList, ListResult};
+    /// use fate::deferred::{Deferred, DeferredList, ListResult};
     /// let (a, _fire_a) = Deferred::<i64>::pending();
-    /// let list = DeferredList::new([a, fate_deferred::succeed(9)]).fire_on_one_callback().into_deferred();
+    /// let list = DeferredList::new([a, fate::deferred::succeed(9)]).fire_on_one_callback().into_deferred();
     /// assert!(matches!(list.try_result().ok().and_then(|r| r.ok()), Some(ListResult::First(1, 9))));
     /// ```
     pub fn fire_on_one_callback(mut self) -> DeferredList<T> {
@@ -107,7 +107,7 @@ impl<T: 'static> DeferredList<T> {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::{fail, succeed, DeferredList, Failure, FirstError};
+    /// use fate::deferred::{fail, succeed, DeferredList, Failure, FirstError};
     /// let list = DeferredList::new([succeed(1), fail(Failure::msg("x"))]).fire_on_one_errback().into_deferred();
     /// let f = list.try_result().ok().and_then(|r| r.err()).unwrap();
     /// assert_eq!(f.downcast_ref::<FirstError>().map(|e| e.index()), Some(1));
@@ -121,7 +121,7 @@ impl<T: 'static> DeferredList<T> {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::{fail, DeferredList, Failure};
+    /// use fate::deferred::{fail, DeferredList, Failure};
     /// let list = DeferredList::<i64>::new([fail(Failure::msg("x"))]).consume_errors().into_deferred();
     /// assert!(list.has_result());
     /// ```
@@ -134,7 +134,7 @@ impl<T: 'static> DeferredList<T> {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::{succeed, DeferredList, ListResult};
+    /// use fate::deferred::{succeed, DeferredList, ListResult};
     /// let d = DeferredList::<i64>::new([]).into_deferred();
     /// assert!(matches!(d.try_result().ok().and_then(|r| r.ok()), Some(ListResult::All(v)) if v.is_empty()));
     /// ```
@@ -254,7 +254,7 @@ impl<T: 'static> ListState<T> {
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{gather_results, succeed};
+/// use fate::deferred::{gather_results, succeed};
 /// let d = gather_results([succeed(1), succeed(2)]);
 /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(vec![1, 2]));
 /// ```

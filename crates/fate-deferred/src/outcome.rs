@@ -9,7 +9,7 @@ use crate::{Deferred, Failure};
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{succeed, Outcome, Failure};
+/// use fate::deferred::{succeed, Outcome, Failure};
 /// let d = succeed(2).add_callback(|x: i64| if x > 1 { Outcome::Value(x * 10) } else { Outcome::Failure(Failure::msg("small")) });
 /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(20));
 /// ```
@@ -46,7 +46,7 @@ impl<T: std::fmt::Debug + 'static> std::fmt::Debug for Outcome<T> {
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{IntoOutcome, Outcome, Plain};
+/// use fate::deferred::{IntoOutcome, Outcome, Plain};
 /// let o: Outcome<i64> = IntoOutcome::<i64, Plain>::into_outcome(5);
 /// assert!(matches!(o, Outcome::Value(5)));
 /// ```
@@ -58,7 +58,7 @@ pub enum Plain {}
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{Failure, IntoOutcome, Outcome, Shaped};
+/// use fate::deferred::{Failure, IntoOutcome, Outcome, Shaped};
 /// let o: Outcome<i64> = IntoOutcome::<i64, Shaped>::into_outcome(Err::<i64, _>(Failure::msg("x")));
 /// assert!(matches!(o, Outcome::Failure(_)));
 /// ```
@@ -82,7 +82,7 @@ pub enum Shaped {}
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{succeed, Deferred, Failure};
+/// use fate::deferred::{succeed, Deferred, Failure};
 /// let d = succeed(1)
 ///     .add_callback(|x: i64| x + 1)                            // plain value
 ///     .add_callback(|x| -> Result<i64, Failure> { Ok(x * 2) }) // Result
@@ -94,7 +94,7 @@ pub trait IntoOutcome<T, M> {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::{succeed, IntoOutcome, Outcome};
+    /// use fate::deferred::{succeed, IntoOutcome, Outcome};
     /// assert!(matches!(succeed(1).into_outcome(), Outcome::Chain(_)));
     /// ```
     fn into_outcome(self) -> Outcome<T>;

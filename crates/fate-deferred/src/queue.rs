@@ -22,7 +22,7 @@ use crate::{succeed, Deferred, Fire};
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::DeferredQueue;
+/// use fate::deferred::DeferredQueue;
 /// let q = DeferredQueue::new();
 /// let first = q.get().unwrap();
 /// q.put("a").unwrap();
@@ -52,7 +52,7 @@ impl<T: 'static> DeferredQueue<T> {
     ///
     /// # Examples
     /// ```
-    /// let q = fate_deferred::DeferredQueue::<i64>::new();
+    /// let q = fate::deferred::DeferredQueue::<i64>::new();
     /// assert!(q.is_empty());
     /// ```
     pub fn new() -> DeferredQueue<T> {
@@ -65,7 +65,7 @@ impl<T: 'static> DeferredQueue<T> {
     ///
     /// # Examples
     /// ```
-    /// let q = fate_deferred::DeferredQueue::with_limits(Some(1), Some(1));
+    /// let q = fate::deferred::DeferredQueue::with_limits(Some(1), Some(1));
     /// q.put(1).unwrap();
     /// assert!(q.put(2).is_err());
     /// ```
@@ -88,7 +88,7 @@ impl<T: 'static> DeferredQueue<T> {
     ///
     /// # Examples
     /// ```
-    /// let q = fate_deferred::DeferredQueue::new();
+    /// let q = fate::deferred::DeferredQueue::new();
     /// q.put(5).unwrap();
     /// assert_eq!(q.len(), 1);
     /// ```
@@ -123,7 +123,7 @@ impl<T: 'static> DeferredQueue<T> {
     ///
     /// # Examples
     /// ```
-    /// let q = fate_deferred::DeferredQueue::<i64>::new();
+    /// let q = fate::deferred::DeferredQueue::<i64>::new();
     /// let d = q.get().unwrap();
     /// d.cancel();
     /// assert_eq!(q.waiting(), 0);
@@ -164,7 +164,7 @@ impl<T: 'static> DeferredQueue<T> {
     ///
     /// # Examples
     /// ```
-    /// let q = fate_deferred::DeferredQueue::new();
+    /// let q = fate::deferred::DeferredQueue::new();
     /// q.put(()).unwrap();
     /// assert_eq!(q.len(), 1);
     /// ```
@@ -176,7 +176,7 @@ impl<T: 'static> DeferredQueue<T> {
     ///
     /// # Examples
     /// ```
-    /// assert!(fate_deferred::DeferredQueue::<()>::new().is_empty());
+    /// assert!(fate::deferred::DeferredQueue::<()>::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -186,7 +186,7 @@ impl<T: 'static> DeferredQueue<T> {
     ///
     /// # Examples
     /// ```
-    /// let q = fate_deferred::DeferredQueue::<()>::new();
+    /// let q = fate::deferred::DeferredQueue::<()>::new();
     /// let _d = q.get().unwrap();
     /// assert_eq!(q.waiting(), 1);
     /// ```

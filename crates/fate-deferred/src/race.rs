@@ -19,7 +19,7 @@ use crate::{Control, Deferred, Failure, Fire};
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{race, Deferred};
+/// use fate::deferred::{race, Deferred};
 /// let (slow, _fire_slow) = Deferred::<&str>::pending();
 /// let (fast, fire_fast) = Deferred::<&str>::pending();
 /// let slow_ctl = slow.control();
@@ -39,7 +39,7 @@ pub fn race<T: 'static>(inputs: impl IntoIterator<Item = Deferred<T>>) -> Deferr
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{first_success, Deferred};
+/// use fate::deferred::{first_success, Deferred};
 /// let (a, fire_a) = Deferred::<i64>::pending();
 /// let (b, fire_b) = Deferred::<i64>::pending();
 /// let a_ctl = a.control();

@@ -17,7 +17,7 @@ use crate::{maybe_deferred, succeed, Deferred, Failure, Fire, IntoOutcome};
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::DeferredSemaphore;
+/// use fate::deferred::DeferredSemaphore;
 /// let sem = DeferredSemaphore::new(1).unwrap();
 /// let first = sem.acquire().try_result().ok().and_then(|r| r.ok()).unwrap();
 /// let second = sem.acquire();
@@ -51,7 +51,7 @@ impl DeferredSemaphore {
     ///
     /// # Examples
     /// ```
-    /// assert_eq!(fate_deferred::DeferredSemaphore::new(13).unwrap().limit(), 13);
+    /// assert_eq!(fate::deferred::DeferredSemaphore::new(13).unwrap().limit(), 13);
     /// ```
     pub fn new(tokens: usize) -> Result<DeferredSemaphore, ZeroTokens> {
         if tokens == 0 {
@@ -77,7 +77,7 @@ impl DeferredSemaphore {
     ///
     /// # Examples
     /// ```
-    /// let sem = fate_deferred::DeferredSemaphore::new(2).unwrap();
+    /// let sem = fate::deferred::DeferredSemaphore::new(2).unwrap();
     /// let a = sem.acquire();
     /// let b = sem.acquire();
     /// assert_eq!(sem.tokens(), 0);
@@ -118,7 +118,7 @@ impl DeferredSemaphore {
     ///
     /// # Examples
     /// ```
-    /// let sem = fate_deferred::DeferredSemaphore::new(1).unwrap();
+    /// let sem = fate::deferred::DeferredSemaphore::new(1).unwrap();
     /// let d = sem.run(|| 40 + 2);
     /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(42));
     /// assert_eq!(sem.tokens(), 1);
@@ -141,7 +141,7 @@ impl DeferredSemaphore {
     ///
     /// # Examples
     /// ```
-    /// assert_eq!(fate_deferred::DeferredSemaphore::new(3).unwrap().tokens(), 3);
+    /// assert_eq!(fate::deferred::DeferredSemaphore::new(3).unwrap().tokens(), 3);
     /// ```
     pub fn tokens(&self) -> usize {
         self.inner.tokens.get()
@@ -151,7 +151,7 @@ impl DeferredSemaphore {
     ///
     /// # Examples
     /// ```
-    /// assert_eq!(fate_deferred::DeferredSemaphore::new(3).unwrap().limit(), 3);
+    /// assert_eq!(fate::deferred::DeferredSemaphore::new(3).unwrap().limit(), 3);
     /// ```
     pub fn limit(&self) -> usize {
         self.inner.limit
@@ -161,7 +161,7 @@ impl DeferredSemaphore {
     ///
     /// # Examples
     /// ```
-    /// let sem = fate_deferred::DeferredSemaphore::new(1).unwrap();
+    /// let sem = fate::deferred::DeferredSemaphore::new(1).unwrap();
     /// let _held = sem.acquire();
     /// let _queued = sem.acquire();
     /// assert_eq!(sem.waiting(), 1);
@@ -212,7 +212,7 @@ impl fmt::Debug for DeferredSemaphore {
 ///
 /// # Examples
 /// ```
-/// let lock = fate_deferred::DeferredLock::new();
+/// let lock = fate::deferred::DeferredLock::new();
 /// let guard = lock.acquire();
 /// assert!(lock.locked());
 /// drop(guard);
@@ -243,7 +243,7 @@ impl fmt::Debug for Permit {
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::DeferredLock;
+/// use fate::deferred::DeferredLock;
 /// let lock = DeferredLock::new();
 /// let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
 /// let held = lock.acquire();
@@ -263,7 +263,7 @@ impl DeferredLock {
     ///
     /// # Examples
     /// ```
-    /// assert!(!fate_deferred::DeferredLock::new().locked());
+    /// assert!(!fate::deferred::DeferredLock::new().locked());
     /// ```
     pub fn new() -> DeferredLock {
         DeferredLock {
@@ -283,7 +283,7 @@ impl DeferredLock {
     ///
     /// # Examples
     /// ```
-    /// let lock = fate_deferred::DeferredLock::new();
+    /// let lock = fate::deferred::DeferredLock::new();
     /// assert!(lock.acquire().has_result());
     /// ```
     #[track_caller]
@@ -295,7 +295,7 @@ impl DeferredLock {
     ///
     /// # Examples
     /// ```
-    /// let lock = fate_deferred::DeferredLock::new();
+    /// let lock = fate::deferred::DeferredLock::new();
     /// assert!(lock.run(|| "done").has_result());
     /// ```
     #[track_caller]
@@ -311,7 +311,7 @@ impl DeferredLock {
     ///
     /// # Examples
     /// ```
-    /// let lock = fate_deferred::DeferredLock::new();
+    /// let lock = fate::deferred::DeferredLock::new();
     /// let _held = lock.acquire();
     /// assert!(lock.locked());
     /// ```

@@ -15,7 +15,7 @@ use crate::{fail, Deferred, Failure, Fire, IntoOutcome, Outcome};
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::LocalFuture;
+/// use fate::deferred::LocalFuture;
 /// use std::task::{Context, Waker};
 /// let mut task: LocalFuture = Box::pin(async {});
 /// assert!(task.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
@@ -27,7 +27,7 @@ pub type LocalFuture = Pin<Box<dyn Future<Output = ()>>>;
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{LocalFuture, LocalSpawner};
+/// use fate::deferred::{LocalFuture, LocalSpawner};
 /// use std::{cell::RefCell, rc::Rc};
 /// let queue: Rc<RefCell<Vec<LocalFuture>>> = Rc::default();
 /// let q = queue.clone();
@@ -49,7 +49,7 @@ thread_local! {
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{set_local_spawner, Deferred, LocalFuture};
+/// use fate::deferred::{set_local_spawner, Deferred, LocalFuture};
 /// use std::{cell::RefCell, rc::Rc, task::{Context, Waker}};
 ///
 /// // A toy spawner: polls each task once, right away.
@@ -77,7 +77,7 @@ impl<T: 'static> Deferred<T> {
     /// Async blocks are the `inlineCallbacks` of this world: inside one, `.await` a Deferred to
     /// get its `Result<T, Failure>`, and use `?` to pass failures on:
     /// ```
-    /// # use fate_deferred::{set_local_spawner, Deferred, Failure, LocalFuture};
+    /// # use fate::deferred::{set_local_spawner, Deferred, Failure, LocalFuture};
     /// # use std::{cell::RefCell, rc::Rc, task::{Context, Waker}};
     /// # thread_local!(static TASKS: RefCell<Vec<LocalFuture>> = RefCell::new(Vec::new()));
     /// # set_local_spawner(Some(Rc::new(|f| TASKS.with(|t| t.borrow_mut().push(f)))));

@@ -24,7 +24,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::{Deferred, TimedOut};
+    /// use fate::deferred::{Deferred, TimedOut};
     /// use std::{cell::RefCell, rc::Rc, time::Duration};
     ///
     /// let timers: Rc<RefCell<Vec<Box<dyn FnOnce()>>>> = Rc::default();
@@ -59,7 +59,7 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::Deferred;
+    /// use fate::Deferred;
     /// use std::{cell::RefCell, rc::Rc, time::Duration};
     ///
     /// let timers: Rc<RefCell<Vec<Box<dyn FnOnce()>>>> = Rc::default();

@@ -11,7 +11,7 @@ use crate::Failure;
 ///
 /// # Examples
 /// ```
-/// use fate_deferred::{fail, set_unhandled_hook, reset_unhandled_hook, Failure};
+/// use fate::deferred::{fail, set_unhandled_hook, reset_unhandled_hook, Failure};
 /// use std::{cell::RefCell, rc::Rc};
 ///
 /// let seen = Rc::new(RefCell::new(Vec::new()));
@@ -32,9 +32,9 @@ impl Unhandled<'_> {
     ///
     /// # Examples
     /// ```
-    /// fate_deferred::set_unhandled_hook(|u| assert_eq!(u.failure().to_string(), "x"));
-    /// drop(fate_deferred::fail::<()>(fate_deferred::Failure::msg("x")));
-    /// fate_deferred::reset_unhandled_hook();
+    /// fate::deferred::set_unhandled_hook(|u| assert_eq!(u.failure().to_string(), "x"));
+    /// drop(fate::deferred::fail::<()>(fate::Failure::msg("x")));
+    /// fate::deferred::reset_unhandled_hook();
     /// ```
     pub fn failure(&self) -> &Failure {
         self.failure
@@ -44,9 +44,9 @@ impl Unhandled<'_> {
     ///
     /// # Examples
     /// ```
-    /// fate_deferred::set_unhandled_hook(|u| assert!(u.created().file().ends_with(".rs")));
-    /// drop(fate_deferred::fail::<()>(fate_deferred::Failure::msg("x")));
-    /// fate_deferred::reset_unhandled_hook();
+    /// fate::deferred::set_unhandled_hook(|u| assert!(u.created().file().ends_with(".rs")));
+    /// drop(fate::deferred::fail::<()>(fate::Failure::msg("x")));
+    /// fate::deferred::reset_unhandled_hook();
     /// ```
     pub fn created(&self) -> &'static Location<'static> {
         self.created
@@ -69,8 +69,8 @@ thread_local! {
 ///
 /// # Examples
 /// ```should_panic
-/// fate_deferred::set_unhandled_hook(|u| panic!("unhandled: {}", u.failure()));
-/// drop(fate_deferred::fail::<()>(fate_deferred::Failure::msg("lost")));
+/// fate::deferred::set_unhandled_hook(|u| panic!("unhandled: {}", u.failure()));
+/// drop(fate::deferred::fail::<()>(fate::Failure::msg("lost")));
 /// ```
 pub fn set_unhandled_hook(hook: impl Fn(&Unhandled<'_>) + 'static) {
     HOOK.with(|h| *h.borrow_mut() = Some(Rc::new(hook)));
@@ -80,8 +80,8 @@ pub fn set_unhandled_hook(hook: impl Fn(&Unhandled<'_>) + 'static) {
 ///
 /// # Examples
 /// ```
-/// fate_deferred::set_unhandled_hook(|_| {});
-/// fate_deferred::reset_unhandled_hook();
+/// fate::deferred::set_unhandled_hook(|_| {});
+/// fate::deferred::reset_unhandled_hook();
 /// ```
 pub fn reset_unhandled_hook() {
     HOOK.with(|h| *h.borrow_mut() = None);

@@ -24,10 +24,10 @@ const FILE_CHUNK: u64 = 64 * 1024;
 /// # Examples
 ///
 /// ```
-/// use fate_http::Body;
+/// use fate::http::Body;
 ///
 /// let body = Body::from("hello");
-/// let bytes = fate_core::block_on(body.bytes()).unwrap().unwrap();
+/// let bytes = fate::block_on(body.bytes()).unwrap().unwrap();
 /// assert_eq!(&bytes[..], b"hello");
 /// ```
 pub struct Body {
@@ -69,7 +69,7 @@ impl Body {
     ///
     /// ```
     /// use http_body::Body as _;
-    /// assert!(fate_http::Body::empty().is_end_stream());
+    /// assert!(fate::http::Body::empty().is_end_stream());
     /// ```
     pub fn empty() -> Body {
         Body::of(BodyKind::Full(None))
@@ -82,7 +82,7 @@ impl Body {
     /// ```no_run
     /// let file = std::fs::File::open("Cargo.toml").unwrap();
     /// let len = file.metadata().unwrap().len();
-    /// let body = fate_http::Body::file(file, len);
+    /// let body = fate::http::Body::file(file, len);
     /// ```
     pub fn file(file: File, len: u64) -> Body {
         Body::of(BodyKind::File {
@@ -97,9 +97,9 @@ impl Body {
     /// # Examples
     ///
     /// ```
-    /// let (tx, body) = fate_http::Body::channel();
-    /// let all = fate_core::block_on(async move {
-    ///     fate_core::spawn_local(async move {
+    /// let (tx, body) = fate::http::Body::channel();
+    /// let all = fate::block_on(async move {
+    ///     fate::spawn_local(async move {
     ///         tx.send("a".into()).await.unwrap();
     ///         tx.send("b".into()).await.unwrap();
     ///     })

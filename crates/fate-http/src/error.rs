@@ -19,7 +19,7 @@ type Source = Box<dyn StdError + Send + Sync>;
 /// # Examples
 ///
 /// ```
-/// let err = fate_http::Error::from_status(http::StatusCode::NOT_FOUND);
+/// let err = fate::http::Error::from_status(http::StatusCode::NOT_FOUND);
 /// assert!(err.is_status());
 /// assert_eq!(err.status(), Some(http::StatusCode::NOT_FOUND));
 /// assert!(!err.is_timeout());
@@ -94,7 +94,7 @@ impl Error {
     /// # Examples
     ///
     /// ```
-    /// let err = fate_http::Error::from_status(http::StatusCode::BAD_GATEWAY);
+    /// let err = fate::http::Error::from_status(http::StatusCode::BAD_GATEWAY);
     /// assert_eq!(err.status().map(|s| s.as_u16()), Some(502));
     /// ```
     pub fn from_status(status: StatusCode) -> Error {
@@ -114,7 +114,7 @@ impl Error {
     /// # Examples
     ///
     /// ```
-    /// let err = fate_http::Error::from_status(http::StatusCode::NOT_FOUND);
+    /// let err = fate::http::Error::from_status(http::StatusCode::NOT_FOUND);
     /// assert_eq!(err.url(), None);
     /// ```
     pub fn url(&self) -> Option<&str> {

@@ -6,13 +6,13 @@
 //! events to be handled during downloading": here it is, returning a Deferred.
 //!
 //! ```no_run
-//! fate_core::run(|| {
-//!     fate_http::client::get_page("http://127.0.0.1:8080/").add_both(|page| {
+//! fate::run(|| {
+//!     fate::http::client::get_page("http://127.0.0.1:8080/").add_both(|page| {
 //!         match page {
 //!             Ok(body) => println!("{} bytes", body.len()),
 //!             Err(failure) => eprintln!("{failure}"),
 //!         }
-//!         fate_core::reactor().stop().unwrap();
+//!         fate::reactor().stop().unwrap();
 //!     });
 //! })
 //! .unwrap();

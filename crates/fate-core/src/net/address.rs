@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// # Examples
 ///
 /// ```
-/// use fate_core::net::Address;
+/// use fate::net::Address;
 ///
 /// let a = Address::from("127.0.0.1:8080".parse::<std::net::SocketAddr>().unwrap());
 /// assert_eq!(a.to_string(), "127.0.0.1:8080");

@@ -22,7 +22,7 @@ use crate::time::DelayedCall;
 ///
 /// ```
 /// use std::time::Duration;
-/// use fate_core::net::ConnectOptions;
+/// use fate::net::ConnectOptions;
 ///
 /// let options = ConnectOptions::new().timeout(Duration::from_secs(5));
 /// assert_eq!(options.get_timeout(), Some(Duration::from_secs(5)));

@@ -38,7 +38,7 @@ use crate::net::{
 /// # Examples
 ///
 /// ```
-/// let e = fate_core::net::server_from_str("tcp:http").unwrap_err();
+/// let e = fate::net::server_from_str("tcp:http").unwrap_err();
 /// assert_eq!(e.to_string(), "bad endpoint \"tcp:http\": port \"http\" is not a number from 0 to 65535");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -238,7 +238,7 @@ enum ServerKind {
 /// # Examples
 ///
 /// ```
-/// use fate_core::net::server_from_str;
+/// use fate::net::server_from_str;
 ///
 /// let e = server_from_str("tcp:8080:interface=127.0.0.1:backlog=50").unwrap();
 /// assert_eq!(e.to_string(), "tcp:127.0.0.1:8080");
@@ -329,7 +329,7 @@ enum ClientKind {
 /// # Examples
 ///
 /// ```
-/// use fate_core::net::client_from_str;
+/// use fate::net::client_from_str;
 ///
 /// let e = client_from_str("tcp:host=localhost:port=8080:timeout=2.5").unwrap();
 /// assert_eq!(e.to_string(), "tcp:localhost:8080");

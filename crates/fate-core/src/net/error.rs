@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// # Examples
 ///
 /// ```
-/// use fate_core::net::CloseReason;
+/// use fate::net::CloseReason;
 ///
 /// assert!(CloseReason::Done.is_clean());
 /// assert!(!CloseReason::Reset.is_clean());
@@ -81,7 +81,7 @@ impl Error for CloseReason {
 /// # Examples
 ///
 /// ```
-/// use fate_core::net::ConnectError;
+/// use fate::net::ConnectError;
 ///
 /// let e = ConnectError::Dns { host: "nope.invalid".into(), message: "not found".into() };
 /// assert_eq!(e.to_string(), "could not resolve host \"nope.invalid\": not found");
@@ -183,7 +183,7 @@ impl From<ConnectError> for io::Error {
 /// # Examples
 ///
 /// ```
-/// let e = fate_core::net::ProducerError::AlreadyRegistered;
+/// let e = fate::net::ProducerError::AlreadyRegistered;
 /// assert_eq!(e.to_string(), "a producer is already registered on this transport");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -55,7 +55,7 @@ impl ListenSocket for mio::net::UnixListener {
 ///
 /// ```
 /// use std::time::Duration;
-/// use fate_core::net::ListenOptions;
+/// use fate::net::ListenOptions;
 ///
 /// let options = ListenOptions::new()
 ///     .backlog(50)

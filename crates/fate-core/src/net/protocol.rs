@@ -34,7 +34,7 @@ pub enum HalfClose {
 /// The echo protocol:
 ///
 /// ```
-/// use fate_core::net::{Protocol, Transport};
+/// use fate::net::{Protocol, Transport};
 ///
 /// #[derive(Default)]
 /// struct Echo(Option<Transport>);
@@ -50,7 +50,7 @@ pub enum HalfClose {
 ///     }
 /// }
 ///
-/// let t = fate_core::testing::StringTransport::new();
+/// let t = fate::testing::StringTransport::new();
 /// let mut echo = Echo::default();
 /// echo.connection_made(t.transport());
 /// echo.data_received(b"hello");
@@ -117,7 +117,7 @@ impl<P: Protocol + ?Sized> Protocol for Box<P> {
 /// A factory that refuses connections from outside the loopback network:
 ///
 /// ```
-/// use fate_core::net::{Address, Factory, Protocol};
+/// use fate::net::{Address, Factory, Protocol};
 ///
 /// struct Discard;
 /// impl Protocol for Discard {
@@ -178,7 +178,7 @@ pub trait ClientFactory: 'static {
 /// # Examples
 ///
 /// ```
-/// use fate_core::net::{for_protocol, Factory, Protocol};
+/// use fate::net::{for_protocol, Factory, Protocol};
 ///
 /// struct Discard;
 /// impl Protocol for Discard {

@@ -38,8 +38,8 @@ struct State {
 /// The delays, on a virtual clock, with jitter off:
 ///
 /// ```
-/// use fate_core::net::{self, Address, ClientFactory, Protocol, ReconnectingClientFactory};
-/// use fate_core::testing::Clock;
+/// use fate::net::{self, Address, ClientFactory, Protocol, ReconnectingClientFactory};
+/// use fate::testing::Clock;
 ///
 /// struct Never;
 /// impl ClientFactory for Never {
@@ -48,7 +48,7 @@ struct State {
 ///     }
 /// }
 ///
-/// let reactor = fate_core::reactor::Reactor::new().unwrap();
+/// let reactor = fate::reactor::Reactor::new().unwrap();
 /// let clock = Clock::new();
 /// let factory = ReconnectingClientFactory::new(Never).jitter(0.0).clock(&clock);
 /// let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();

@@ -20,7 +20,7 @@ use crate::net::{ClientFactory, ConnectOptions, Connector, Factory, ListenOption
 /// # Examples
 ///
 /// ```
-/// use fate_core::net::{self, for_protocol, Protocol, Transport};
+/// use fate::net::{self, for_protocol, Protocol, Transport};
 ///
 /// struct Echo(Option<Transport>);
 /// impl Protocol for Echo {
@@ -32,7 +32,7 @@ use crate::net::{ClientFactory, ConnectOptions, Connector, Factory, ListenOption
 ///     }
 /// }
 ///
-/// let reactor = fate_core::reactor::Reactor::new().unwrap();
+/// let reactor = fate::reactor::Reactor::new().unwrap();
 /// let port = net::listen_tcp("127.0.0.1:0".parse().unwrap(), for_protocol(|| Echo(None))).unwrap();
 /// assert_ne!(port.host().port(), Some(0));
 /// port.stop_listening();
@@ -111,7 +111,7 @@ pub(crate) fn bind_tcp(
 /// ```
 /// use std::cell::RefCell;
 /// use std::rc::Rc;
-/// use fate_core::net::{self, Address, ClientFactory, ConnectError, Connector, Protocol};
+/// use fate::net::{self, Address, ClientFactory, ConnectError, Connector, Protocol};
 ///
 /// struct Report(Rc<RefCell<Option<String>>>);
 /// impl ClientFactory for Report {
@@ -123,7 +123,7 @@ pub(crate) fn bind_tcp(
 ///     }
 /// }
 ///
-/// let reactor = fate_core::reactor::Reactor::new().unwrap();
+/// let reactor = fate::reactor::Reactor::new().unwrap();
 /// let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
 /// let seen = Rc::new(RefCell::new(None));
 /// net::connect_tcp("127.0.0.1", free.port(), Report(seen.clone()));

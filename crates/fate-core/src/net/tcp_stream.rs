@@ -18,12 +18,12 @@ use crate::net::{dns, ListenOptions};
 ///
 /// ```
 /// use futures_util::{AsyncReadExt, AsyncWriteExt};
-/// use fate_core::net::{TcpListener, TcpStream};
+/// use fate::net::{TcpListener, TcpStream};
 ///
-/// fate_core::block_on(async {
+/// fate::block_on(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
 ///     let addr = listener.local_addr().unwrap();
-///     fate_core::spawn_local(async move {
+///     fate::spawn_local(async move {
 ///         let (mut s, _) = listener.accept().await.unwrap();
 ///         let mut buf = [0u8; 5];
 ///         s.read_exact(&mut buf).await.unwrap();

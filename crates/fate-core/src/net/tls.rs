@@ -44,7 +44,7 @@ fn read_file(path: &Path) -> io::Result<Vec<u8>> {
 ///
 /// ```
 /// let ca = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-/// let config = fate_core::net::TlsClientConfig::with_ca_pem(ca.cert.pem().as_bytes()).unwrap();
+/// let config = fate::net::TlsClientConfig::with_ca_pem(ca.cert.pem().as_bytes()).unwrap();
 /// # drop(config);
 /// ```
 #[derive(Clone)]
@@ -149,7 +149,7 @@ impl fmt::Debug for TlsClientConfig {
 ///
 /// ```
 /// let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-/// let config = fate_core::net::TlsServerConfig::from_pem(
+/// let config = fate::net::TlsServerConfig::from_pem(
 ///     cert.cert.pem().as_bytes(),
 ///     cert.signing_key.serialize_pem().as_bytes(),
 /// )

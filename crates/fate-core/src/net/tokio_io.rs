@@ -10,11 +10,11 @@ use std::task::{Context, Poll};
 /// # Examples
 ///
 /// ```
-/// use fate_core::net::{TokioIo, UnixStream};
+/// use fate::net::{TokioIo, UnixStream};
 /// use tokio::io::{AsyncRead, AsyncWrite};
 ///
 /// fn tokio_style<T: AsyncRead + AsyncWrite>(_: T) {}
-/// fate_core::block_on(async {
+/// fate::block_on(async {
 ///     let (a, _b) = UnixStream::pair().unwrap();
 ///     tokio_style(TokioIo::new(a));
 /// })

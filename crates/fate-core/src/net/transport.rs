@@ -85,7 +85,7 @@ pub(crate) trait RawTransport {
 /// # Examples
 ///
 /// ```
-/// let t = fate_core::testing::StringTransport::new();
+/// let t = fate::testing::StringTransport::new();
 /// let transport = t.transport();
 /// transport.write(b"hello, ");
 /// transport.write_sequence(&[b"wor", b"ld"]);
@@ -98,7 +98,7 @@ pub(crate) trait RawTransport {
 ///
 /// ```compile_fail
 /// fn send<T: Send>(_: T) {}
-/// send(fate_core::testing::StringTransport::new().transport());
+/// send(fate::testing::StringTransport::new().transport());
 /// ```
 #[derive(Clone)]
 pub struct Transport {

@@ -25,7 +25,7 @@ const DATAGRAM_BATCH: usize = 256;
 /// A UDP echo server:
 ///
 /// ```
-/// use fate_core::net::{self, Address, DatagramProtocol, DatagramTransport};
+/// use fate::net::{self, Address, DatagramProtocol, DatagramTransport};
 ///
 /// #[derive(Default)]
 /// struct Echo(Option<DatagramTransport>);
@@ -38,7 +38,7 @@ const DATAGRAM_BATCH: usize = 256;
 ///     }
 /// }
 ///
-/// let reactor = fate_core::reactor::Reactor::new().unwrap();
+/// let reactor = fate::reactor::Reactor::new().unwrap();
 /// let port = net::listen_udp("127.0.0.1:0".parse().unwrap(), Echo::default()).unwrap();
 /// let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
 /// client.send_to(b"ping", port.host().socket_addr().unwrap()).unwrap();

@@ -13,9 +13,9 @@ use crate::net::registered::{Direction, Registered};
 /// # Examples
 ///
 /// ```
-/// use fate_core::net::UdpSocket;
+/// use fate::net::UdpSocket;
 ///
-/// fate_core::block_on(async {
+/// fate::block_on(async {
 ///     let a = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
 ///     let b = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
 ///     a.send_to(b"ping", b.local_addr().unwrap()).await.unwrap();

@@ -17,14 +17,14 @@ use crate::net::{ClientFactory, ConnectOptions, Connector, Factory, ListenOption
 /// # Examples
 ///
 /// ```
-/// use fate_core::net::{self, for_protocol, Protocol};
+/// use fate::net::{self, for_protocol, Protocol};
 ///
 /// struct Discard;
 /// impl Protocol for Discard {
 ///     fn data_received(&mut self, _: &[u8]) {}
 /// }
 ///
-/// let reactor = fate_core::reactor::Reactor::new().unwrap();
+/// let reactor = fate::reactor::Reactor::new().unwrap();
 /// let path = std::env::temp_dir().join(format!("fate-doc-{}.sock", std::process::id()));
 /// let port = net::listen_unix(&path, for_protocol(|| Discard)).unwrap();
 /// assert!(path.exists());

@@ -19,13 +19,13 @@ use crate::net::Address;
 ///
 /// ```
 /// use futures_util::{AsyncReadExt, AsyncWriteExt};
-/// use fate_core::net::{UnixListener, UnixStream};
+/// use fate::net::{UnixListener, UnixStream};
 ///
 /// let path = std::env::temp_dir().join(format!("fate-doc-us-{}.sock", std::process::id()));
 /// let p = path.clone();
-/// fate_core::block_on(async move {
+/// fate::block_on(async move {
 ///     let listener = UnixListener::bind(&p).unwrap();
-///     fate_core::spawn_local(async move {
+///     fate::spawn_local(async move {
 ///         let (mut s, _) = listener.accept().await.unwrap();
 ///         s.write_all(b"hi").await.unwrap();
 ///     });

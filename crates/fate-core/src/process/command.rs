@@ -17,9 +17,9 @@ use crate::sys::{self, PidFd, PipeFd};
 /// # Examples
 ///
 /// ```
-/// use fate_core::process::{Command, DiscardOutput, Stdio};
+/// use fate::process::{Command, DiscardOutput, Stdio};
 ///
-/// fate_core::run_until_idle(|| {
+/// fate::run_until_idle(|| {
 ///     // Let the child print straight to our terminal; give it no input.
 ///     Command::new("true")
 ///         .stdin(Stdio::Null)
@@ -45,9 +45,9 @@ pub enum Stdio {
 /// # Examples
 ///
 /// ```
-/// use fate_core::process::{ChildFd, Command, DiscardOutput};
+/// use fate::process::{ChildFd, Command, DiscardOutput};
 ///
-/// fate_core::run_until_idle(|| {
+/// fate::run_until_idle(|| {
 ///     // The child reports progress on fd 3, which the protocol sees as child fd 3.
 ///     Command::new("sh")
 ///         .args(["-c", "echo 50% >&3"])
@@ -70,16 +70,16 @@ pub enum ChildFd {
 /// # Examples
 ///
 /// ```
-/// use fate_core::process::{Command, DiscardOutput, OnShutdown};
+/// use fate::process::{Command, DiscardOutput, OnShutdown};
 ///
-/// fate_core::run(|| {
+/// fate::run(|| {
 ///     // A helper that should outlive us; `stop` closes its pipes and leaves it running.
 ///     Command::new("sleep")
 ///         .arg("0.1")
 ///         .on_shutdown(OnShutdown::Detach)
 ///         .spawn(DiscardOutput)
 ///         .unwrap();
-///     fate_core::reactor().stop().unwrap();
+///     fate::reactor().stop().unwrap();
 /// })
 /// .unwrap();
 /// ```
@@ -104,9 +104,9 @@ pub enum OnShutdown {
 /// # Examples
 ///
 /// ```
-/// use fate_core::process::{self, DiscardOutput, Stdio};
+/// use fate::process::{self, DiscardOutput, Stdio};
 ///
-/// fate_core::run_until_idle(|| {
+/// fate::run_until_idle(|| {
 ///     let child = process::Command::new("sh")
 ///         .args(["-c", "echo $GREETING"])
 ///         .env("GREETING", "hello")
@@ -430,9 +430,9 @@ fn std_stdio(stdio: Stdio) -> std::process::Stdio {
 /// # Examples
 ///
 /// ```
-/// use fate_core::process::{self, DiscardOutput};
+/// use fate::process::{self, DiscardOutput};
 ///
-/// fate_core::run_until_idle(|| {
+/// fate::run_until_idle(|| {
 ///     let env = vec![("PATH".into(), "/usr/bin:/bin".into())];
 ///     process::spawn_process(DiscardOutput, "ls", ["-l"], Some(env), Some("/".as_ref()))
 ///         .unwrap();

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 /// # Examples
 ///
 /// ```
-/// use fate_core::process::{self, SpawnErrorKind};
-/// use fate_core::reactor::Reactor;
+/// use fate::process::{self, SpawnErrorKind};
+/// use fate::reactor::Reactor;
 ///
 /// let _reactor = Reactor::new().unwrap();
 /// let err = process::Command::new("/no/such/program")
@@ -35,9 +35,9 @@ pub struct SpawnError {
 /// # Examples
 ///
 /// ```
-/// use fate_core::process::{Command, DiscardOutput, SpawnErrorKind};
+/// use fate::process::{Command, DiscardOutput, SpawnErrorKind};
 ///
-/// let _reactor = fate_core::reactor::Reactor::new().unwrap();
+/// let _reactor = fate::reactor::Reactor::new().unwrap();
 /// let err = Command::new("true").current_dir("/no/such/dir").spawn(DiscardOutput);
 /// assert_eq!(err.unwrap_err().kind(), SpawnErrorKind::BadCwd);
 /// ```
@@ -112,7 +112,7 @@ impl From<SpawnError> for io::Error {
 /// # Examples
 ///
 /// ```
-/// use fate_core::process::SignalError;
+/// use fate::process::SignalError;
 ///
 /// assert_eq!(SignalError::ExitedAlready.to_string(), "the process has already exited");
 /// ```
@@ -150,7 +150,7 @@ impl std::error::Error for SignalError {
 ///
 /// ```
 /// assert_eq!(
-///     fate_core::process::Detached.to_string(),
+///     fate::process::Detached.to_string(),
 ///     "the process was detached at shutdown; its end is not observed"
 /// );
 /// ```

@@ -33,7 +33,7 @@
 //! # Examples
 //!
 //! ```
-//! use fate_core::process::{self, ExitStatus, ProcessProtocol};
+//! use fate::process::{self, ExitStatus, ProcessProtocol};
 //!
 //! struct Print;
 //!
@@ -46,7 +46,7 @@
 //!     }
 //! }
 //!
-//! fate_core::run_until_idle(|| {
+//! fate::run_until_idle(|| {
 //!     process::spawn_process(Print, "sh", ["-c", "echo hello; exit 3"], None, None).unwrap();
 //! })
 //! .unwrap();

@@ -16,9 +16,9 @@ use crate::time::DelayedCall;
 /// # Examples
 ///
 /// ```
-/// use fate_core::process::{Command, ExitStatus};
+/// use fate::process::{Command, ExitStatus};
 ///
-/// let out = fate_core::block_on(async { Command::new("echo").arg("hi").output().await })
+/// let out = fate::block_on(async { Command::new("echo").arg("hi").output().await })
 ///     .unwrap()
 ///     .unwrap();
 /// let (stdout, stderr, status) = out.into_parts();
@@ -46,9 +46,9 @@ impl Output {
 /// # Examples
 ///
 /// ```
-/// use fate_core::process::{Command, OutputError};
+/// use fate::process::{Command, OutputError};
 ///
-/// let failure = fate_core::block_on(async { Command::new("/no/such/tool").output().await })
+/// let failure = fate::block_on(async { Command::new("/no/such/tool").output().await })
 ///     .unwrap()
 ///     .unwrap_err();
 /// assert!(matches!(failure.downcast_ref::<OutputError>(), Some(OutputError::Spawn(_))));
@@ -159,9 +159,9 @@ impl Command {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use fate_core::process::{Command, OutputError};
+    /// use fate::process::{Command, OutputError};
     ///
-    /// fate_core::block_on(async {
+    /// fate::block_on(async {
     ///     let slow = Command::new("sleep").arg("10").timeout(Duration::from_millis(50));
     ///     let failure = slow.output().await.unwrap_err();
     ///     let err = failure.downcast_ref::<OutputError>().unwrap();
@@ -233,8 +233,8 @@ impl Command {
 /// # Examples
 ///
 /// ```
-/// let out = fate_core::block_on(async {
-///     fate_core::process::get_process_output("echo", ["hi"]).await
+/// let out = fate::block_on(async {
+///     fate::process::get_process_output("echo", ["hi"]).await
 /// })
 /// .unwrap()
 /// .unwrap();
@@ -267,9 +267,9 @@ where
 /// # Examples
 ///
 /// ```
-/// use fate_core::process::{self, ExitStatus};
+/// use fate::process::{self, ExitStatus};
 ///
-/// let out = fate_core::block_on(async {
+/// let out = fate::block_on(async {
 ///     process::get_process_output_and_value("sh", ["-c", "exit 7"]).await
 /// })
 /// .unwrap()

@@ -35,7 +35,7 @@ use super::{ExitStatus, ProcessTransport};
 /// ```
 /// use std::cell::RefCell;
 /// use std::rc::Rc;
-/// use fate_core::process::{self, ExitStatus, ProcessProtocol, ProcessTransport};
+/// use fate::process::{self, ExitStatus, ProcessProtocol, ProcessTransport};
 ///
 /// struct Collect(Rc<RefCell<(Vec<u8>, Option<ExitStatus>)>>);
 ///
@@ -54,7 +54,7 @@ use super::{ExitStatus, ProcessTransport};
 ///
 /// let seen = Rc::new(RefCell::new((Vec::new(), None)));
 /// let out = seen.clone();
-/// fate_core::run_until_idle(move || {
+/// fate::run_until_idle(move || {
 ///     process::spawn_process(Collect(out), "cat", Vec::<String>::new(), None, None).unwrap();
 /// })
 /// .unwrap();
@@ -134,9 +134,9 @@ pub trait ProcessProtocol: 'static {
 /// # Examples
 ///
 /// ```
-/// use fate_core::process::{self, DiscardOutput};
+/// use fate::process::{self, DiscardOutput};
 ///
-/// fate_core::run_until_idle(|| {
+/// fate::run_until_idle(|| {
 ///     process::Command::new("true").spawn(DiscardOutput).unwrap();
 /// })
 /// .unwrap();

@@ -10,7 +10,7 @@ use std::os::unix::process::ExitStatusExt;
 /// # Examples
 ///
 /// ```
-/// use fate_core::process::ExitStatus;
+/// use fate::process::ExitStatus;
 ///
 /// let done = ExitStatus::Exited(0);
 /// assert!(done.success());

@@ -19,15 +19,15 @@ use super::{ExitStatus, SignalError};
 ///
 /// ```compile_fail
 /// fn send<T: Send>(_: T) {}
-/// send(None::<fate_core::process::ProcessTransport>);
+/// send(None::<fate::process::ProcessTransport>);
 /// ```
 ///
 /// # Examples
 ///
 /// ```
-/// use fate_core::process::{self, DiscardOutput};
+/// use fate::process::{self, DiscardOutput};
 ///
-/// fate_core::run_until_idle(|| {
+/// fate::run_until_idle(|| {
 ///     let child = process::Command::new("sleep").arg("10").spawn(DiscardOutput).unwrap();
 ///     assert!(child.pid().is_some());
 ///     child.signal_process(libc::SIGTERM).unwrap();
@@ -82,9 +82,9 @@ impl ProcessTransport {
     /// # Examples
     ///
     /// ```
-    /// use fate_core::process::{self, DiscardOutput, ExitStatus};
+    /// use fate::process::{self, DiscardOutput, ExitStatus};
     ///
-    /// let status = fate_core::block_on(async {
+    /// let status = fate::block_on(async {
     ///     let child = process::Command::new("sh").args(["-c", "exit 5"]).spawn(DiscardOutput);
     ///     child.unwrap().ended().await
     /// })

@@ -14,9 +14,9 @@ use crate::protocols::strings::{FrameError, Framing, StringHandler, Strings};
 /// # Examples
 ///
 /// ```
-/// use fate_core::net::Protocol;
-/// use fate_core::protocols::{Int32StringReceiver, StringHandler, Strings};
-/// use fate_core::testing::StringTransport;
+/// use fate::net::Protocol;
+/// use fate::protocols::{Int32StringReceiver, StringHandler, Strings};
+/// use fate::testing::StringTransport;
 ///
 /// struct Upper;
 /// impl StringHandler for Upper {

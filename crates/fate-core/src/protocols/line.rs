@@ -12,7 +12,7 @@ use crate::net::{CloseReason, Protocol, Transport};
 /// # Examples
 ///
 /// ```
-/// let e = fate_core::protocols::LineTooLong { length: 20000, max: 16384 };
+/// let e = fate::protocols::LineTooLong { length: 20000, max: 16384 };
 /// assert_eq!(e.to_string(), "line of 20000 bytes exceeds the maximum of 16384");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,9 +175,9 @@ pub trait LineHandler: 'static {
 /// Switching to raw mode: after the line `RAW`, the rest of the input arrives as raw bytes:
 ///
 /// ```
-/// use fate_core::net::Protocol;
-/// use fate_core::protocols::{LineHandler, LineReceiver, Lines};
-/// use fate_core::testing::StringTransport;
+/// use fate::net::Protocol;
+/// use fate::protocols::{LineHandler, LineReceiver, Lines};
+/// use fate::testing::StringTransport;
 ///
 /// #[derive(Default)]
 /// struct Log(Vec<String>, Vec<u8>);

@@ -12,9 +12,9 @@ use crate::protocols::strings::{FrameError, Framing, StringHandler, Strings};
 /// # Examples
 ///
 /// ```
-/// use fate_core::net::Protocol;
-/// use fate_core::protocols::{NetstringReceiver, StringHandler, Strings};
-/// use fate_core::testing::StringTransport;
+/// use fate::net::Protocol;
+/// use fate::protocols::{NetstringReceiver, StringHandler, Strings};
+/// use fate::testing::StringTransport;
 ///
 /// #[derive(Default)]
 /// struct Collect(Vec<Vec<u8>>);

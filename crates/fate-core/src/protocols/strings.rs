@@ -11,7 +11,7 @@ use crate::net::{CloseReason, Transport};
 /// # Examples
 ///
 /// ```
-/// use fate_core::protocols::FrameError;
+/// use fate::protocols::FrameError;
 ///
 /// let e = FrameError::TooLong { length: 100_000, max: 99_999 };
 /// assert_eq!(e.to_string(), "frame of 100000 bytes exceeds the maximum of 99999");

@@ -8,7 +8,7 @@ use std::io;
 /// # Examples
 ///
 /// ```
-/// use fate_core::reactor::{Reactor, ReactorError};
+/// use fate::reactor::{Reactor, ReactorError};
 ///
 /// let reactor = Reactor::new().unwrap();
 /// assert!(matches!(reactor.stop(), Err(ReactorError::NotRunning)));

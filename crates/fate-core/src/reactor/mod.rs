@@ -83,12 +83,12 @@ pub(crate) enum RunState {
 ///
 /// ```
 /// use std::time::Duration;
-/// use fate_core::reactor::Reactor;
+/// use fate::reactor::Reactor;
 ///
 /// let reactor = Reactor::new().unwrap();
 /// reactor.call_later(Duration::from_millis(10), || {
 ///     println!("BOOM");
-///     fate_core::reactor::current().stop().unwrap();
+///     fate::reactor::current().stop().unwrap();
 /// });
 /// reactor.run().unwrap();
 /// ```
@@ -96,7 +96,7 @@ pub(crate) enum RunState {
 /// A reactor is tied to its thread:
 ///
 /// ```compile_fail
-/// let reactor = fate_core::reactor::Reactor::new().unwrap();
+/// let reactor = fate::reactor::Reactor::new().unwrap();
 /// std::thread::spawn(move || drop(reactor));
 /// ```
 #[derive(Clone)]
@@ -164,7 +164,7 @@ const SIGNAL_TOKEN: mio::Token = mio::Token(2);
 /// # Examples
 ///
 /// ```
-/// use fate_core::reactor::{PanicPolicy, Reactor};
+/// use fate::reactor::{PanicPolicy, Reactor};
 ///
 /// let reactor = Reactor::builder()
 ///     .panic_policy(PanicPolicy::Log)
@@ -299,8 +299,8 @@ impl Drop for Inner {
 /// # Examples
 ///
 /// ```
-/// let reactor = fate_core::reactor::Reactor::new().unwrap();
-/// reactor.call_soon(|| fate_core::reactor::current().stop().unwrap());
+/// let reactor = fate::reactor::Reactor::new().unwrap();
+/// reactor.call_soon(|| fate::reactor::current().stop().unwrap());
 /// reactor.run().unwrap();
 /// ```
 #[track_caller]
@@ -315,9 +315,9 @@ pub fn current() -> Reactor {
 /// # Examples
 ///
 /// ```
-/// assert!(fate_core::reactor::try_current().is_none());
-/// let reactor = fate_core::reactor::Reactor::new().unwrap();
-/// assert!(fate_core::reactor::try_current().is_some());
+/// assert!(fate::reactor::try_current().is_none());
+/// let reactor = fate::reactor::Reactor::new().unwrap();
+/// assert!(fate::reactor::try_current().is_some());
 /// # drop(reactor);
 /// ```
 pub fn try_current() -> Option<Reactor> {
@@ -360,7 +360,7 @@ impl Reactor {
     /// ```
     /// use std::time::Duration;
     ///
-    /// let reactor = fate_core::reactor::Reactor::new().unwrap();
+    /// let reactor = fate::reactor::Reactor::new().unwrap();
     /// let call = reactor.call_later(Duration::from_secs(3600), || unreachable!());
     /// call.cancel().unwrap();
     /// reactor.run_until_idle().unwrap();
@@ -397,8 +397,8 @@ impl Reactor {
     /// # Examples
     ///
     /// ```
-    /// let reactor = fate_core::reactor::Reactor::new().unwrap();
-    /// reactor.call_when_running(|| fate_core::reactor::current().stop().unwrap());
+    /// let reactor = fate::reactor::Reactor::new().unwrap();
+    /// reactor.call_when_running(|| fate::reactor::current().stop().unwrap());
     /// reactor.run().unwrap();
     /// ```
     pub fn call_when_running(&self, f: impl FnOnce() + 'static) -> Option<TriggerId> {
@@ -456,7 +456,7 @@ impl Reactor {
     /// ```
     /// use std::time::Duration;
     ///
-    /// let reactor = fate_core::reactor::Reactor::new().unwrap();
+    /// let reactor = fate::reactor::Reactor::new().unwrap();
     /// reactor.call_later(Duration::from_millis(5), || println!("fired"));
     /// reactor.run_until_idle().unwrap();
     /// ```
@@ -478,7 +478,7 @@ impl Reactor {
     /// # Examples
     ///
     /// ```
-    /// let reactor = fate_core::reactor::Reactor::new().unwrap();
+    /// let reactor = fate::reactor::Reactor::new().unwrap();
     /// let answer = reactor.block_on(async { 6 * 7 }).unwrap();
     /// assert_eq!(answer, 42);
     /// ```

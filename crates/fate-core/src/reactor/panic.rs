@@ -14,7 +14,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// # Examples
 ///
 /// ```
-/// use fate_core::reactor::{PanicPolicy, Reactor};
+/// use fate::reactor::{PanicPolicy, Reactor};
 ///
 /// let reactor = Reactor::builder().panic_policy(PanicPolicy::Log).build().unwrap();
 /// reactor.call_soon(|| panic!("a bad callback"));

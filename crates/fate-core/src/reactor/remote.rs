@@ -130,12 +130,12 @@ pub(crate) fn send_to(reactor_id: u64, work: RemoteWork) {
 /// # Examples
 ///
 /// ```
-/// use fate_core::reactor::Reactor;
+/// use fate::reactor::Reactor;
 ///
 /// let reactor = Reactor::new().unwrap();
 /// let remote = reactor.remote();
 /// std::thread::spawn(move || {
-///     remote.call_from_thread(|| fate_core::reactor::current().stop().unwrap());
+///     remote.call_from_thread(|| fate::reactor::current().stop().unwrap());
 /// });
 /// reactor.run().unwrap();
 /// ```

@@ -41,7 +41,7 @@ pub struct TriggerId(u64);
 /// # Examples
 ///
 /// ```
-/// use fate_core::reactor::{Phase, Reactor, SystemEvent};
+/// use fate::reactor::{Phase, Reactor, SystemEvent};
 ///
 /// let reactor = Reactor::new().unwrap();
 /// let id = reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, || ());
@@ -89,13 +89,13 @@ impl TriggerWait {
     /// # Examples
     ///
     /// ```
-    /// use fate_core::reactor::{Phase, Reactor, SystemEvent, TriggerWait};
+    /// use fate::reactor::{Phase, Reactor, SystemEvent, TriggerWait};
     ///
     /// let reactor = Reactor::new().unwrap();
     /// reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, || {
-    ///     TriggerWait::future(fate_core::sleep(std::time::Duration::from_millis(1)))
+    ///     TriggerWait::future(fate::sleep(std::time::Duration::from_millis(1)))
     /// });
-    /// reactor.call_soon(|| fate_core::reactor::current().stop().unwrap());
+    /// reactor.call_soon(|| fate::reactor::current().stop().unwrap());
     /// reactor.run().unwrap();
     /// ```
     pub fn future<F: Future + 'static>(fut: F) -> TriggerWait {

@@ -19,8 +19,8 @@
 //! # Examples
 //!
 //! ```no_run
-//! use fate_core::net::{Protocol, Transport};
-//! use fate_core::stdio::StandardIO;
+//! use fate::net::{Protocol, Transport};
+//! use fate::stdio::StandardIO;
 //!
 //! struct Echo(Option<Transport>);
 //!
@@ -33,7 +33,7 @@
 //!     }
 //! }
 //!
-//! fate_core::run(|| {
+//! fate::run(|| {
 //!     StandardIO::new(Echo(None)).unwrap();
 //! })
 //! .unwrap();
@@ -56,8 +56,8 @@ use crate::net::{Address, Protocol, Transport};
 /// # Examples
 ///
 /// ```no_run
-/// use fate_core::net::Protocol;
-/// use fate_core::stdio::StandardIO;
+/// use fate::net::Protocol;
+/// use fate::stdio::StandardIO;
 ///
 /// struct Lines;
 ///
@@ -67,7 +67,7 @@ use crate::net::{Address, Protocol, Transport};
 ///     }
 /// }
 ///
-/// fate_core::run(|| {
+/// fate::run(|| {
 ///     let stdio = StandardIO::new(Lines).unwrap();
 ///     stdio.transport().write(b"type something\n");
 /// })

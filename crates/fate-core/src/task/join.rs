@@ -37,10 +37,10 @@ impl std::error::Error for JoinError {}
 /// # Examples
 ///
 /// ```
-/// let reactor = fate_core::reactor::Reactor::new().unwrap();
+/// let reactor = fate::reactor::Reactor::new().unwrap();
 /// reactor.block_on(async {
-///     let handle = fate_core::task::spawn_local(async { panic!("oops") });
-///     assert!(matches!(handle.await, Err(fate_core::task::JoinError::Panicked(_))));
+///     let handle = fate::task::spawn_local(async { panic!("oops") });
+///     assert!(matches!(handle.await, Err(fate::task::JoinError::Panicked(_))));
 /// }).unwrap();
 /// ```
 #[must_use = "dropping a JoinHandle detaches the task; await it or call `detach` to say so"]

@@ -38,11 +38,11 @@ use crate::reactor::{panic_message, remote, PanicPolicy, Reactor, RemoteWork};
 /// ```
 /// use std::rc::Rc;
 ///
-/// let reactor = fate_core::reactor::Reactor::new().unwrap();
+/// let reactor = fate::reactor::Reactor::new().unwrap();
 /// let not_send = Rc::new(20);
 /// let out = reactor
 ///     .block_on(async move {
-///         let task = fate_core::task::spawn_local(async move { *not_send + 1 });
+///         let task = fate::task::spawn_local(async move { *not_send + 1 });
 ///         task.await.unwrap() * 2
 ///     })
 ///     .unwrap();

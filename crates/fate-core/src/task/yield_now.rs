@@ -15,12 +15,12 @@ use std::task::{Context, Poll};
 /// use std::cell::Cell;
 /// use std::rc::Rc;
 ///
-/// let reactor = fate_core::reactor::Reactor::new().unwrap();
+/// let reactor = fate::reactor::Reactor::new().unwrap();
 /// let order = Rc::new(Cell::new(0));
 /// let seen = order.clone();
 /// reactor.block_on(async move {
-///     fate_core::reactor::current().call_soon(move || seen.set(1));
-///     fate_core::task::yield_now().await;
+///     fate::reactor::current().call_soon(move || seen.set(1));
+///     fate::task::yield_now().await;
 ///     assert_eq!(order.get(), 1);
 /// }).unwrap();
 /// ```

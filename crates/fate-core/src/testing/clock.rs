@@ -22,7 +22,7 @@ use crate::time::Timeline;
 /// use std::rc::Rc;
 /// use std::time::Duration;
 ///
-/// use fate_core::testing::Clock;
+/// use fate::testing::Clock;
 ///
 /// let clock = Clock::new();
 /// let log = Rc::new(RefCell::new(Vec::new()));
@@ -60,7 +60,7 @@ impl Clock {
     /// # Examples
     ///
     /// ```
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// assert_eq!(clock.seconds(), 0.0);
     /// assert!(clock.pending_calls().is_empty());
     /// ```
@@ -79,7 +79,7 @@ impl Clock {
     /// use std::rc::Rc;
     /// use std::time::Duration;
     ///
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let runs = Rc::new(Cell::new(0));
     /// let _ = clock.call_later(Duration::from_secs(2), { let runs = runs.clone(); move || runs.set(runs.get() + 1) });
     /// clock.advance(Duration::from_secs(1));
@@ -106,7 +106,7 @@ impl Clock {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// clock.pump(&[Duration::from_millis(500); 3]);
     /// assert_eq!(clock.seconds(), 1.5);
     /// ```
@@ -123,7 +123,7 @@ impl Clock {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let call = clock.call_later(Duration::from_secs(1), || ());
     /// assert_eq!(clock.pending_calls(), [clock.epoch() + Duration::from_secs(1)]);
     /// call.cancel().unwrap();
@@ -138,8 +138,8 @@ impl Clock {
     /// # Examples
     ///
     /// ```
-    /// let clock = fate_core::testing::Clock::new();
-    /// let timeline: fate_core::time::Timeline = clock.timeline().clone();
+    /// let clock = fate::testing::Clock::new();
+    /// let timeline: fate::time::Timeline = clock.timeline().clone();
     /// assert_eq!(timeline.now(), clock.now());
     /// ```
     pub fn timeline(&self) -> &Timeline {

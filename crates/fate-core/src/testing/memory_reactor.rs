@@ -39,8 +39,8 @@ struct State {
 /// # Examples
 ///
 /// ```
-/// use fate_core::net::{for_protocol, Network, Protocol, Transport};
-/// use fate_core::testing::MemoryReactor;
+/// use fate::net::{for_protocol, Network, Protocol, Transport};
+/// use fate::testing::MemoryReactor;
 ///
 /// #[derive(Default)]
 /// struct Echo(Option<Transport>);

@@ -46,9 +46,9 @@ struct State {
 /// Feeding a protocol one byte at a time:
 ///
 /// ```
-/// use fate_core::net::Protocol;
-/// use fate_core::protocols::{LineHandler, LineReceiver, Lines};
-/// use fate_core::testing::StringTransport;
+/// use fate::net::Protocol;
+/// use fate::protocols::{LineHandler, LineReceiver, Lines};
+/// use fate::testing::StringTransport;
 ///
 /// struct Shout;
 /// impl LineHandler for Shout {

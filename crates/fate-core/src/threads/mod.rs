@@ -12,8 +12,8 @@
 //! # Examples
 //!
 //! ```
-//! let sum = fate_core::block_on(async {
-//!     fate_core::threads::defer_to_thread(|| (1..=100u64).sum::<u64>()).await
+//! let sum = fate::block_on(async {
+//!     fate::threads::defer_to_thread(|| (1..=100u64).sum::<u64>()).await
 //! })
 //! .unwrap()
 //! .unwrap();

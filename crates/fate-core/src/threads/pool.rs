@@ -32,10 +32,10 @@ thread_local! {
 /// # Examples
 ///
 /// ```
-/// use fate_core::threads::ThreadPool;
+/// use fate::threads::ThreadPool;
 ///
 /// let pool = ThreadPool::new(2);
-/// let len = fate_core::block_on(async move {
+/// let len = fate::block_on(async move {
 ///     pool.defer(|| std::fs::read_dir("/").map(|d| d.count()).unwrap_or(0)).await
 /// })
 /// .unwrap()
@@ -228,9 +228,9 @@ fn panic_failure(payload: Box<dyn Any + Send>) -> fate_deferred::Failure {
 /// # Examples
 ///
 /// ```
-/// use fate_core::threads::defer_to_thread;
+/// use fate::threads::defer_to_thread;
 ///
-/// fate_core::run_until_idle(|| {
+/// fate::run_until_idle(|| {
 ///     defer_to_thread(|| std::thread::current().name().map(str::to_owned))
 ///         .add_callback(|name| assert_eq!(name.as_deref(), Some("fate-pool")));
 /// })

@@ -23,8 +23,8 @@ use super::ThreadPool;
 /// # Examples
 ///
 /// ```
-/// let addrs = fate_core::block_on(async {
-///     fate_core::threads::resolve("localhost", 8080).await
+/// let addrs = fate::block_on(async {
+///     fate::threads::resolve("localhost", 8080).await
 /// })
 /// .unwrap()
 /// .unwrap();

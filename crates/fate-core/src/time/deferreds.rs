@@ -19,8 +19,8 @@ use super::{DelayedCall, Timeline};
 /// ```
 /// use std::time::Duration;
 ///
-/// use fate_core::testing::Clock;
-/// use fate_core::time::defer_later;
+/// use fate::testing::Clock;
+/// use fate::time::defer_later;
 ///
 /// let clock = Clock::new();
 /// let d = defer_later(&clock, Duration::from_secs(3), || 3 * 4);
@@ -80,9 +80,9 @@ where
 /// ```
 /// use std::time::Duration;
 ///
-/// use fate_core::testing::Clock;
-/// use fate_core::time::add_timeout;
-/// use fate_deferred::{Deferred, TimedOut};
+/// use fate::testing::Clock;
+/// use fate::time::add_timeout;
+/// use fate::deferred::{Deferred, TimedOut};
 ///
 /// let clock = Clock::new();
 /// let (slow, _fire) = Deferred::<u32>::pending();

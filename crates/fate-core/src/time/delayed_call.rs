@@ -30,9 +30,9 @@ use super::Timeline;
 /// use std::rc::Rc;
 /// use std::time::Duration;
 ///
-/// use fate_core::time::DelayedCallError;
+/// use fate::time::DelayedCallError;
 ///
-/// let clock = fate_core::testing::Clock::new();
+/// let clock = fate::testing::Clock::new();
 /// let runs = Rc::new(Cell::new(0));
 /// let call = clock.call_later(Duration::from_secs(2), { let runs = runs.clone(); move || runs.set(runs.get() + 1) });
 /// clock.advance(Duration::from_secs(1));
@@ -70,9 +70,9 @@ pub struct DelayedCall {
 ///
 /// ```
 /// # use std::time::Duration;
-/// use fate_core::time::DelayedCallError;
+/// use fate::time::DelayedCallError;
 ///
-/// let clock = fate_core::testing::Clock::new();
+/// let clock = fate::testing::Clock::new();
 /// let call = clock.call_later(Duration::from_secs(1), || ());
 /// call.cancel().unwrap();
 /// assert_eq!(call.cancel(), Err(DelayedCallError::AlreadyCancelled));
@@ -117,7 +117,7 @@ impl DelayedCall {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let call = clock.call_later(Duration::from_secs(1), || unreachable!());
     /// call.cancel().unwrap();
     /// assert!(!call.active());
@@ -147,7 +147,7 @@ impl DelayedCall {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let call = clock.call_later(Duration::from_secs(4), || ());
     /// call.reset(Duration::from_secs(3)).unwrap();
     /// assert_eq!(call.time(), clock.epoch() + Duration::from_secs(3));
@@ -170,7 +170,7 @@ impl DelayedCall {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let call = clock.call_later(Duration::from_secs(2), || ());
     /// call.delay(Duration::from_secs(2)).unwrap();
     /// assert_eq!(call.time(), clock.epoch() + Duration::from_secs(4));
@@ -202,7 +202,7 @@ impl DelayedCall {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let call = clock.call_later(Duration::from_secs(1), || ());
     /// assert!(call.active());
     /// clock.advance(Duration::from_secs(1));
@@ -218,7 +218,7 @@ impl DelayedCall {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// clock.advance(Duration::from_secs(100));
     /// let call = clock.call_later(Duration::from_secs(5), || ());
     /// assert_eq!(call.time() - clock.epoch(), Duration::from_secs(105));

@@ -37,8 +37,8 @@ use super::{DelayedCall, Timeline};
 /// use std::rc::Rc;
 /// use std::time::Duration;
 ///
-/// use fate_core::testing::Clock;
-/// use fate_core::time::LoopingCall;
+/// use fate::testing::Clock;
+/// use fate::time::LoopingCall;
 ///
 /// let clock = Clock::new();
 /// let ticks = Rc::new(Cell::new(0));
@@ -110,9 +110,9 @@ struct State {
 ///
 /// ```
 /// # use std::time::Duration;
-/// use fate_core::time::{LoopingCall, LoopingCallError};
+/// use fate::time::{LoopingCall, LoopingCallError};
 ///
-/// let clock = fate_core::testing::Clock::new();
+/// let clock = fate::testing::Clock::new();
 /// let lc = LoopingCall::new(&clock, || ());
 /// assert_eq!(lc.stop().unwrap_err(), LoopingCallError::NotRunning);
 /// let _done = lc.start(Duration::from_secs(1), false).unwrap();
@@ -143,9 +143,9 @@ impl LoopingCall {
     /// # Examples
     ///
     /// ```
-    /// use fate_core::time::LoopingCall;
+    /// use fate::time::LoopingCall;
     ///
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let lc = LoopingCall::new(&clock, || println!("tick"));
     /// assert!(!lc.running());
     /// ```
@@ -174,9 +174,9 @@ impl LoopingCall {
     /// use std::rc::Rc;
     /// use std::time::Duration;
     ///
-    /// use fate_core::time::LoopingCall;
+    /// use fate::time::LoopingCall;
     ///
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let counts = Rc::new(RefCell::new(Vec::new()));
     /// let lc = LoopingCall::with_count(&clock, { let counts = counts.clone(); move |n| counts.borrow_mut().push(n) });
     /// let _done = lc.start(Duration::from_secs(1), true).unwrap();
@@ -228,8 +228,8 @@ impl LoopingCall {
     /// # use std::cell::Cell;
     /// # use std::rc::Rc;
     /// # use std::time::Duration;
-    /// # use fate_core::time::LoopingCall;
-    /// let clock = fate_core::testing::Clock::new();
+    /// # use fate::time::LoopingCall;
+    /// let clock = fate::testing::Clock::new();
     /// let ticks = Rc::new(Cell::new(0));
     /// let lc = LoopingCall::new(&clock, { let ticks = ticks.clone(); move || ticks.set(ticks.get() + 1) });
     /// let done = lc.start(Duration::from_secs(2), false).unwrap();
@@ -279,8 +279,8 @@ impl LoopingCall {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use fate_core::time::LoopingCall;
-    /// let clock = fate_core::testing::Clock::new();
+    /// # use fate::time::LoopingCall;
+    /// let clock = fate::testing::Clock::new();
     /// let lc = LoopingCall::new(&clock, || unreachable!());
     /// let done = lc.start(Duration::from_secs(10), false).unwrap();
     /// lc.stop().unwrap();
@@ -321,8 +321,8 @@ impl LoopingCall {
     /// # use std::cell::Cell;
     /// # use std::rc::Rc;
     /// # use std::time::Duration;
-    /// # use fate_core::time::LoopingCall;
-    /// let clock = fate_core::testing::Clock::new();
+    /// # use fate::time::LoopingCall;
+    /// let clock = fate::testing::Clock::new();
     /// let ran = Rc::new(Cell::new(false));
     /// let lc = LoopingCall::new(&clock, { let ran = ran.clone(); move || ran.set(true) });
     /// let _done = lc.start(Duration::from_secs(2), false).unwrap();
@@ -357,8 +357,8 @@ impl LoopingCall {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use fate_core::time::LoopingCall;
-    /// let clock = fate_core::testing::Clock::new();
+    /// # use fate::time::LoopingCall;
+    /// let clock = fate::testing::Clock::new();
     /// let lc = LoopingCall::new(&clock, || ());
     /// let _done = lc.start(Duration::from_secs(1), true).unwrap();
     /// assert!(lc.running());
@@ -373,8 +373,8 @@ impl LoopingCall {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use fate_core::time::LoopingCall;
-    /// let clock = fate_core::testing::Clock::new();
+    /// # use fate::time::LoopingCall;
+    /// let clock = fate::testing::Clock::new();
     /// let lc = LoopingCall::new(&clock, || ());
     /// let _done = lc.start(Duration::from_millis(250), false).unwrap();
     /// assert_eq!(lc.interval(), Duration::from_millis(250));
@@ -392,8 +392,8 @@ impl LoopingCall {
     /// # use std::cell::Cell;
     /// # use std::rc::Rc;
     /// # use std::time::Duration;
-    /// # use fate_core::time::LoopingCall;
-    /// let clock = fate_core::testing::Clock::new();
+    /// # use fate::time::LoopingCall;
+    /// let clock = fate::testing::Clock::new();
     /// let ticks = Rc::new(Cell::new(0));
     /// let lc = LoopingCall::new(&clock, { let ticks = ticks.clone(); move || ticks.set(ticks.get() + 1) });
     /// let _done = lc.start(Duration::from_secs(1), true).unwrap();

@@ -26,7 +26,7 @@
 //! use std::rc::Rc;
 //! use std::time::Duration;
 //!
-//! use fate_core::testing::Clock;
+//! use fate::testing::Clock;
 //!
 //! let clock = Clock::new();
 //! let log = Rc::new(RefCell::new(Vec::new()));

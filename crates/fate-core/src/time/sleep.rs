@@ -25,7 +25,7 @@ use super::Timeline;
 /// # use std::future::Future;
 /// # use std::task::{Context, Waker};
 /// # use std::time::Duration;
-/// let clock = fate_core::testing::Clock::new();
+/// let clock = fate::testing::Clock::new();
 /// let mut nap = clock.sleep(Duration::from_millis(10));
 /// let mut cx = Context::from_waker(Waker::noop());
 /// assert!(std::pin::pin!(&mut nap).poll(&mut cx).is_pending());
@@ -64,7 +64,7 @@ impl Sleep {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let at = clock.now() + Duration::from_secs(1);
     /// assert_eq!(clock.sleep_until(at).deadline(), at);
     /// ```
@@ -78,7 +78,7 @@ impl Sleep {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let nap = clock.sleep(Duration::from_secs(1));
     /// assert!(!nap.is_elapsed());
     /// clock.advance(Duration::from_secs(1));
@@ -94,7 +94,7 @@ impl Sleep {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let mut nap = clock.sleep(Duration::from_secs(1));
     /// nap.reset(clock.now() + Duration::from_secs(5));
     /// clock.advance(Duration::from_secs(1));

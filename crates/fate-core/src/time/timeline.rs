@@ -30,8 +30,8 @@ use crate::sys::InlineFn;
 /// use std::rc::Rc;
 /// use std::time::Duration;
 ///
-/// use fate_core::testing::Clock;
-/// use fate_core::time::Timeline;
+/// use fate::testing::Clock;
+/// use fate::time::Timeline;
 ///
 /// fn remind(timeline: &impl AsRef<Timeline>, fired: Rc<Cell<bool>>) {
 ///     let _ = timeline.as_ref().call_later(Duration::from_secs(5), move || fired.set(true));
@@ -49,7 +49,7 @@ use crate::sys::InlineFn;
 ///
 /// ```compile_fail
 /// fn send<T: Send>(_: T) {}
-/// send(fate_core::testing::Clock::new().timeline().clone());
+/// send(fate::testing::Clock::new().timeline().clone());
 /// ```
 ///
 /// # Ordering
@@ -150,7 +150,7 @@ impl Timeline {
     /// ```
     /// use std::time::Duration;
     ///
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let start = clock.now();
     /// clock.advance(Duration::from_millis(1500));
     /// assert_eq!(clock.now() - start, Duration::from_millis(1500));
@@ -169,7 +169,7 @@ impl Timeline {
     /// ```
     /// use std::time::Duration;
     ///
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// assert_eq!(clock.seconds(), 0.0);
     /// clock.advance(Duration::from_millis(250));
     /// assert_eq!(clock.seconds(), 0.25);
@@ -185,7 +185,7 @@ impl Timeline {
     /// # Examples
     ///
     /// ```
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// assert_eq!(clock.epoch(), clock.now());
     /// ```
     pub fn epoch(&self) -> Instant {
@@ -203,7 +203,7 @@ impl Timeline {
     /// use std::rc::Rc;
     /// use std::time::Duration;
     ///
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let log = Rc::new(RefCell::new(Vec::new()));
     /// for name in ["a", "b"] {
     ///     let log = log.clone();
@@ -232,7 +232,7 @@ impl Timeline {
     /// use std::rc::Rc;
     /// use std::time::Duration;
     ///
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let ran = Rc::new(Cell::new(false));
     /// let at = clock.now() + Duration::from_secs(3);
     /// let call = clock.call_at(at, { let ran = ran.clone(); move || ran.set(true) });
@@ -262,7 +262,7 @@ impl Timeline {
     /// ```
     /// use std::time::Duration;
     ///
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let a = clock.call_later(Duration::from_secs(2), || ());
     /// let b = clock.call_later(Duration::from_secs(1), || ());
     /// assert_eq!(clock.delayed_calls(), [b.time(), a.time()]);
@@ -281,7 +281,7 @@ impl Timeline {
     /// ```
     /// # use std::time::Duration;
     /// # use std::task::{Context, Poll, Waker};
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let mut sleep = clock.sleep(Duration::from_secs(1));
     /// let mut cx = Context::from_waker(Waker::noop());
     /// assert!(std::pin::Pin::new(&mut sleep).poll(&mut cx).is_pending());
@@ -306,7 +306,7 @@ impl Timeline {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let sleep = clock.sleep_until(clock.now() + Duration::from_secs(2));
     /// assert_eq!(sleep.deadline() - clock.now(), Duration::from_secs(2));
     /// ```
@@ -323,7 +323,7 @@ impl Timeline {
     /// # use std::future::Future;
     /// # use std::task::{Context, Poll, Waker};
     /// # use std::time::Duration;
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let mut slow = Box::pin(clock.timeout(Duration::from_secs(1), std::future::pending::<()>()));
     /// let mut cx = Context::from_waker(Waker::noop());
     /// assert!(slow.as_mut().poll(&mut cx).is_pending());

@@ -23,7 +23,7 @@ pin_project! {
     /// # use std::future::Future;
     /// # use std::task::{Context, Poll, Waker};
     /// # use std::time::Duration;
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let limited = clock.timeout(Duration::from_secs(1), std::future::pending::<u8>());
     /// let mut limited = std::pin::pin!(limited);
     /// let mut cx = Context::from_waker(Waker::noop());
@@ -55,7 +55,7 @@ impl<F> Timeout<F> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let clock = fate_core::testing::Clock::new();
+    /// let clock = fate::testing::Clock::new();
     /// let limited = clock.timeout(Duration::from_secs(1), std::future::ready(3));
     /// assert_eq!(limited.into_inner().into_inner(), 3);
     /// ```
@@ -87,7 +87,7 @@ impl<F: Future> Future for Timeout<F> {
 /// # use std::future::Future;
 /// # use std::task::{Context, Poll, Waker};
 /// # use std::time::Duration;
-/// let clock = fate_core::testing::Clock::new();
+/// let clock = fate::testing::Clock::new();
 /// let mut limited = Box::pin(clock.timeout(Duration::ZERO, std::future::pending::<()>()));
 /// let Poll::Ready(Err(elapsed)) = limited.as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
 ///     panic!("a zero timeout elapses at once");

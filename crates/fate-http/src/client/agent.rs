@@ -47,11 +47,11 @@ const USER_AGENT: &str = concat!("fate/", env!("CARGO_PKG_VERSION"));
 /// # Examples
 ///
 /// ```no_run
-/// let agent = fate_http::client::Agent::new();
-/// fate_core::block_on(async move {
+/// let agent = fate::http::client::Agent::new();
+/// fate::block_on(async move {
 ///     let response = agent.get("http://127.0.0.1:8080/").await?;
 ///     println!("{} {:?}", response.status(), response.bytes().await?);
-///     Ok::<_, fate_http::Error>(())
+///     Ok::<_, fate::http::Error>(())
 /// })
 /// .unwrap()
 /// .unwrap();
@@ -66,7 +66,7 @@ const USER_AGENT: &str = concat!("fate/", env!("CARGO_PKG_VERSION"));
 ///
 /// ```compile_fail
 /// fn send<T: Send>(_: T) {}
-/// send(fate_http::client::Agent::new());
+/// send(fate::http::client::Agent::new());
 /// ```
 #[derive(Clone)]
 pub struct Agent {
@@ -105,7 +105,7 @@ struct Config {
 /// ```
 /// use std::time::Duration;
 ///
-/// let agent = fate_http::client::Agent::builder()
+/// let agent = fate::http::client::Agent::builder()
 ///     .connect_timeout(Duration::from_secs(5))
 ///     .idle_timeout(Duration::from_secs(30))
 ///     .redirect_limit(5)

@@ -4,14 +4,14 @@
 //! # Examples
 //!
 //! ```no_run
-//! fate_core::block_on(async {
-//!     let agent = fate_http::client::Agent::new();
+//! fate::block_on(async {
+//!     let agent = fate::http::client::Agent::new();
 //!     let mut response = agent.get("http://127.0.0.1:8080/big.iso").await?;
 //!     while let Some(chunk) = response.chunk().await? {
 //!         let p = response.progress();
 //!         println!("{} bytes (+{}) of {:?}", p.received, chunk.len(), p.total);
 //!     }
-//!     Ok::<_, fate_http::Error>(())
+//!     Ok::<_, fate::http::Error>(())
 //! })
 //! .unwrap()
 //! .unwrap();

@@ -46,13 +46,13 @@ fn shared() -> Agent {
 /// # Examples
 ///
 /// ```no_run
-/// fate_core::run(|| {
-///     fate_http::client::get_page("http://127.0.0.1:8080/").add_both(|page| {
+/// fate::run(|| {
+///     fate::http::client::get_page("http://127.0.0.1:8080/").add_both(|page| {
 ///         match page {
 ///             Ok(bytes) => println!("{} bytes", bytes.len()),
 ///             Err(failure) => eprintln!("failed: {failure}"),
 ///         }
-///         fate_core::reactor().stop().unwrap();
+///         fate::reactor().stop().unwrap();
 ///     });
 /// })
 /// .unwrap();

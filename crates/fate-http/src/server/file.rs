@@ -42,9 +42,9 @@ const LINK: &AsciiSet = &CONTROLS
 /// # Examples
 ///
 /// ```no_run
-/// use fate_http::server::{File, Site};
+/// use fate::http::server::{File, Site};
 ///
-/// fate_core::run(|| {
+/// fate::run(|| {
 ///     let site = Site::new(File::new("/var/www"));
 ///     let listening = site.listen("127.0.0.1:8080".parse().unwrap()).unwrap();
 ///     println!("serving on {}", listening.local_addr());

@@ -3,14 +3,14 @@
 //! # Examples
 //!
 //! ```no_run
-//! use fate_http::server::{from_fn, File, Reply, Request, Response, Site, Tree};
+//! use fate::http::server::{from_fn, File, Reply, Request, Response, Site, Tree};
 //!
-//! fate_core::run(|| {
+//! fate::run(|| {
 //!     let root = Tree::new()
 //!         .put_child("static", File::new("./public"))
 //!         .put_child("slow", from_fn(|_: Request| {
 //!             Reply::future(async {
-//!                 fate_core::sleep(std::time::Duration::from_millis(100)).await;
+//!                 fate::sleep(std::time::Duration::from_millis(100)).await;
 //!                 Response::new("done".into())
 //!             })
 //!         }))

@@ -29,8 +29,8 @@ pub struct Postpath(pub Vec<String>);
 /// # Examples
 ///
 /// ```
-/// let req = fate_http::server::Request::new(fate_http::Body::empty());
-/// assert!(fate_http::server::postpath(&req).is_empty());
+/// let req = fate::http::server::Request::new(fate::http::Body::empty());
+/// assert!(fate::http::server::postpath(&req).is_empty());
 /// ```
 pub fn postpath(request: &Request) -> &[String] {
     request
@@ -68,11 +68,11 @@ pub trait Resource: 'static {
 /// # Examples
 ///
 /// ```
-/// use fate_http::server::{Reply, Response};
+/// use fate::http::server::{Reply, Response};
 ///
 /// let now: Reply = Response::new("now".into()).into();
 /// let later = Reply::future(async { Response::new("later".into()) });
-/// let (d, fire) = fate_deferred::Deferred::<Response>::pending();
+/// let (d, fire) = fate::Deferred::<Response>::pending();
 /// let deferred: Reply = d.into();
 /// # drop((now, later, deferred, fire));
 /// ```
@@ -94,7 +94,7 @@ impl Reply {
     /// # Examples
     ///
     /// ```
-    /// let reply = fate_http::server::Reply::text(http::StatusCode::IM_A_TEAPOT, "short and stout");
+    /// let reply = fate::http::server::Reply::text(http::StatusCode::IM_A_TEAPOT, "short and stout");
     /// # drop(reply);
     /// ```
     pub fn text(status: StatusCode, text: impl Into<String>) -> Reply {
@@ -152,7 +152,7 @@ pub(crate) fn text_response(status: StatusCode, text: String) -> Response {
 /// # Examples
 ///
 /// ```
-/// use fate_http::server::{from_fn, Request, Response};
+/// use fate::http::server::{from_fn, Request, Response};
 ///
 /// let hello = from_fn(|_req: Request| Response::new("hello".into()));
 /// # drop(hello);
@@ -194,7 +194,7 @@ impl<F> fmt::Debug for FromFn<F> {
 /// # Examples
 ///
 /// ```
-/// use fate_http::server::{from_fn, Request, Response, Tree};
+/// use fate::http::server::{from_fn, Request, Response, Tree};
 ///
 /// let root = Tree::new()
 ///     .put_child("hello", from_fn(|_: Request| Response::new("hello".into())))

@@ -35,9 +35,9 @@ use crate::stream::Stream;
 /// # Examples
 ///
 /// ```no_run
-/// use fate_http::server::{from_fn, Request, Response, Site};
+/// use fate::http::server::{from_fn, Request, Response, Site};
 ///
-/// fate_core::run(|| {
+/// fate::run(|| {
 ///     let site = Site::new(from_fn(|_: Request| Response::new("hello".into())));
 ///     site.listen("127.0.0.1:8080".parse().unwrap()).unwrap();
 /// })
@@ -118,14 +118,14 @@ impl Site {
     /// # Examples
     ///
     /// ```
-    /// use fate_http::server::{from_fn, Request, Response, Site};
+    /// use fate::http::server::{from_fn, Request, Response, Site};
     ///
     /// let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// fate_core::block_on(async move {
+    /// fate::block_on(async move {
     ///     let site = Site::new(from_fn(|_: Request| Response::new("hi".into())));
     ///     let listening = site.adopt(socket).unwrap();
     ///     let url = format!("http://{}/", listening.local_addr());
-    ///     assert_eq!(fate_http::client::get_page(&url).await.unwrap(), "hi");
+    ///     assert_eq!(fate::http::client::get_page(&url).await.unwrap(), "hi");
     /// })
     /// .unwrap();
     /// ```
@@ -643,11 +643,11 @@ impl Listening {
     /// # Examples
     ///
     /// ```no_run
-    /// # use fate_http::server::{from_fn, Request, Response, Site};
-    /// fate_core::run(|| {
+    /// # use fate::http::server::{from_fn, Request, Response, Site};
+    /// fate::run(|| {
     ///     let site = Site::new(from_fn(|_: Request| Response::new("bye".into())));
     ///     let listening = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
-    ///     listening.shutdown().add_callback(|()| fate_core::reactor().stop().unwrap());
+    ///     listening.shutdown().add_callback(|()| fate::reactor().stop().unwrap());
     /// })
     /// .unwrap();
     /// ```
