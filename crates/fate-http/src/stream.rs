@@ -123,6 +123,9 @@ struct Shared {
     on_close: RefCell<Option<Box<dyn FnOnce()>>>,
     /// Told of every write (a server's head timeout counts output as progress).
     on_write: RefCell<Option<Rc<dyn Wrote>>>,
+    /// Bytes handed to the transport so far (a server's send timeout subtracts what the
+    /// transport still holds to learn what was sent).
+    written: Cell<u64>,
 }
 
 /// Told when a [`Stream`] is written to.
@@ -293,6 +296,15 @@ impl Stream {
         *self.shared.on_write.borrow_mut() = Some(to);
     }
 
+    /// A view of this connection's output that outlives the stream: until the connection
+    /// has closed, what is sent and what waits, and a way to abort it. `None` once closed.
+    pub(crate) fn output(&self) -> Option<Output> {
+        Some(Output {
+            shared: Rc::downgrade(&self.shared),
+            transport: self.shared.transport()?,
+        })
+    }
+
     pub(crate) fn on_close(&self, f: impl FnOnce() + 'static) {
         if self.shared.lost.borrow().is_some() {
             f();
@@ -344,6 +356,7 @@ impl Stream {
             return Poll::Pending;
         }
         transport.write(data);
+        shared.written.set(shared.written.get() + data.len() as u64);
         if let Some(to) = &*shared.on_write.borrow() {
             to.wrote();
         }
@@ -362,6 +375,31 @@ impl Stream {
             t.unregister_producer();
             t.lose_connection();
         }
+    }
+}
+
+/// A connection's output, seen from outside its [`Stream`] (see [`Stream::output`]); it
+/// stays useful after the stream is dropped, while the transport sends what was written.
+pub(crate) struct Output {
+    shared: Weak<Shared>,
+    transport: Transport,
+}
+
+impl Output {
+    /// Bytes sent so far and bytes waiting in the transport; `None` once the connection is
+    /// gone.
+    pub(crate) fn progress(&self) -> Option<(u64, usize)> {
+        let shared = self.shared.upgrade()?;
+        if !self.transport.is_connected() {
+            return None;
+        }
+        let waiting = self.transport.buffered();
+        Some((shared.written.get() - waiting as u64, waiting))
+    }
+
+    /// Closes the connection at once, dropping what waits to be sent.
+    pub(crate) fn abort(&self) {
+        self.transport.abort_connection();
     }
 }
 

@@ -27,31 +27,48 @@ const MAX_TICK: Duration = Duration::from_secs(1);
 /// The shortest tick.
 const MIN_TICK: Duration = Duration::from_millis(1);
 
-/// A listener's tick counter and the limit its connections are held to.
+/// A listener's tick counter and the limits its connections are held to: the head timeout,
+/// and the [send timeout](super::send_timeout), which counts the same ticks.
 #[derive(Debug)]
 pub(crate) struct HeadClock {
     /// Ticks counted so far (advanced only while the listener has connections).
     now: Cell<u64>,
-    /// How long a tick is.
+    /// How long a tick is: an eighth of the shorter timeout, within bounds.
     tick: Duration,
-    /// Whole ticks in the timeout, rounded up.
+    /// Whole ticks in the head timeout, rounded up.
     ticks: u64,
+    /// Whole ticks in the send timeout, rounded up.
+    send_ticks: u64,
 }
 
 impl HeadClock {
-    pub(crate) fn new(timeout: Duration) -> HeadClock {
-        let tick = (timeout / 8).clamp(MIN_TICK, MAX_TICK);
-        let ticks = timeout.as_nanos().div_ceil(tick.as_nanos()).max(1);
+    pub(crate) fn new(head_timeout: Duration, send_timeout: Duration) -> HeadClock {
+        let tick = (head_timeout.min(send_timeout) / 8).clamp(MIN_TICK, MAX_TICK);
+        let ticks_in = |timeout: Duration| {
+            let ticks = timeout.as_nanos().div_ceil(tick.as_nanos()).max(1);
+            u64::try_from(ticks).unwrap_or(u64::MAX)
+        };
         HeadClock {
             now: Cell::new(0),
             tick,
-            ticks: u64::try_from(ticks).unwrap_or(u64::MAX),
+            ticks: ticks_in(head_timeout),
+            send_ticks: ticks_in(send_timeout),
         }
     }
 
     /// How long the reactor timer waits between ticks.
     pub(crate) fn tick(&self) -> Duration {
         self.tick
+    }
+
+    /// The tick count now.
+    pub(crate) fn now(&self) -> u64 {
+        self.now.get()
+    }
+
+    /// Whole ticks in the send timeout.
+    pub(crate) fn send_ticks(&self) -> u64 {
+        self.send_ticks
     }
 
     /// Counts one tick (called by the listener's timer).
@@ -122,7 +139,10 @@ mod tests {
     use super::*;
 
     fn watch(timeout_ms: u64) -> (Rc<HeadClock>, HeadWatch) {
-        let clock = Rc::new(HeadClock::new(Duration::from_millis(timeout_ms)));
+        let clock = Rc::new(HeadClock::new(
+            Duration::from_millis(timeout_ms),
+            Duration::from_secs(60),
+        ));
         let watch = HeadWatch::new(&clock);
         (clock, watch)
     }
@@ -138,10 +158,17 @@ mod tests {
             (8_001, 1_000, 9),
         ];
         for (timeout, tick, ticks) in table {
-            let clock = HeadClock::new(Duration::from_millis(timeout));
+            let clock = HeadClock::new(Duration::from_millis(timeout), Duration::MAX);
             assert_eq!(clock.tick(), Duration::from_millis(tick), "{timeout} ms");
             assert_eq!(clock.ticks, ticks, "{timeout} ms");
         }
+    }
+
+    #[test]
+    fn the_shorter_timeout_sets_the_tick() {
+        let clock = HeadClock::new(Duration::from_secs(30), Duration::from_millis(800));
+        assert_eq!(clock.tick(), Duration::from_millis(100));
+        assert_eq!((clock.ticks, clock.send_ticks()), (300, 8));
     }
 
     #[test]

@@ -24,6 +24,7 @@
 mod file;
 mod head_timeout;
 mod resource;
+mod send_timeout;
 mod site;
 
 pub use file::File;

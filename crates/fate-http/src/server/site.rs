@@ -1,5 +1,11 @@
 //! `Site`: serves a resource tree over HTTP/1.1 (and HTTP/2 over TLS), with request limits,
-//! an access log and graceful shutdown (Twisted's `server.Site`).
+//! timeouts for clients that send or read too slowly, an access log and graceful shutdown
+//! (Twisted's `server.Site`).
+//!
+//! Requests the site refuses before any resource sees them: a head over the size limit
+//! (431, and the connection closes), an HTTP/1.1 request without a `Host` header or any
+//! request with two (400, RFC 9112 §3.2), a declared body over the limit (413), a path that
+//! is not UTF-8 once decoded (400).
 
 use std::cell::{Cell, RefCell};
 use std::convert::Infallible;
@@ -28,6 +34,7 @@ use crate::io::Io;
 use crate::rt::{Exec, Timer};
 use crate::server::head_timeout::{HeadClock, HeadWatch};
 use crate::server::resource::{text_response, Postpath, ReplyKind, Resource, Response};
+use crate::server::send_timeout::SendWatch;
 use crate::stream::Stream;
 
 /// Serves a tree of [`Resource`]s.
@@ -56,11 +63,13 @@ struct SiteInner {
     max_head: Cell<usize>,
     /// How long a client may take to send a request head.
     header_timeout: Cell<Duration>,
+    /// How long a connection's output may make no progress.
+    send_timeout: Cell<Duration>,
 }
 
 impl Site {
     /// A site whose root is `root`. Limits: request bodies up to 64 MiB, heads up to
-    /// 64 KiB, 30 s to send a head.
+    /// 64 KiB, 30 s to send a head, 60 s without progress sending a response.
     pub fn new(root: impl Resource) -> Site {
         Site {
             inner: Rc::new(SiteInner {
@@ -68,6 +77,7 @@ impl Site {
                 max_body: Cell::new(64 << 20),
                 max_head: Cell::new(64 << 10),
                 header_timeout: Cell::new(Duration::from_secs(30)),
+                send_timeout: Cell::new(Duration::from_secs(60)),
             }),
         }
     }
@@ -80,7 +90,9 @@ impl Site {
         self
     }
 
-    /// The largest request head (request line and headers); at least 8 KiB.
+    /// The largest request head (request line and headers); at least 8 KiB. A larger head
+    /// is answered 431 and the connection closed, however it arrives (in pieces or in one
+    /// write).
     #[must_use]
     pub fn max_request_head(self, bytes: usize) -> Site {
         self.inner.max_head.set(bytes.max(8192));
@@ -96,6 +108,31 @@ impl Site {
     #[must_use]
     pub fn header_read_timeout(self, timeout: Duration) -> Site {
         self.inner.header_timeout.set(timeout);
+        self
+    }
+
+    /// How long a connection's output may make no progress — bytes wait to be sent and none
+    /// has been taken by the client — before the connection is aborted (nginx's
+    /// `send_timeout`): a client that stops reading a response cannot hold the connection
+    /// for ever. The wait counts from the last byte the client took, not from the start of
+    /// the response, so a slow reader that keeps reading is never cut. Checked on the same
+    /// tick as [`header_read_timeout`](Site::header_read_timeout) (an eighth of the shorter
+    /// of the two, at most a second): a connection is aborted no sooner, and at most two
+    /// ticks later. Default 60 s. Set it before listening.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fate::http::server::{from_fn, Request, Response, Site};
+    ///
+    /// let site = Site::new(from_fn(|_: Request| Response::new("hi".into())))
+    ///     .send_timeout(Duration::from_secs(10));
+    /// # drop(site);
+    /// ```
+    #[must_use]
+    pub fn send_timeout(self, timeout: Duration) -> Site {
+        self.inner.send_timeout.set(timeout);
         self
     }
 
@@ -160,7 +197,10 @@ impl Site {
     where
         L: FnOnce(Box<dyn FnMut(Stream, &fate_core::net::Address)>) -> io::Result<ListeningPort>,
     {
-        let state = Rc::new(ServerState::new(self.inner.header_timeout.get()));
+        let state = Rc::new(ServerState::new(
+            self.inner.header_timeout.get(),
+            self.inner.send_timeout.get(),
+        ));
         let site = self.clone();
         let conn_state = state.clone();
         let port = listen(Box::new(move |stream, peer| {
@@ -189,6 +229,7 @@ impl Site {
         let slot = state.conns.borrow_mut().insert(Conn {
             waker: None,
             watch: watch.clone(),
+            send: stream.output().map(SendWatch::new),
         });
         state.keep_ticking();
         // The connection counts until it is closed for good (its last bytes flushed), not
@@ -247,8 +288,13 @@ impl Site {
     /// hyper's HTTP/1 server, without a timer: the head timeout is the listener's
     /// ([`HeadClock`]), not hyper's per-request one.
     fn http1(&self) -> http1::Builder {
+        let max_head = self.inner.max_head.get();
         let mut b = http1::Builder::new();
-        b.max_buf_size(self.inner.max_head.get()).keep_alive(true);
+        // The buffer size alone is a soft limit: a larger head that arrives in one read
+        // fits the buffer's spare room and is parsed.
+        b.max_buf_size(max_head)
+            .max_header_size(max_head)
+            .keep_alive(true);
         b
     }
 
@@ -350,11 +396,29 @@ impl hyper::service::Service<http::Request<Incoming>> for SiteService {
                 peer: self.peer,
             })
         });
+        let reply = if has_bad_host(&request) {
+            let mut r = text_response(StatusCode::BAD_REQUEST, "bad Host header".into());
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            ReplyKind::Ready(r)
+        } else {
+            self.site.route(request)
+        };
         Served {
-            reply: Some(self.site.route(request)),
+            reply: Some(reply),
             log,
             watch: self.watch.clone(),
         }
+    }
+}
+
+/// Whether a request breaks RFC 9112 §3.2: no `Host` in HTTP/1.1 (HTTP/2 names its
+/// authority otherwise, HTTP/1.0 need not), or more than one in any version.
+fn has_bad_host<B>(request: &http::Request<B>) -> bool {
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    match hosts.next() {
+        None => request.version() == http::Version::HTTP_11,
+        Some(_) => hosts.next().is_some(),
     }
 }
 
@@ -449,18 +513,21 @@ struct ServerState {
     drained: RefCell<Vec<Fire<()>>>,
 }
 
-/// An open connection, as its listener sees it.
+/// An open connection, as its listener sees it (until it has closed for good, after its
+/// task ended and its last bytes were sent).
 struct Conn {
     /// Its task's waker, once it is waiting.
     waker: Option<Waker>,
     watch: Rc<HeadWatch>,
+    /// Its send timeout (`None` if it closed before it was served).
+    send: Option<SendWatch>,
 }
 
 impl ServerState {
-    fn new(header_timeout: Duration) -> ServerState {
+    fn new(header_timeout: Duration, send_timeout: Duration) -> ServerState {
         ServerState {
             conns: RefCell::default(),
-            clock: Rc::new(HeadClock::new(header_timeout)),
+            clock: Rc::new(HeadClock::new(header_timeout, send_timeout)),
             ticker: RefCell::new(None),
             shutting_down: Cell::new(false),
             drained: RefCell::default(),
@@ -493,15 +560,24 @@ impl ServerState {
     }
 
     /// One tick: wakes the connections that waited too long for a head (they close when
-    /// polled), and schedules the next tick if any connection is left.
+    /// polled), aborts those whose output stalled too long, and schedules the next tick if
+    /// any connection is left.
     fn tick(self: &Rc<Self>) {
         self.ticker.borrow_mut().take();
         self.clock.advance();
+        let (now, send_ticks) = (self.clock.now(), self.clock.send_ticks());
+        // An abort tells the connection's task and listener only at the next turn, so
+        // nothing here changes `conns` while it is borrowed.
         let expired: Vec<Waker> = self
             .conns
             .borrow()
             .iter()
-            .filter(|(_, c)| c.watch.expired())
+            .filter(|(_, c)| {
+                // Checked whatever the head watch says: a connection closed for its head
+                // timeout may still hold output that never leaves.
+                let aborted = c.send.as_ref().is_some_and(|s| s.check(now, send_ticks));
+                aborted || c.watch.expired()
+            })
             .filter_map(|(_, c)| c.waker.clone())
             .collect();
         for w in expired {
@@ -673,6 +749,30 @@ impl fmt::Debug for Listening {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_headers_are_checked_as_rfc_9112_says() {
+        use http::Version;
+        // (version, Host headers, bad)
+        let table: [(Version, &[&str], bool); 6] = [
+            (Version::HTTP_11, &["x"], false),
+            (Version::HTTP_11, &[], true),
+            (Version::HTTP_11, &["x", "y"], true),
+            (Version::HTTP_10, &[], false),
+            (Version::HTTP_10, &["x", "x"], true),
+            (Version::HTTP_2, &[], false),
+        ];
+        for (version, hosts, bad) in table {
+            let mut request = http::Request::new(());
+            *request.version_mut() = version;
+            for h in hosts {
+                request
+                    .headers_mut()
+                    .append(header::HOST, HeaderValue::from_static(h));
+            }
+            assert_eq!(has_bad_host(&request), bad, "{version:?} {hosts:?}");
+        }
+    }
 
     #[test]
     fn paths_decode_into_segments() {
