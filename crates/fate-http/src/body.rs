@@ -4,19 +4,22 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::fs::File;
-use std::future::Future;
-use std::io::Read;
+use std::future::{Future, IntoFuture};
+use std::io::{self, Seek};
+use std::os::unix::fs::FileExt;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
+use fate_deferred::DeferredFuture;
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
 
 use crate::error::{Error, Kind};
 
-/// How much of a file one frame carries.
+/// How much of a file one frame carries (one read on the thread pool).
 const FILE_CHUNK: u64 = 64 * 1024;
 
 /// A request or response body: bytes known up front, a file, or a stream.
@@ -52,12 +55,10 @@ impl Drop for DropSignal {
 
 enum BodyKind {
     Full(Option<Bytes>),
-    /// Read in chunks from a file (blocking reads of a local file, like Twisted's
-    /// `FileSender`), `remaining` bytes from its current position.
-    File {
-        file: File,
-        remaining: u64,
-    },
+    /// Read from a file a chunk at a time on the thread pool, each chunk only once the
+    /// previous one was taken (Twisted's `FileSender`, off the loop): `remaining` bytes from
+    /// `offset`.
+    File(FileBody),
     Channel(Rc<Channel>),
     Boxed(Pin<Box<dyn http_body::Body<Data = Bytes, Error = Error>>>),
 }
@@ -75,7 +76,11 @@ impl Body {
         Body::of(BodyKind::Full(None))
     }
 
-    /// `len` bytes of `file`, read from its current position as the body is sent.
+    /// `len` bytes of `file` (a regular file), from its current position, read as the body
+    /// is sent: a chunk of 64 KiB at a time on the thread pool
+    /// ([`defer_to_thread`](fate_core::threads::defer_to_thread)), the next one only when
+    /// the previous one was taken, so the reactor never waits for the disk, and a body
+    /// dropped (the connection gone) reads at most the chunk already asked for.
     ///
     /// # Examples
     ///
@@ -84,11 +89,19 @@ impl Body {
     /// let len = file.metadata().unwrap().len();
     /// let body = fate::http::Body::file(file, len);
     /// ```
-    pub fn file(file: File, len: u64) -> Body {
-        Body::of(BodyKind::File {
+    pub fn file(mut file: File, len: u64) -> Body {
+        let offset = file.stream_position().unwrap_or(0);
+        Body::file_range(Arc::new(file), offset, len)
+    }
+
+    /// `len` bytes of `file` from `offset`, read as [`Body::file`] does.
+    pub(crate) fn file_range(file: Arc<File>, offset: u64, len: u64) -> Body {
+        Body::of(BodyKind::File(FileBody {
             file,
+            offset,
             remaining: len,
-        })
+            reading: None,
+        }))
     }
 
     /// A streaming body fed through the returned [`BodySender`]: each `send` waits until the
@@ -167,10 +180,10 @@ impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
             BodyKind::Full(b) => return f.debug_tuple("Body").field(b).finish(),
-            BodyKind::File { remaining, .. } => {
+            BodyKind::File(file) => {
                 return f
                     .debug_struct("Body")
-                    .field("file_bytes", remaining)
+                    .field("file_bytes", &file.remaining)
                     .finish()
             }
             BodyKind::Channel(_) => "channel",
@@ -220,24 +233,7 @@ impl http_body::Body for Body {
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         match &mut self.get_mut().kind {
             BodyKind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            BodyKind::File { file, remaining } => {
-                if *remaining == 0 {
-                    return Poll::Ready(None);
-                }
-                let mut chunk = vec![0; (*remaining).min(FILE_CHUNK) as usize];
-                match file.read(&mut chunk) {
-                    Ok(0) => Poll::Ready(Some(Err(Error::with(
-                        Kind::File,
-                        "the file is shorter than announced",
-                    )))),
-                    Ok(n) => {
-                        chunk.truncate(n);
-                        *remaining -= n as u64;
-                        Poll::Ready(Some(Ok(Frame::data(chunk.into()))))
-                    }
-                    Err(e) => Poll::Ready(Some(Err(Error::with(Kind::File, e)))),
-                }
-            }
+            BodyKind::File(file) => file.poll_chunk(cx),
             BodyKind::Channel(ch) => ch.poll_recv(cx),
             BodyKind::Boxed(b) => b.as_mut().poll_frame(cx),
         }
@@ -246,7 +242,7 @@ impl http_body::Body for Body {
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             BodyKind::Full(b) => b.is_none(),
-            BodyKind::File { remaining, .. } => *remaining == 0,
+            BodyKind::File(file) => file.remaining == 0,
             BodyKind::Channel(_) => false,
             BodyKind::Boxed(b) => b.is_end_stream(),
         }
@@ -255,11 +251,64 @@ impl http_body::Body for Body {
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             BodyKind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            BodyKind::File { remaining, .. } => SizeHint::with_exact(*remaining),
+            BodyKind::File(file) => SizeHint::with_exact(file.remaining),
             BodyKind::Channel(_) => SizeHint::default(),
             BodyKind::Boxed(b) => b.size_hint(),
         }
     }
+}
+
+/// A file body's state: what is left to send, and the chunk being read, if any.
+struct FileBody {
+    file: Arc<File>,
+    /// Where the next chunk starts.
+    offset: u64,
+    /// Bytes still to send (the chunk being read included).
+    remaining: u64,
+    /// The read on the thread pool, once the body was polled for a chunk; dropping it
+    /// (with the body) leaves the read to finish and its bytes to be dropped.
+    reading: Option<DeferredFuture<io::Result<Bytes>>>,
+}
+
+impl FileBody {
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let reading = self.reading.get_or_insert_with(|| {
+            let (file, offset) = (self.file.clone(), self.offset);
+            let len = self.remaining.min(FILE_CHUNK) as usize;
+            fate_core::defer_to_thread(move || read_chunk(&file, offset, len)).into_future()
+        });
+        let read = match Pin::new(reading).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(read) => read,
+        };
+        self.reading = None;
+        let chunk = match read {
+            Ok(Ok(chunk)) => chunk,
+            Ok(Err(e)) => return Poll::Ready(Some(Err(Error::with(Kind::File, e)))),
+            Err(failure) => {
+                return Poll::Ready(Some(Err(Error::with(Kind::File, failure.to_string()))))
+            }
+        };
+        self.offset += chunk.len() as u64;
+        self.remaining -= chunk.len() as u64;
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+}
+
+/// Reads `len` bytes at `offset` (on a pool thread); fails if the file ends first.
+fn read_chunk(file: &File, offset: u64, len: usize) -> io::Result<Bytes> {
+    let mut chunk = vec![0; len];
+    file.read_exact_at(&mut chunk, offset).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            io::Error::new(e.kind(), "the file is shorter than announced")
+        } else {
+            e
+        }
+    })?;
+    Ok(chunk.into())
 }
 
 /// The state a [`BodySender`] and its body share: one chunk in flight.

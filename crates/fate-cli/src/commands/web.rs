@@ -1,5 +1,9 @@
-//! `fate web [--listen ENDPOINT] [--path DIR]`: a static web server, like `twist web`.
+//! `fate web [--listen ENDPOINT] [--path DIR|FILE]`: a static web server, like `twist web`.
 //! Ctrl-C shuts it down gracefully: requests in flight finish (for up to 10 s).
+//!
+//! Files are found, opened and read on the thread pool, never on the reactor; only regular
+//! files and directories are served; dotfiles are hidden unless `--dotfiles`; a client that
+//! stops reading is cut after `--send-timeout`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -19,13 +23,31 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ENDPOINT", default_value = "tcp:8080")]
     listen: String,
 
-    /// The directory (or file) to serve.
-    #[arg(long, value_name = "DIR", default_value = ".")]
+    /// The directory to serve, or a single file (served at `/` and under its own name).
+    #[arg(long, value_name = "DIR|FILE", default_value = ".")]
     path: PathBuf,
 
     /// Do not list directories that have no index.html (answer 403).
     #[arg(long)]
     no_listing: bool,
+
+    /// Serve paths with a segment that starts with `.` (`.env`, `.git/`). By default they
+    /// are answered 404 and left out of listings.
+    #[arg(long)]
+    dotfiles: bool,
+
+    /// Abort a connection whose response makes no progress for this many seconds (the
+    /// client stopped reading); checked every 1/8 of it, at most every second.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_seconds)]
+    send_timeout: f64,
+}
+
+/// A positive number of seconds.
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs.is_finite() && secs <= 1e9 => Ok(secs),
+        _ => Err(format!("{s:?} is not a positive number of seconds")),
+    }
 }
 
 pub(crate) fn main(args: Args) -> ExitCode {
@@ -45,10 +67,14 @@ pub(crate) fn main(args: Args) -> ExitCode {
     }
     let failed = std::rc::Rc::new(std::cell::Cell::new(false));
     let flag = failed.clone();
-    let root = File::new(&args.path).directory_listing(!args.no_listing);
+    let root = File::new(&args.path)
+        .directory_listing(!args.no_listing)
+        .dotfiles(args.dotfiles);
+    let send_timeout = Duration::from_secs_f64(args.send_timeout);
     let path = args.path.clone();
     let ran = fate::run(move || {
-        let listening = match Site::new(root).listen(addr) {
+        let site = Site::new(root).send_timeout(send_timeout);
+        let listening = match site.listen(addr) {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("fate web: {e}");
@@ -133,6 +159,14 @@ mod tests {
             "",
         ] {
             assert!(parse_endpoint(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn send_timeouts_are_positive_seconds() {
+        assert_eq!(parse_seconds("1.5"), Ok(1.5));
+        for bad in ["0", "-1", "x", "inf", "NaN", ""] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
         }
     }
 }

@@ -7,35 +7,34 @@
 //! Segments that are `.` or `..`, or that hold `/`, `\` or NUL (an encoded `%2f` or `%00`),
 //! are refused with 400. The path that remains is resolved with symlinks followed
 //! (`canonicalize`) and must still be under the root's own resolved path, so a symlink
-//! inside the root that points out of it gives 403.
+//! inside the root that points out of it gives 403. Unless [`File::dotfiles`] allows them, a
+//! path with a segment starting with `.` (`.env`, `.git/`), asked for or reached through a
+//! symlink, is not found, and listings leave such names out.
 //!
-//! Files are read with blocking reads on the reactor thread, a 64 KiB chunk per write to
-//! the connection (as Twisted's `FileSender`): fine for local disks, not for network mounts.
+//! # Never blocking the reactor
+//!
+//! Everything that touches the file system — resolving the path, `stat`, opening, listing —
+//! runs on the thread pool ([`lookup`]), and a file's body is read there too, a chunk at a
+//! time, only when the connection has taken the previous one ([`Body::file`]). Only regular
+//! files and directories are served: a FIFO, socket or device is not found, and is never
+//! opened for reading. Out of file descriptors, a request gets 503 with `Retry-After`.
+
+mod lookup;
 
 use std::fmt;
-use std::fs;
-use std::io::{Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use crate::body::Body;
 use crate::server::resource::{postpath, text_response, Reply, Request, Resource, Response};
+use lookup::{is_hidden, Config, Found};
 
-/// Characters escaped in listing links.
-const LINK: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
+/// How long a client is asked to wait (`Retry-After`, in seconds) when the server is out of
+/// file descriptors.
+const RETRY_AFTER: &str = "1";
 
 /// Serves the files under a directory.
 ///
@@ -52,154 +51,81 @@ const LINK: &AsciiSet = &CONTROLS
 /// .unwrap();
 /// ```
 pub struct File {
-    root: PathBuf,
-    listing: bool,
-    index: Vec<String>,
+    /// Shared with the lookups running on the thread pool.
+    config: Arc<Config>,
 }
 
 impl File {
-    /// Serves `root` (a directory, or a single file), with directory listings and
-    /// `index.html` as the index file.
+    /// Serves `root`: a directory, with directory listings and `index.html` as the index
+    /// file; or a single file, at `/` and under its own name.
     pub fn new(root: impl Into<PathBuf>) -> File {
         File {
-            root: root.into(),
-            listing: true,
-            index: vec!["index.html".into()],
+            config: Arc::new(Config {
+                root: root.into(),
+                listing: true,
+                index: vec!["index.html".into()],
+                dotfiles: false,
+            }),
         }
     }
 
     /// Whether directories without an index file are listed (else 403). Default on.
     #[must_use]
     pub fn directory_listing(mut self, on: bool) -> File {
-        self.listing = on;
+        Arc::make_mut(&mut self.config).listing = on;
         self
     }
 
     /// The file names tried, in order, for a directory's own page. Default `index.html`.
     #[must_use]
     pub fn index_files(mut self, names: &[&str]) -> File {
-        self.index = names.iter().map(|n| n.to_string()).collect();
+        Arc::make_mut(&mut self.config).index = names.iter().map(|n| n.to_string()).collect();
         self
     }
 
-    fn serve(&self, request: &Request) -> Response {
+    /// Whether paths with a segment that starts with `.` (`.env`, `.git/config`) are
+    /// served and listed. Default off: they are not found, as if absent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let site_with_dotfiles = fate::http::server::File::new("./public").dotfiles(true);
+    /// # drop(site_with_dotfiles);
+    /// ```
+    #[must_use]
+    pub fn dotfiles(mut self, on: bool) -> File {
+        Arc::make_mut(&mut self.config).dotfiles = on;
+        self
+    }
+
+    fn serve(&self, request: Request) -> Reply {
         if request.method() != Method::GET && request.method() != Method::HEAD {
             let mut r = text_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed".into());
             r.headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return r;
+            return r.into();
         }
-        let segments = postpath(request);
-        let Some(relative) = safe_relative(segments) else {
-            return text_response(StatusCode::BAD_REQUEST, "bad path".into());
+        let Some(relative) = safe_relative(postpath(&request)) else {
+            return Reply::text(StatusCode::BAD_REQUEST, "bad path");
         };
-        let Ok(root) = self.root.canonicalize() else {
-            return text_response(StatusCode::NOT_FOUND, "not found".into());
-        };
-        let Ok(path) = root.join(&relative).canonicalize() else {
-            return text_response(StatusCode::NOT_FOUND, "not found".into());
-        };
-        if !path.starts_with(&root) {
-            return text_response(StatusCode::FORBIDDEN, "forbidden".into());
+        if !self.config.dotfiles && is_hidden(&relative) {
+            return not_found().into();
         }
-        let Ok(meta) = path.metadata() else {
-            return text_response(StatusCode::NOT_FOUND, "not found".into());
-        };
-        if !meta.is_dir() {
-            return self.serve_file(request, &path, &meta);
-        }
-        if !request.uri().path().ends_with('/') {
-            let mut location = format!("{}/", request.uri().path());
-            if let Some(q) = request.uri().query() {
-                location = format!("{location}?{q}");
-            }
-            let mut r = text_response(StatusCode::MOVED_PERMANENTLY, "moved".into());
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                r.headers_mut().insert(header::LOCATION, v);
-            }
-            return r;
-        }
-        for name in &self.index {
-            let candidate = path.join(name);
-            if let Ok(meta) = candidate.metadata() {
-                if meta.is_file() {
-                    return self.serve_file(request, &candidate, &meta);
+        let config = self.config.clone();
+        let uri_path = request.uri().path().to_string();
+        let found = fate_core::defer_to_thread(move || config.look_up(&relative, &uri_path));
+        Reply::future(async move {
+            match found.await {
+                Ok(found) => respond(&request, found),
+                Err(failure) => {
+                    tracing::error!("looking up a file: {failure}");
+                    text_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal server error".into(),
+                    )
                 }
             }
-        }
-        if !self.listing {
-            return text_response(StatusCode::FORBIDDEN, "forbidden".into());
-        }
-        listing(request, &path)
-    }
-
-    fn serve_file(&self, request: &Request, path: &Path, meta: &fs::Metadata) -> Response {
-        let len = meta.len();
-        let modified = meta.modified().ok();
-        let etag = etag(len, modified);
-        let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-        if let Ok(v) = HeaderValue::from_str(&etag) {
-            headers.insert(header::ETAG, v);
-        }
-        if let Some(m) = modified {
-            if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(m)) {
-                headers.insert(header::LAST_MODIFIED, v);
-            }
-        }
-        if not_modified(request.headers(), &etag, modified) {
-            return with_headers(StatusCode::NOT_MODIFIED, headers, Body::empty());
-        }
-        let mime = mime_guess::from_path(path).first_or_octet_stream();
-        let content_type = match mime.type_() {
-            mime_guess::mime::TEXT => format!("{mime}; charset=utf-8"),
-            _ => mime.to_string(),
-        };
-        if let Ok(v) = HeaderValue::from_str(&content_type) {
-            headers.insert(header::CONTENT_TYPE, v);
-        }
-        let range = request
-            .headers()
-            .get(header::RANGE)
-            .filter(|_| if_range_holds(request.headers(), &etag, modified))
-            .and_then(|v| v.to_str().ok())
-            .map(|v| parse_range(v, len));
-        let (status, start, count) = match range {
-            None | Some(Range::Ignore) => (StatusCode::OK, 0, len),
-            Some(Range::Unsatisfiable) => {
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                    headers.insert(header::CONTENT_RANGE, v);
-                }
-                let mut r = text_response(
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    "range not satisfiable".into(),
-                );
-                r.headers_mut().extend(headers);
-                return r;
-            }
-            Some(Range::Bytes(start, end)) => {
-                let v = format!("bytes {start}-{end}/{len}");
-                if let Ok(v) = HeaderValue::from_str(&v) {
-                    headers.insert(header::CONTENT_RANGE, v);
-                }
-                (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
-            }
-        };
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
-        if request.method() == Method::HEAD {
-            return with_headers(status, headers, Body::empty());
-        }
-        let file = fs::File::open(path).and_then(|mut f| {
-            f.seek(SeekFrom::Start(start))?;
-            Ok(f)
-        });
-        match file {
-            Ok(f) => with_headers(status, headers, Body::file(f, count)),
-            Err(e) => {
-                tracing::warn!("cannot open {}: {e}", path.display());
-                text_response(StatusCode::FORBIDDEN, "forbidden".into())
-            }
-        }
+        })
     }
 }
 
@@ -209,17 +135,135 @@ impl Resource for File {
     }
 
     fn render(&self, request: Request) -> Reply {
-        self.serve(&request).into()
+        self.serve(request)
     }
 }
 
 impl fmt::Debug for File {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("File")
-            .field("root", &self.root)
-            .field("listing", &self.listing)
+            .field("root", &self.config.root)
+            .field("listing", &self.config.listing)
+            .field("dotfiles", &self.config.dotfiles)
             .finish()
     }
+}
+
+fn not_found() -> Response {
+    text_response(StatusCode::NOT_FOUND, "not found".into())
+}
+
+/// The response to `request` for what its lookup found.
+fn respond(request: &Request, found: Found) -> Response {
+    match found {
+        Found::File {
+            file,
+            len,
+            modified,
+            path,
+        } => serve_file(request, file, len, modified, &path),
+        Found::Listing(html) => {
+            let mut r = http::Response::new(Body::from(html));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
+        Found::Directory => {
+            let mut location = format!("{}/", request.uri().path());
+            if let Some(q) = request.uri().query() {
+                location = format!("{location}?{q}");
+            }
+            let mut r = text_response(StatusCode::MOVED_PERMANENTLY, "moved".into());
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
+        Found::Status(StatusCode::SERVICE_UNAVAILABLE) => {
+            let mut r = text_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "out of resources, try again".into(),
+            );
+            let headers = r.headers_mut();
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER));
+            // The connection's descriptor is better given back.
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            r
+        }
+        Found::Status(status) => {
+            let text = status.canonical_reason().unwrap_or("error").to_lowercase();
+            text_response(status, text)
+        }
+    }
+}
+
+fn serve_file(
+    request: &Request,
+    file: std::fs::File,
+    len: u64,
+    modified: Option<SystemTime>,
+    path: &std::path::Path,
+) -> Response {
+    let etag = etag(len, modified);
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, v);
+    }
+    if let Some(m) = modified {
+        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(m)) {
+            headers.insert(header::LAST_MODIFIED, v);
+        }
+    }
+    if not_modified(request.headers(), &etag, modified) {
+        return with_headers(StatusCode::NOT_MODIFIED, headers, Body::empty());
+    }
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let content_type = match mime.type_() {
+        mime_guess::mime::TEXT => format!("{mime}; charset=utf-8"),
+        _ => mime.to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    let range = request
+        .headers()
+        .get(header::RANGE)
+        .filter(|_| if_range_holds(request.headers(), &etag, modified))
+        .and_then(|v| v.to_str().ok())
+        .map(|v| parse_range(v, len));
+    let (status, start, count) = match range {
+        None | Some(Range::Ignore) => (StatusCode::OK, 0, len),
+        Some(Range::Unsatisfiable) => {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                headers.insert(header::CONTENT_RANGE, v);
+            }
+            let mut r = text_response(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range not satisfiable".into(),
+            );
+            r.headers_mut().extend(headers);
+            return r;
+        }
+        Some(Range::Bytes(start, end)) => {
+            let v = format!("bytes {start}-{end}/{len}");
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                headers.insert(header::CONTENT_RANGE, v);
+            }
+            (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
+        }
+    };
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+    if request.method() == Method::HEAD {
+        return with_headers(status, headers, Body::empty());
+    }
+    with_headers(
+        status,
+        headers,
+        Body::file_range(Arc::new(file), start, count),
+    )
 }
 
 fn with_headers(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
@@ -346,66 +390,6 @@ fn parse_range(header: &str, len: u64) -> Range {
     }
 }
 
-/// An HTML page listing a directory.
-fn listing(request: &Request, dir: &Path) -> Response {
-    let mut entries: Vec<(String, bool, u64)> = match fs::read_dir(dir) {
-        Ok(rd) => rd
-            .filter_map(Result::ok)
-            .map(|e| {
-                let meta = e.metadata().ok();
-                (
-                    e.file_name().to_string_lossy().into_owned(),
-                    meta.as_ref().is_some_and(fs::Metadata::is_dir),
-                    meta.map_or(0, |m| m.len()),
-                )
-            })
-            .collect(),
-        Err(_) => return text_response(StatusCode::FORBIDDEN, "forbidden".into()),
-    };
-    entries.sort();
-    let title =
-        escape(&percent_encoding::percent_decode_str(request.uri().path()).decode_utf8_lossy());
-    let mut html = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Directory listing for {title}</title></head>\n\
-         <body><h1>Directory listing for {title}</h1>\n<table>\n<tr><th>Name</th><th>Size</th></tr>\n"
-    );
-    for (name, is_dir, size) in entries {
-        let slash = if is_dir { "/" } else { "" };
-        let href = utf8_percent_encode(&name, LINK);
-        let size = if is_dir {
-            String::from("-")
-        } else {
-            size.to_string()
-        };
-        html.push_str(&format!(
-            "<tr><td><a href=\"{href}{slash}\">{}{slash}</a></td><td>{size}</td></tr>\n",
-            escape(&name)
-        ));
-    }
-    html.push_str("</table>\n</body></html>\n");
-    let mut r = http::Response::new(Body::from(html));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    r
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,13 +466,5 @@ mod tests {
             HeaderValue::from_str(&httpdate::fmt_http_date(earlier)).unwrap(),
         );
         assert!(!not_modified(&h, &tag, Some(modified)));
-    }
-
-    #[test]
-    fn listing_escapes_names() {
-        assert_eq!(
-            escape("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
     }
 }
