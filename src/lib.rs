@@ -218,3 +218,8 @@ pub use fate_deferred::{Deferred, Failure, Fire};
 #[cfg(feature = "http")]
 #[doc(inline)]
 pub use fate_http as http;
+
+/// The README's code, compiled and run as doctests so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
