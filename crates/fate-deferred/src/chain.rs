@@ -6,7 +6,7 @@
 //! sees it as a [`Chain`] (`Core<dyn Any>`), so the control block is a plain field, never a
 //! virtual call. Each `add_callback` queues one [`Stage`](crate::stage::Stage) — the handler
 //! closure, boxed (free when the closure captures nothing) — in the chain's
-//! [`Stages`](crate::stages::Stages), a small inline ring that spills to the heap beyond four.
+//! [`Stages`](crate::stages::Stages): three inline slots that spill to the heap beyond.
 //!
 //! # Where the current result is ([`Held`])
 //! Values move from stage to stage on the stack (see `stage::proceed`). When a chain stops —
@@ -341,4 +341,15 @@ fn has_own_handlers(state: &State) -> bool {
 /// Whether two chain pointers are the same chain (ignoring vtables).
 pub(crate) fn same_chain(a: &Rc<Chain>, b: &Rc<Chain>) -> bool {
     std::ptr::addr_eq(Rc::as_ptr(a), Rc::as_ptr(b))
+}
+#[cfg(test)]
+mod tests {
+    /// A Deferred of a word-sized value with up to three callbacks is one 160-byte block
+    /// (the control block, two reference counts and the head's slot): the allocator's size
+    /// class below 192. `fate-bench deferred --batch` keeps a million of them alive.
+    #[test]
+    fn a_deferred_of_a_word_fits_160_bytes() {
+        let rc_counts = 2 * std::mem::size_of::<usize>();
+        assert!(std::mem::size_of::<crate::head::Head<i64>>() + rc_counts <= 160);
+    }
 }

@@ -9,7 +9,6 @@ use crate::chain::{take_parked, Chain};
 use crate::control::{self, Control};
 use crate::head::Head;
 use crate::stage::Handler;
-use crate::stages::Entry;
 use crate::{trampoline, Failure, Fire, IntoOutcome, Outcome};
 
 /// A result that is not available yet, and the chain of callbacks that will process it.
@@ -270,10 +269,7 @@ impl<T: 'static> Deferred<T> {
         handler: impl FnOnce(Result<T, Failure>) -> Outcome<U> + 'static,
     ) -> Deferred<U> {
         let chain = self.into_chain();
-        chain.state.stages.push(Entry {
-            stage: Box::new(Handler::new(handler)),
-            added: Location::caller(),
-        });
+        chain.state.stages.push(Box::new(Handler::new(handler)));
         trampoline::run_if_runnable(&chain);
         Deferred::from_chain(chain)
     }

@@ -11,7 +11,6 @@ use std::task::{Context, Poll, Waker};
 use crate::chain::{Chain, Slot};
 use crate::error::Cancelled;
 use crate::stage::{take_input, Input, Stage};
-use crate::stages::Entry;
 use crate::{control, trampoline, unhandled, Deferred, Failure};
 
 impl<T: 'static> IntoFuture for Deferred<T> {
@@ -43,10 +42,7 @@ impl<T: 'static> IntoFuture for Deferred<T> {
             created: self.chain.state.created,
         });
         let chain = self.into_chain();
-        chain.state.stages.push(Entry {
-            stage: Box::new(SinkStage(sink.clone())),
-            added: Location::caller(),
-        });
+        chain.state.stages.push(Box::new(SinkStage(sink.clone())));
         trampoline::run_if_runnable(&chain);
         DeferredFuture {
             sink,
@@ -165,14 +161,8 @@ impl<T> FutureSink<T> {
 struct SinkStage<T>(Rc<FutureSink<T>>);
 
 impl<T: 'static> Stage for SinkStage<T> {
-    fn run(
-        self: Box<Self>,
-        input: Input<'_>,
-        chain: &Rc<Chain>,
-        added: &'static Location<'static>,
-        _depth: u32,
-    ) -> Option<Rc<Chain>> {
-        self.0.deliver(take_input::<T>(input, chain, added));
+    fn run(self: Box<Self>, input: Input<'_>, chain: &Rc<Chain>, _depth: u32) -> Option<Rc<Chain>> {
+        self.0.deliver(take_input::<T>(input, chain));
         None
     }
 }

@@ -13,12 +13,11 @@
 
 use std::any::Any;
 use std::marker::PhantomData;
-use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use crate::chain::{park, same_chain, take_parked, Chain};
 use crate::error::{ChainedToItself, Panicked};
-use crate::stages::Entry;
 use crate::{Deferred, Failure, Outcome};
 
 /// How many stages may hand their results on by direct call before one parks it and returns
@@ -33,22 +32,12 @@ pub(crate) type Input<'a> = Option<&'a mut dyn Any>;
 pub(crate) trait Stage {
     /// Runs the handler on the input and hands its result on. Returns an outer chain that a
     /// continuation handed a result to, for the trampoline to switch to.
-    fn run(
-        self: Box<Self>,
-        input: Input<'_>,
-        chain: &Rc<Chain>,
-        added: &'static Location<'static>,
-        depth: u32,
-    ) -> Option<Rc<Chain>>;
+    fn run(self: Box<Self>, input: Input<'_>, chain: &Rc<Chain>, depth: u32) -> Option<Rc<Chain>>;
 }
 
 /// Takes a stage's `T` input from its predecessor or from where it was parked.
 #[inline]
-pub(crate) fn take_input<T: 'static>(
-    input: Input<'_>,
-    chain: &Chain,
-    added: &'static Location<'static>,
-) -> Result<T, Failure> {
+pub(crate) fn take_input<T: 'static>(input: Input<'_>, chain: &Chain) -> Result<T, Failure> {
     let taken = match input {
         Some(any) => any
             .downcast_mut::<Option<Result<T, Failure>>>()
@@ -57,7 +46,7 @@ pub(crate) fn take_input<T: 'static>(
     };
     // The typed API makes a missing or mistyped input impossible; should it happen anyway,
     // the chain fails instead of panicking.
-    taken.unwrap_or_else(|| Err(Failure::at(crate::Abandoned, added)))
+    taken.unwrap_or_else(|| Err(Failure::at(crate::Abandoned, chain.state.created)))
 }
 
 /// Hands `result` to the next queued stage, or parks it when there is none, the chain is
@@ -72,9 +61,7 @@ pub(crate) fn proceed<U: 'static>(
     if depth < MAX_DEPTH && !st.is_paused() {
         if let Some(next) = st.stages.pop() {
             let mut input = Some(result);
-            return next
-                .stage
-                .run(Some(&mut input), chain, next.added, depth + 1);
+            return next.run(Some(&mut input), chain, depth + 1);
         }
     }
     park(chain, result);
@@ -104,20 +91,20 @@ where
     F: FnOnce(Result<T, Failure>) -> Outcome<U> + 'static,
 {
     #[inline]
-    fn run(
-        self: Box<Self>,
-        input: Input<'_>,
-        chain: &Rc<Chain>,
-        added: &'static Location<'static>,
-        depth: u32,
-    ) -> Option<Rc<Chain>> {
-        let input = take_input::<T>(input, chain, added);
+    fn run(self: Box<Self>, input: Input<'_>, chain: &Rc<Chain>, depth: u32) -> Option<Rc<Chain>> {
+        let input = take_input::<T>(input, chain);
         let Handler { handler, .. } = *self;
+        // A panic's failure is located where the Deferred was created: the panic hook has
+        // already reported where it panicked, and a queued handler keeps no location of its
+        // own (two words, not three).
         let result = match catch_unwind(AssertUnwindSafe(move || handler(input))) {
             Ok(Outcome::Value(v)) => Ok(v),
             Ok(Outcome::Failure(f)) => Err(f),
             Ok(Outcome::Chain(inner)) => wait_on(inner, chain)?,
-            Err(payload) => Err(Failure::at(Panicked::from_payload(&*payload), added)),
+            Err(payload) => Err(Failure::at(
+                Panicked::from_payload(&*payload),
+                chain.state.created,
+            )),
         };
         proceed(result, chain, depth)
     }
@@ -137,13 +124,10 @@ fn wait_on<U: 'static>(inner: Deferred<U>, outer: &Rc<Chain>) -> Option<Result<U
         }
     }
     st.set_waiter(Some(Rc::downgrade(outer)));
-    st.stages.push(Entry {
-        stage: Box::new(Continuation::<U> {
-            outer: outer.clone(),
-            _type: PhantomData,
-        }),
-        added: st.created,
-    });
+    st.stages.push(Box::new(Continuation::<U> {
+        outer: outer.clone(),
+        _type: PhantomData,
+    }));
     let outer_st = &outer.state;
     outer_st.waiting.set(true);
     outer_st.set_waiting_on(Some(Rc::downgrade(&inner)));
@@ -159,14 +143,8 @@ struct Continuation<U> {
 }
 
 impl<U: 'static> Stage for Continuation<U> {
-    fn run(
-        self: Box<Self>,
-        input: Input<'_>,
-        chain: &Rc<Chain>,
-        added: &'static Location<'static>,
-        _depth: u32,
-    ) -> Option<Rc<Chain>> {
-        let result = take_input::<U>(input, chain, added);
+    fn run(self: Box<Self>, input: Input<'_>, chain: &Rc<Chain>, _depth: u32) -> Option<Rc<Chain>> {
+        let result = take_input::<U>(input, chain);
         chain.state.set_waiter(None);
         let outer = self.outer;
         park(&outer, result);

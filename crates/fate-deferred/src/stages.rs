@@ -1,40 +1,38 @@
-//! `Stages`: a chain's queue of handlers not run yet — four inline, the rest on the heap.
+//! `Stages`: a chain's queue of handlers not run yet — three inline, the rest on the heap.
 //!
 //! Most chains get a few callbacks, added before they fire and run in order. Keeping the
-//! first four in the chain's own allocation means such a Deferred costs one allocation in
-//! all (a handler that captures nothing boxes for free). Entries spill into a `VecDeque`
-//! only while the ring is full; nothing goes back into the ring while the spill holds
-//! entries, so the ring always holds the oldest ones and order is FIFO.
+//! first three in the chain's own allocation means such a Deferred costs one allocation in
+//! all (a handler that captures nothing boxes for free), in a 160-byte block. The inline
+//! slots fill from the front and are read in order; when the last one queued has been taken
+//! they are all free again. Entries spill into a `VecDeque` only while the slots are full;
+//! nothing goes back into them while the spill holds entries, so the slots always hold the
+//! oldest ones and order is FIFO.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::panic::Location;
 
 use crate::stage::Stage;
 
-/// How many entries live inline.
-const INLINE: usize = 4;
+/// How many entries live inline: three handlers plus the control block fill 160 bytes, a
+/// fourth would take a Deferred to the allocator's next size, 192.
+const INLINE: usize = 3;
 
-/// One queued handler.
-pub(crate) struct Entry {
-    pub(crate) stage: Box<dyn Stage>,
-    /// Where it was added, named by a `Panicked` failure.
-    pub(crate) added: &'static Location<'static>,
-}
+/// One queued handler: for a closure that captures nothing, two words and no allocation.
+pub(crate) type Entry = Box<dyn Stage>;
 
 pub(crate) struct Stages {
-    /// The oldest entries, from `start`, `len` of them.
-    ring: [Cell<Option<Entry>>; INLINE],
-    start: Cell<u8>,
-    len: Cell<u8>,
-    /// Entries added while the ring was full or the spill not empty; `None` when empty, so
-    /// an unspilled queue costs one word.
+    /// `inline[next..end]` are the oldest entries, in order.
+    inline: [Cell<Option<Entry>>; INLINE],
+    next: Cell<u8>,
+    end: Cell<u8>,
+    /// Entries added while the inline slots were full or the spill not empty; `None` when
+    /// empty, so an unspilled queue costs one word.
     spill: Cell<Option<Box<Spill>>>,
     /// `spill` is `Some`: read without moving it out of its `Cell`.
     spilled: Cell<bool>,
 }
 
-/// The entries beyond the ring, oldest first.
+/// The entries beyond the inline slots, oldest first.
 #[derive(Default)]
 struct Spill(VecDeque<Entry>);
 
@@ -42,9 +40,9 @@ impl Stages {
     #[inline]
     pub(crate) fn new() -> Stages {
         Stages {
-            ring: [const { Cell::new(None) }; INLINE],
-            start: Cell::new(0),
-            len: Cell::new(0),
+            inline: [const { Cell::new(None) }; INLINE],
+            next: Cell::new(0),
+            end: Cell::new(0),
             spill: Cell::new(None),
             spilled: Cell::new(false),
         }
@@ -52,13 +50,13 @@ impl Stages {
 
     #[inline]
     pub(crate) fn push(&self, entry: Entry) {
-        let len = self.len.get();
-        if usize::from(len) < INLINE && !self.spilled.get() {
-            let at = (usize::from(self.start.get()) + usize::from(len)) % INLINE;
-            self.ring[at].set(Some(entry));
-            self.len.set(len + 1);
-        } else {
-            self.push_spill(entry);
+        let end = usize::from(self.end.get());
+        match self.inline.get(end) {
+            Some(slot) if !self.spilled.get() => {
+                slot.set(Some(entry));
+                self.end.set(end as u8 + 1);
+            }
+            _ => self.push_spill(entry),
         }
     }
 
@@ -73,12 +71,15 @@ impl Stages {
 
     #[inline]
     pub(crate) fn pop(&self) -> Option<Entry> {
-        let len = self.len.get();
-        if len > 0 {
-            let start = usize::from(self.start.get());
-            self.start.set(((start + 1) % INLINE) as u8);
-            self.len.set(len - 1);
-            return self.ring[start].take();
+        let (next, end) = (self.next.get(), self.end.get());
+        if next < end {
+            if next + 1 == end {
+                self.next.set(0);
+                self.end.set(0);
+            } else {
+                self.next.set(next + 1);
+            }
+            return self.inline.get(usize::from(next)).and_then(Cell::take);
         }
         if !self.spilled.get() {
             return None;
@@ -109,11 +110,11 @@ impl Stages {
             }
             None => 0,
         };
-        usize::from(self.len.get()) + spilled
+        usize::from(self.end.get() - self.next.get()) + spilled
     }
 
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.len.get() == 0 && !self.spilled.get()
+        self.end.get() == 0 && !self.spilled.get()
     }
 }

@@ -57,7 +57,7 @@ pub(crate) fn run_fired<T: 'static>(chain: Rc<Chain>, result: Result<T, Failure>
         match st.stages.pop() {
             Some(entry) => {
                 let mut input = Some(result);
-                match entry.stage.run(Some(&mut input), &chain, entry.added, 0) {
+                match entry.run(Some(&mut input), &chain, 0) {
                     Some(outer) => Some(outer),
                     None if st.stages.is_empty() => None,
                     None => drive(&chain),
@@ -92,7 +92,7 @@ fn drive(chain: &Rc<Chain>) -> Option<Rc<Chain>> {
     let st = &chain.state;
     while !st.is_paused() && st.held.get() != Held::Nothing {
         let entry = st.stages.pop()?;
-        if let Some(outer) = entry.stage.run(None, chain, entry.added, 0) {
+        if let Some(outer) = entry.run(None, chain, 0) {
             return Some(outer);
         }
     }

@@ -1,5 +1,5 @@
-//! The one-allocation layout (lib.rs "Cost"): handlers queue in a four-entry inline ring that
-//! spills to the heap, results pass between handlers on the stack up to a depth and are
+//! The one-allocation layout (lib.rs "Cost"): handlers queue in three inline slots that
+//! spill to the heap, results pass between handlers on the stack up to a depth and are
 //! parked when the chain stops — typed in the head's slot, boxed when the type changed,
 //! untyped when they are failures. These tests pin that none of it shows: order, types,
 //! pauses and panics behave the same on every path.
