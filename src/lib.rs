@@ -184,6 +184,10 @@
 //! - [`threads`]: `defer_to_thread` for the blocking work that cannot be avoided.
 //! - `http` (feature `http`): the article's `getPage` as `http::client::get_page`, an
 //!   `Agent` with keep-alive and redirects, and a static-file web server, on hyper.
+//! - `compat` (feature `compat`): tokio-based crates from a Fate loop — a `Send` future on a
+//!   tokio runtime beside the reactor, its output as a Deferred; `Compat` for `!Send` ones.
+//! - `db` (feature `db`): Twisted's `adbapi` — `ConnectionPool::run_query`,
+//!   `run_interaction` — on blocking drivers (SQLite built in), results as Deferreds.
 //! - `testing` (feature `testing`): a virtual `Clock`, so that tests of timed code never
 //!   sleep:
 //!
@@ -207,11 +211,18 @@
 //! - `net` (default): TCP, UDP and Unix sockets.
 //! - `process` (default): child processes.
 //! - `http` (default): the HTTP client and server, as `fate::http`.
+//! - `compat`: tokio-based crates (reqwest, sqlx, ...) from a Fate loop, as `fate::compat`.
+//! - `db`: Twisted's adbapi — a pool of blocking database connections, SQLite built in — as
+//!   `fate::db`.
 //! - `testing`: the virtual clock and in-memory transports.
 //!
 //! What Fate leaves out on purpose, and why, is in FEATURES.md.
 
+#[cfg(feature = "compat")]
+pub use fate_compat as compat;
 pub use fate_core::*;
+#[cfg(feature = "db")]
+pub use fate_db as db;
 #[doc(inline)]
 pub use fate_deferred as deferred;
 pub use fate_deferred::{Deferred, Failure, Fire};

@@ -170,8 +170,16 @@ pub struct Panicked {
 }
 
 impl Panicked {
-    /// Builds from a panic payload (`&str` and `String` payloads keep their text).
-    pub(crate) fn from_payload(payload: &(dyn std::any::Any + Send)) -> Panicked {
+    /// Builds from a panic payload (`&str` and `String` payloads keep their text), such as the
+    /// one `std::panic::catch_unwind` returns, or a panic caught on another thread or runtime.
+    ///
+    /// # Examples
+    /// ```
+    /// use fate_deferred::Panicked;
+    /// let payload = std::panic::catch_unwind(|| panic!("hatter")).unwrap_err();
+    /// assert_eq!(Panicked::from_payload(&*payload).message(), "hatter");
+    /// ```
+    pub fn from_payload(payload: &(dyn std::any::Any + Send)) -> Panicked {
         let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
             (*s).to_owned()
         } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -31,6 +31,7 @@
 
 mod error;
 pub(crate) mod io;
+mod outstanding;
 mod panic;
 pub(crate) mod ready;
 pub(crate) mod remote;
@@ -48,6 +49,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 pub use error::ReactorError;
+pub use outstanding::Outstanding;
 pub(crate) use panic::panic_message;
 pub use panic::PanicPolicy;
 pub use remote::RemoteHandle;
@@ -142,8 +144,8 @@ pub(crate) struct Inner {
     signals: RefCell<Option<signals::SignalWatch>>,
     /// How many ready items one turn runs before polling I/O again.
     budget: usize,
-    /// Work outside the reactor that will come back to it (thread-pool jobs): while non-zero
-    /// the reactor is not idle even with nothing else pending.
+    /// Work outside the reactor that will come back to it (thread-pool jobs, `Outstanding`
+    /// guards): while non-zero the reactor is not idle even with nothing else pending.
     pub(crate) outstanding: Cell<usize>,
 }
 
