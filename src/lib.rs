@@ -219,9 +219,11 @@
 //! What Fate leaves out on purpose, and why, is in FEATURES.md.
 
 #[cfg(feature = "compat")]
+#[doc(inline)]
 pub use fate_compat as compat;
 pub use fate_core::*;
 #[cfg(feature = "db")]
+#[doc(inline)]
 pub use fate_db as db;
 #[doc(inline)]
 pub use fate_deferred as deferred;
