@@ -16,6 +16,7 @@ const EXAMPLES: &[&str] = &[
     "mad_hatter",
     "looping_call",
     "await_a_deferred",
+    "guestbook",
 ];
 
 /// Returns the directory that holds the examples, built with this test's profile.
@@ -50,7 +51,7 @@ fn build_examples(release: bool) {
     let mut build = Command::new(env!("CARGO"));
     build
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet"]);
+        .args(["build", "--quiet", "--features", "db"]);
     if release {
         build.arg("--release");
     }
@@ -404,4 +405,64 @@ fn every_example_opens_with_a_summary_and_run_line_and_is_indexed() {
         );
     }
     assert!(seen >= EXAMPLES.len());
+}
+
+/// Sends one HTTP/1.1 request with `Connection: close` and returns the whole response.
+fn http_exchange(addr: &str, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the guestbook");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn guestbook_stores_a_signed_entry_and_lists_it() {
+    use std::io::{BufRead, BufReader};
+    let db = std::env::temp_dir().join(format!("fate-guestbook-{}.sqlite", std::process::id()));
+    let mut child = Command::new(examples_dir().join("guestbook"))
+        .args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the guestbook");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("guestbook on http://")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+        .to_owned();
+    let form = "name=Alice&message=Tea+at+six%21+%3Cb%3E";
+    let signed = http_exchange(
+        &addr,
+        &format!(
+            "POST /sign HTTP/1.1\r\nHost: guestbook\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        ),
+    );
+    let listed = http_exchange(
+        &addr,
+        "GET / HTTP/1.1\r\nHost: guestbook\r\nConnection: close\r\n\r\n",
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    assert!(signed.starts_with("HTTP/1.1 303"), "{signed}");
+    assert!(listed.starts_with("HTTP/1.1 200"), "{listed}");
+    // Stored, read back, and escaped on the way out.
+    assert!(
+        listed.contains("<li><b>Alice</b>: Tea at six! &lt;b&gt;</li>"),
+        "{listed}"
+    );
 }

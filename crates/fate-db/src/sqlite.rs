@@ -95,10 +95,7 @@ impl Connection for rusqlite::Connection {
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, Error> {
         let mut statement = self.prepare_cached(sql).map_err(Error::query)?;
-        let columns: Arc<[String]> = statement
-            .column_names()
-            .map(str::to_owned)
-            .collect();
+        let columns: Arc<[String]> = statement.column_names().map(str::to_owned).collect();
         let width = columns.len();
         let mut rows = statement
             .query(rusqlite::params_from_iter(params))
