@@ -10,6 +10,8 @@ const SOURCES: &[&str] = &[
     "crates/fate-core/src",
     "crates/fate-deferred/src",
     "crates/fate-http/src",
+    "crates/fate-compat/src",
+    "crates/fate-db/src",
 ];
 
 /// The `.rs` files under `dir`, recursively.
@@ -57,9 +59,15 @@ fn doc_examples_use_the_facades_paths() {
     for file in &files {
         let source = fs::read_to_string(file).unwrap();
         for (n, line) in doc_code_lines(&source) {
-            if ["fate_core", "fate_deferred", "fate_http"]
-                .iter()
-                .any(|inner| line.contains(&format!("{inner}::")))
+            if [
+                "fate_core",
+                "fate_deferred",
+                "fate_http",
+                "fate_compat",
+                "fate_db",
+            ]
+            .iter()
+            .any(|inner| line.contains(&format!("{inner}::")))
             {
                 wrong.push(format!("{}:{n}:{line}", file.display()));
             }

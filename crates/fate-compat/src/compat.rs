@@ -24,11 +24,11 @@ pin_project! {
     /// ```
     /// use std::rc::Rc;
     /// use std::time::Duration;
-    /// use fate_compat::Compat;
+    /// use fate::compat::Compat;
     ///
-    /// let n = fate_core::block_on(async {
+    /// let n = fate::block_on(async {
     ///     Compat::new(async {
-    ///         let local = Rc::new(21); // not Send: `fate_compat::spawn` would refuse this future
+    ///         let local = Rc::new(21); // not Send: `fate::compat::spawn` would refuse this future
     ///         tokio::time::sleep(Duration::from_millis(2)).await;
     ///         *local * 2
     ///     })

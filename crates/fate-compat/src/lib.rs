@@ -24,9 +24,9 @@
 //! ```
 //! use std::time::Duration;
 //!
-//! let answer = fate_core::block_on(async {
+//! let answer = fate::block_on(async {
 //!     // A Send future that needs tokio's timer, on the tokio runtime beside the reactor.
-//!     fate_compat::spawn(async {
+//!     fate::compat::spawn(async {
 //!         tokio::time::sleep(Duration::from_millis(5)).await;
 //!         42
 //!     })

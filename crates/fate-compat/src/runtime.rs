@@ -39,13 +39,13 @@ struct Running {
 /// # Examples
 ///
 /// ```
-/// fate_compat::Builder::new()
+/// fate::compat::Builder::new()
 ///     .worker_threads(2)
 ///     .shutdown_timeout(std::time::Duration::from_millis(100))
 ///     .install()
 ///     .unwrap();
-/// let threads = fate_core::block_on(async {
-///     fate_compat::handle().metrics().num_workers()
+/// let threads = fate::block_on(async {
+///     fate::compat::handle().metrics().num_workers()
 /// })
 /// .unwrap();
 /// assert_eq!(threads, 2);
@@ -107,9 +107,9 @@ impl Default for Builder {
 /// # Examples
 ///
 /// ```
-/// fate_core::block_on(async {
-///     let _ = fate_compat::handle(); // starts the runtime
-///     assert_eq!(fate_compat::Builder::new().install(), Err(fate_compat::AlreadyStarted));
+/// fate::block_on(async {
+///     let _ = fate::compat::handle(); // starts the runtime
+///     assert_eq!(fate::compat::Builder::new().install(), Err(fate::compat::AlreadyStarted));
 /// })
 /// .unwrap();
 /// ```
@@ -136,15 +136,15 @@ impl std::error::Error for AlreadyStarted {}
 /// # Examples
 ///
 /// ```
-/// fate_core::block_on(async {
-///     assert!(!fate_compat::is_started());
-///     let handle = fate_compat::handle();
-///     assert!(fate_compat::is_started());
+/// fate::block_on(async {
+///     assert!(!fate::compat::is_started());
+///     let handle = fate::compat::handle();
+///     assert!(fate::compat::is_started());
 ///     drop(handle);
 /// })
 /// .unwrap();
 /// // The reactor is gone, and its runtime with it.
-/// assert!(!fate_compat::is_started());
+/// assert!(!fate::compat::is_started());
 /// ```
 #[track_caller]
 pub fn handle() -> Handle {
@@ -156,7 +156,7 @@ pub fn handle() -> Handle {
 /// # Examples
 ///
 /// ```
-/// assert!(!fate_compat::is_started());
+/// assert!(!fate::compat::is_started());
 /// ```
 pub fn is_started() -> bool {
     RUNNING.with(|r| r.borrow().is_some())

@@ -48,8 +48,8 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(10);
 /// # Examples
 ///
 /// ```
-/// fate_core::run_until_idle(|| {
-///     fate_compat::spawn(async { tokio::task::yield_now().await; "from tokio" })
+/// fate::run_until_idle(|| {
+///     fate::compat::spawn(async { tokio::task::yield_now().await; "from tokio" })
 ///         .add_callback(|s| assert_eq!(s, "from tokio"));
 /// })
 /// .unwrap();

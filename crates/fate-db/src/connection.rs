@@ -8,9 +8,9 @@ use crate::{Error, Row, Value};
 /// # Examples
 ///
 /// ```
-/// use fate_db::{Driver, Sqlite};
+/// use fate::db::{Driver, Sqlite};
 ///
-/// use fate_db::Connection;
+/// use fate::db::Connection;
 ///
 /// let mut conn = Sqlite::memory("driver-doc").connect().unwrap();
 /// assert_eq!(Connection::execute(&mut conn, "CREATE TABLE t (x INTEGER)", &[]).unwrap(), 0);
@@ -38,7 +38,7 @@ pub trait Driver: Send + Sync + 'static {
 /// # Examples
 ///
 /// ```
-/// use fate_db::{Connection, Driver, Sqlite, Value};
+/// use fate::db::{Connection, Driver, Sqlite, Value};
 ///
 /// let mut conn = Sqlite::memory("connection-doc").connect().unwrap();
 /// let rows = Connection::query(&mut conn, "SELECT ? + 1", &[Value::Integer(41)]).unwrap();

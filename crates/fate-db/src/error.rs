@@ -9,12 +9,12 @@ use std::fmt;
 /// Opaque, as `http::Error`: ask with [`is_connect`](Error::is_connect),
 /// [`is_closed`](Error::is_closed) and [`is_conversion`](Error::is_conversion); the driver's
 /// own error is its [`source`](std::error::Error::source). In a Deferred's failure,
-/// `failure.downcast_ref::<fate_db::Error>()` gets it back.
+/// `failure.downcast_ref::<fate::db::Error>()` gets it back.
 ///
 /// # Examples
 ///
 /// ```
-/// let e = fate_db::Error::query(std::io::Error::other("no such table: hatters"));
+/// let e = fate::db::Error::query(std::io::Error::other("no such table: hatters"));
 /// assert!(!e.is_connect());
 /// assert_eq!(e.to_string(), "query failed: no such table: hatters");
 /// ```
@@ -48,7 +48,7 @@ impl Error {
     /// # Examples
     ///
     /// ```
-    /// use fate_db::{FromValue, Value};
+    /// use fate::db::{FromValue, Value};
     /// let e = i64::from_value(Value::Text("three".into())).unwrap_err();
     /// assert!(e.is_conversion());
     /// ```

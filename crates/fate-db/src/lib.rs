@@ -20,10 +20,10 @@
 //! # Examples
 //!
 //! ```
-//! use fate_db::{ConnectionPool, Sqlite};
+//! use fate::db::{ConnectionPool, Sqlite};
 //!
 //! let pool = ConnectionPool::new(Sqlite::memory("doc-example"), 2);
-//! let names = fate_core::block_on(async move {
+//! let names = fate::block_on(async move {
 //!     pool.run_operation("CREATE TABLE hatters (name TEXT)", ()).await?;
 //!     pool.run_operation("INSERT INTO hatters VALUES (?), (?)", ("Alice", "Hatter")).await?;
 //!     pool.run_query::<String>("SELECT name FROM hatters ORDER BY name", ()).await

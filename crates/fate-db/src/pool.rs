@@ -38,15 +38,15 @@ type Job<C> = Box<dyn FnOnce(Result<&mut C, Error>) -> bool + Send>;
 /// # Examples
 ///
 /// ```
-/// use fate_db::{ConnectionPool, Sqlite};
+/// use fate::db::{ConnectionPool, Sqlite};
 ///
-/// fate_core::run(|| {
+/// fate::run(|| {
 ///     let pool = ConnectionPool::new(Sqlite::memory("pool-doc"), 4);
 ///     let _ = pool
 ///         .run_query::<(i64, String)>("SELECT 6 * 7, 'answer'", ())
 ///         .add_callback(|rows| {
 ///             assert_eq!(rows, [(42, "answer".to_owned())]);
-///             fate_core::reactor().stop().unwrap(); // closes the pool, then stops
+///             fate::reactor().stop().unwrap(); // closes the pool, then stops
 ///         });
 /// })
 /// .unwrap();
@@ -126,9 +126,9 @@ impl<D: Driver> ConnectionPool<D> {
     /// # Examples
     ///
     /// ```
-    /// # use fate_db::{ConnectionPool, Sqlite};
+    /// # use fate::db::{ConnectionPool, Sqlite};
     /// let pool = ConnectionPool::new(Sqlite::memory("run-query-doc"), 1);
-    /// let squares = fate_core::block_on(async move {
+    /// let squares = fate::block_on(async move {
     ///     pool.run_query::<i64>("SELECT value * value FROM json_each('[1,2,3]')", ()).await
     /// })
     /// .unwrap()
@@ -162,9 +162,9 @@ impl<D: Driver> ConnectionPool<D> {
     /// # Examples
     ///
     /// ```
-    /// # use fate_db::{ConnectionPool, Sqlite};
+    /// # use fate::db::{ConnectionPool, Sqlite};
     /// let pool = ConnectionPool::new(Sqlite::memory("run-operation-doc"), 1);
-    /// let changed = fate_core::block_on(async move {
+    /// let changed = fate::block_on(async move {
     ///     pool.run_operation("CREATE TABLE t (x)", ()).await?;
     ///     pool.run_operation("INSERT INTO t VALUES (1), (2)", ()).await
     /// })
@@ -197,12 +197,12 @@ impl<D: Driver> ConnectionPool<D> {
     /// # Examples
     ///
     /// ```
-    /// # use fate_db::{ConnectionPool, Sqlite};
+    /// # use fate::db::{ConnectionPool, Sqlite};
     /// let pool = ConnectionPool::new(Sqlite::memory("run-interaction-doc"), 1);
-    /// let left = fate_core::block_on(async move {
+    /// let left = fate::block_on(async move {
     ///     pool.run_operation("CREATE TABLE cups (n INTEGER)", ()).await?;
     ///     let failed = pool
-    ///         .run_interaction(|tx| -> Result<(), fate_db::Error> {
+    ///         .run_interaction(|tx| -> Result<(), fate::db::Error> {
     ///             tx.execute("INSERT INTO cups VALUES (1)", ())?;
     ///             tx.execute("INSERT INTO no_such_table VALUES (2)", ())?; // fails: rolled back
     ///             Ok(())
@@ -278,9 +278,9 @@ impl<D: Driver> ConnectionPool<D> {
     /// # Examples
     ///
     /// ```
-    /// # use fate_db::{ConnectionPool, Sqlite};
+    /// # use fate::db::{ConnectionPool, Sqlite};
     /// let pool = ConnectionPool::new(Sqlite::memory("close-doc"), 1);
-    /// let after = fate_core::block_on(async move {
+    /// let after = fate::block_on(async move {
     ///     let one = pool.run_query::<i64>("SELECT 1", ());
     ///     pool.close().await.unwrap();
     ///     assert_eq!(one.await.unwrap(), [1]); // queued before the close: it ran
@@ -288,7 +288,7 @@ impl<D: Driver> ConnectionPool<D> {
     /// })
     /// .unwrap();
     /// let failure = after.unwrap_err();
-    /// assert!(failure.downcast_ref::<fate_db::Error>().unwrap().is_closed());
+    /// assert!(failure.downcast_ref::<fate::db::Error>().unwrap().is_closed());
     /// ```
     #[track_caller]
     pub fn close(&self) -> Deferred<()> {

@@ -10,7 +10,7 @@ use crate::{Error, FromValue, Value};
 ///
 /// ```
 /// use std::sync::Arc;
-/// use fate_db::{Row, Value};
+/// use fate::db::{Row, Value};
 ///
 /// let columns: Arc<[String]> = Arc::from(vec!["id".to_owned(), "name".to_owned()]);
 /// let row = Row::new(columns, vec![Value::Integer(1), Value::Text("Alice".into())]);
@@ -80,7 +80,7 @@ impl Row {
 /// # Examples
 ///
 /// ```
-/// use fate_db::{Error, FromRow, Row};
+/// use fate::db::{Error, FromRow, Row};
 ///
 /// struct Entry {
 ///     id: i64,

@@ -23,7 +23,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// # Examples
 ///
 /// ```
-/// use fate_db::{ConnectionPool, Sqlite};
+/// use fate::db::{ConnectionPool, Sqlite};
 ///
 /// let path = std::env::temp_dir().join(format!("fate-db-doc-{}.sqlite", std::process::id()));
 /// let pool = ConnectionPool::new(Sqlite::open(&path), 4);

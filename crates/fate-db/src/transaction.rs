@@ -10,10 +10,10 @@ use crate::{Connection, Error, FromRow, Params};
 /// # Examples
 ///
 /// ```
-/// use fate_db::{ConnectionPool, Sqlite};
+/// use fate::db::{ConnectionPool, Sqlite};
 ///
 /// let pool = ConnectionPool::new(Sqlite::memory("transaction-doc"), 1);
-/// let total = fate_core::block_on(async move {
+/// let total = fate::block_on(async move {
 ///     pool.run_interaction(|tx| {
 ///         tx.execute("CREATE TABLE cups (n INTEGER)", ())?;
 ///         for n in 1..=3 {

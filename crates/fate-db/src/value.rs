@@ -7,7 +7,7 @@ use crate::Error;
 /// # Examples
 ///
 /// ```
-/// use fate_db::Value;
+/// use fate::db::Value;
 /// assert_eq!(Value::from(3), Value::Integer(3));
 /// assert_eq!(Value::from("tea"), Value::Text("tea".into()));
 /// assert_eq!(Value::from(None::<i64>), Value::Null);
@@ -72,7 +72,7 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 /// # Examples
 ///
 /// ```
-/// use fate_db::{FromValue, Value};
+/// use fate::db::{FromValue, Value};
 /// assert_eq!(i64::from_value(Value::Integer(7)).unwrap(), 7);
 /// assert_eq!(Option::<String>::from_value(Value::Null).unwrap(), None);
 /// assert!(String::from_value(Value::Null).unwrap_err().is_conversion());
@@ -174,7 +174,7 @@ impl<T: FromValue> FromValue for Option<T> {
 /// # Examples
 ///
 /// ```
-/// use fate_db::{Params, Value};
+/// use fate::db::{Params, Value};
 /// assert_eq!((7, "tea").into_values(), [Value::Integer(7), Value::Text("tea".into())]);
 /// assert!(().into_values().is_empty());
 /// ```

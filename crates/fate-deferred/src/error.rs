@@ -175,7 +175,7 @@ impl Panicked {
     ///
     /// # Examples
     /// ```
-    /// use fate_deferred::Panicked;
+    /// use fate::deferred::Panicked;
     /// let payload = std::panic::catch_unwind(|| panic!("hatter")).unwrap_err();
     /// assert_eq!(Panicked::from_payload(&*payload).message(), "hatter");
     /// ```

@@ -24,7 +24,7 @@ use super::{Inner, Reactor};
 ///
 /// ```
 /// use std::cell::{Cell, RefCell};
-/// use fate_core::reactor::{Outstanding, Reactor};
+/// use fate::reactor::{Outstanding, Reactor};
 ///
 /// thread_local! {
 ///     static JOB: RefCell<Option<Outstanding>> = const { RefCell::new(None) };
