@@ -82,6 +82,11 @@ impl Body {
     /// the previous one was taken, so the reactor never waits for the disk, and a body
     /// dropped (the connection gone) reads at most the chunk already asked for.
     ///
+    /// # Panics
+    ///
+    /// When polled on a thread without a reactor (the pool delivers each chunk to the
+    /// reactor of the thread that asked for it).
+    ///
     /// # Examples
     ///
     /// ```no_run
