@@ -25,8 +25,10 @@
 //! - [`server`]: a [`Site`](server::Site) routes each request down a tree of resources
 //!   whose replies are responses, futures or Deferreds; [`File`](server::File) serves a
 //!   directory with ranges, conditional requests, MIME types and listings, and never a
-//!   path outside its root. Request limits, an access log (`tracing` target
-//!   `fate_http::access`) and graceful shutdown.
+//!   path outside its root, a dotfile (unless asked) or anything but a regular file or
+//!   directory; its file system calls and reads run on the thread pool. Request limits,
+//!   head and send timeouts, an access log (`tracing` target `fate_http::access`) and
+//!   graceful shutdown.
 //! - [`Body`]: request and response bodies — bytes, a file, or a stream fed by a task.
 //! - [`Error`]: one error type; ask it `is_timeout()`, `is_connect()`, `is_status()`...
 //!
