@@ -14,7 +14,7 @@
 //! - [`measure`]: thread/process CPU time, peak RSS, percentiles
 //! - [`server`], [`loadgen`], [`wrk`]: the server thread and the clients for `echo` and `http`
 //! - [`rng`]: SplitMix64, the same as the peer programs'
-//! - [`sys`]: the libc calls (the only `unsafe`)
+//! - [`sys`]: the libc calls and the global allocator (the only `unsafe`)
 #![deny(unsafe_code)]
 
 mod args;
@@ -33,8 +33,9 @@ use std::io::Write;
 /// Every implementation in this process allocates through mimalloc, so neither pays for
 /// glibc malloc's slow path when hundreds of thousands of small blocks are alive at once (the
 /// `spawn`, `timers` and `deferred --batch` shapes); the comparison stays within one allocator.
+/// [`sys::MiMalloc`] says why not the `mimalloc` crate's own `GlobalAlloc`.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: sys::MiMalloc = sys::MiMalloc;
 
 use crate::args::{Args, UsageError};
 use crate::workloads::{Impl, Workload};

@@ -58,14 +58,53 @@ pub(crate) fn reset_peak_rss() {
 
 /// Peak resident set size of this process since the last [`reset_peak_rss`], in KiB (VmHWM).
 pub(crate) fn peak_rss_kb() -> Option<u64> {
+    status_kb("VmHWM:")
+}
+
+/// Resident set size of this process now, in KiB (VmRSS).
+pub(crate) fn rss_kb() -> Option<u64> {
+    status_kb("VmRSS:")
+}
+
+/// A `/proc/self/status` field given in kB.
+fn status_kb(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .find_map(|l| l.strip_prefix(field))?
         .split_whitespace()
         .next()?
         .parse()
         .ok()
+}
+
+/// The memory a run adds per unit: resident memory when the units start to pile up, against
+/// the peak once they have (`bytes_per_timer`, `bytes_per_deferred`, `bytes_per_task`,
+/// `bytes_per_conn`).
+///
+/// Start it after the inputs the implementations share (a workload's plan), so the figure
+/// counts what the implementation keeps per unit: its nodes, handles and buffers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Footprint {
+    start_kb: Option<u64>,
+}
+
+impl Footprint {
+    /// Reads the resident memory now.
+    pub(crate) fn start() -> Footprint {
+        Footprint { start_kb: rss_kb() }
+    }
+
+    /// Bytes per unit between the start and the peak since the last [`reset_peak_rss`];
+    /// NaN when either reading failed or `units` is 0.
+    pub(crate) fn bytes_per(&self, units: u64) -> f64 {
+        match (self.start_kb, peak_rss_kb()) {
+            (Some(start), Some(peak)) if units > 0 => {
+                peak.saturating_sub(start) as f64 * 1024.0 / units as f64
+            }
+            _ => f64::NAN,
+        }
+    }
 }
 
 /// The `p`th percentile (0..=100) of ascending `sorted` nanosecond samples, in microseconds:
@@ -111,5 +150,19 @@ mod tests {
     fn peak_rss_is_read() {
         reset_peak_rss();
         assert!(peak_rss_kb().unwrap() > 0);
+        assert!(rss_kb().unwrap() > 0);
+    }
+
+    #[test]
+    fn a_footprint_counts_what_was_touched_since_it_started() {
+        reset_peak_rss();
+        let footprint = Footprint::start();
+        let block = vec![1u8; 64 << 20];
+        let per_byte = footprint.bytes_per(block.len() as u64);
+        // At least the block; other tests of this process allocate alongside, so no upper
+        // bound closer than that.
+        assert!((0.95..8.0).contains(&per_byte), "{per_byte}");
+        assert!(footprint.bytes_per(0).is_nan());
+        drop(block);
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! By default one is alive at a time (create, add the 3 callbacks, fire, read); `--batch`
 //! creates all N with their callbacks first, then fires and reads them all. `n` = Deferreds;
-//! `secs` = the whole loop. The check: the results sum to Σ(2(i+1)-3) = n² - 2n.
+//! `secs` = the whole loop. The check: the results sum to Σ(2(i+1)-3) = n² - 2n. In batch
+//! mode `bytes_per_deferred` is the peak resident memory the loop added per Deferred (the
+//! pending Deferred, its firing end and its callbacks).
 //!
 //! A fate implementation runs the same loop and returns [`report`].
 
@@ -13,7 +15,7 @@ use futures::FutureExt;
 
 use crate::args::{Args, Flag};
 use crate::measure;
-use crate::report::Report;
+use crate::report::{round, Report};
 use crate::workloads::{fail, Impl, Workload};
 
 pub(crate) const WORKLOAD: Workload = Workload {
@@ -50,16 +52,22 @@ pub(crate) fn report(
     sum: i64,
     elapsed: Duration,
     cpu: Duration,
+    footprint: measure::Footprint,
     peer: &str,
 ) -> Report {
     let n: u64 = args.get("n");
     if sum != expected_sum(n) {
         fail("deferred", format!("sum {sum}, want {}", expected_sum(n)));
     }
-    Report::new(n, elapsed)
+    let report = Report::new(n, elapsed)
         .with("peer", peer)
         .with("mode", mode(args))
-        .with_us("cpu_us_per_op", cpu.as_secs_f64() * 1e6 / n.max(1) as f64)
+        .with_us("cpu_us_per_op", cpu.as_secs_f64() * 1e6 / n.max(1) as f64);
+    if args.switch("batch") {
+        report.with("bytes_per_deferred", round(footprint.bytes_per(n), 1))
+    } else {
+        report
+    }
 }
 
 /// A futures oneshot receiver with the three callbacks as `map`s: a Deferred's tokio-side
@@ -81,6 +89,7 @@ pub(crate) fn tokio(args: &Args) -> Report {
         .build()
         .expect("tokio runtime");
     let local = tokio::task::LocalSet::new();
+    let footprint = measure::Footprint::start();
     let (sum, elapsed, cpu) = local.block_on(&rt, async move {
         let cpu0 = measure::thread_cpu();
         let t0 = Instant::now();
@@ -114,6 +123,7 @@ pub(crate) fn tokio(args: &Args) -> Report {
         sum,
         elapsed,
         cpu,
+        footprint,
         "futures oneshot + map, tokio LocalSet",
     )
 }
@@ -145,6 +155,7 @@ pub(crate) fn fate(args: &Args) -> Report {
 
     let n: usize = args.get("n");
     let batch = args.switch("batch");
+    let footprint = measure::Footprint::start();
     let cpu0 = measure::thread_cpu();
     let t0 = Instant::now();
     let mut sum = 0i64;
@@ -179,6 +190,7 @@ pub(crate) fn fate(args: &Args) -> Report {
         sum,
         elapsed,
         cpu,
+        footprint,
         "fate Deferred::pending + add_callback, fired with callback",
     )
 }

@@ -132,7 +132,7 @@ pub(crate) fn fate(args: &Args) -> Report {
     bench(args, "fate Protocol (callbacks), fate reactor", serve_fate)
 }
 
-fn serve_fate(listener: TcpListener, stop: Stop) {
+pub(crate) fn serve_fate(listener: TcpListener, stop: Stop) {
     use fate::net::{self, Protocol, Transport};
 
     struct Echo(Option<Transport>);
@@ -213,7 +213,7 @@ pub(crate) fn tokio(args: &Args) -> Report {
     )
 }
 
-fn serve_tokio(listener: TcpListener, stop: Stop) {
+pub(crate) fn serve_tokio(listener: TcpListener, stop: Stop) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()

@@ -160,7 +160,7 @@ pub(crate) fn fate(args: &Args) -> Report {
     )
 }
 
-fn serve_fate(listener: TcpListener, stop: Stop) {
+pub(crate) fn serve_fate(listener: TcpListener, stop: Stop) {
     use fate::http::server::{from_fn, Request, Response, Site};
 
     fate::block_on(async move {
@@ -194,7 +194,7 @@ async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
     Ok(resp)
 }
 
-fn serve_tokio(listener: TcpListener, stop: Stop) {
+pub(crate) fn serve_tokio(listener: TcpListener, stop: Stop) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()

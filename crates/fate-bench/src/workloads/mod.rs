@@ -19,6 +19,7 @@
 use crate::args::{Args, Flag};
 use crate::report::Report;
 
+pub(crate) mod conns;
 pub(crate) mod deferred;
 pub(crate) mod echo;
 pub(crate) mod http;
@@ -40,6 +41,7 @@ pub(crate) const ALL: &[Workload] = &[
     echo::WORKLOAD,
     http::WORKLOAD,
     spawn_process::WORKLOAD,
+    conns::WORKLOAD,
 ];
 
 /// Runs one implementation once and reports what it measured; panics (or exits) rather than

@@ -1,13 +1,15 @@
 //! `spawn`: spawn N empty tasks keeping their handles, then join them all in order.
 //!
 //! `n` = tasks; `secs` = first spawn .. last join. The check: every join succeeded.
+//! `bytes_per_task`: the peak resident memory the run added per task, all N spawned and not
+//! yet run (each task and its join handle).
 //! A fate implementation times the same spawn-all-then-join-all shape and returns [`report`].
 
 use std::time::{Duration, Instant};
 
 use crate::args::{Args, Flag};
 use crate::measure;
-use crate::report::Report;
+use crate::report::{round, Report};
 use crate::workloads::{fail, Impl, Workload};
 
 pub(crate) const WORKLOAD: Workload = Workload {
@@ -23,6 +25,7 @@ pub(crate) fn report(
     joined: usize,
     elapsed: Duration,
     cpu: Duration,
+    footprint: measure::Footprint,
     peer: &str,
 ) -> Report {
     if joined != n {
@@ -31,6 +34,7 @@ pub(crate) fn report(
     Report::new(n as u64, elapsed)
         .with("peer", peer)
         .with_us("cpu_us_per_op", cpu.as_secs_f64() * 1e6 / n.max(1) as f64)
+        .with("bytes_per_task", round(footprint.bytes_per(n as u64), 1))
 }
 
 /// `LocalSet::spawn_local` on a current-thread runtime, `JoinHandle`s awaited in order.
@@ -40,7 +44,8 @@ pub(crate) fn tokio(args: &Args) -> Report {
         .build()
         .expect("tokio runtime");
     let local = tokio::task::LocalSet::new();
-    let (joined, elapsed, cpu) = local.block_on(&rt, async move {
+    let (joined, elapsed, cpu, footprint) = local.block_on(&rt, async move {
+        let footprint = measure::Footprint::start();
         let cpu0 = measure::thread_cpu();
         let t0 = Instant::now();
         let mut handles = Vec::with_capacity(n);
@@ -53,13 +58,19 @@ pub(crate) fn tokio(args: &Args) -> Report {
                 joined += 1;
             }
         }
-        (joined, t0.elapsed(), measure::thread_cpu() - cpu0)
+        (
+            joined,
+            t0.elapsed(),
+            measure::thread_cpu() - cpu0,
+            footprint,
+        )
     });
     report(
         n,
         joined,
         elapsed,
         cpu,
+        footprint,
         "tokio LocalSet::spawn_local, current_thread",
     )
 }
@@ -71,8 +82,9 @@ pub(crate) fn fate(args: &Args) -> Report {
         .handle_signals(false)
         .build()
         .expect("fate reactor");
-    let (joined, elapsed, cpu) = reactor
+    let (joined, elapsed, cpu, footprint) = reactor
         .block_on(async move {
+            let footprint = measure::Footprint::start();
             let cpu0 = measure::thread_cpu();
             let t0 = Instant::now();
             let mut handles = Vec::with_capacity(n);
@@ -85,8 +97,13 @@ pub(crate) fn fate(args: &Args) -> Report {
                     joined += 1;
                 }
             }
-            (joined, t0.elapsed(), measure::thread_cpu() - cpu0)
+            (
+                joined,
+                t0.elapsed(),
+                measure::thread_cpu() - cpu0,
+                footprint,
+            )
         })
         .expect("fate reactor run");
-    report(n, joined, elapsed, cpu, "fate task::spawn_local")
+    report(n, joined, elapsed, cpu, footprint, "fate task::spawn_local")
 }

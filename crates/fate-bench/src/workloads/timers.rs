@@ -4,7 +4,9 @@
 //! `n` = timers scheduled; `secs` = first schedule .. last firing. The check: exactly
 //! `n - n/2` fired and the fired indices sum to the even indices' sum. Extras: lateness of
 //! each firing against its requested deadline (`late_p50_us`, `late_p99_us`, `late_max_us`),
-//! the schedule and cancel phases, and the bench thread's CPU.
+//! the schedule and cancel phases, the bench thread's CPU, and `bytes_per_timer`: the peak
+//! resident memory the run added over what the plan already held, per timer scheduled (the
+//! timers, the handles kept to cancel them, the record of firings).
 //!
 //! A fate implementation builds a [`Plan`], schedules `plan.delays[i]` for each `i`, cancels
 //! the odd ones, records one [`Firing`] per timer that fires, and returns [`report`].
@@ -16,7 +18,7 @@ use tokio_util::time::DelayQueue;
 
 use crate::args::{Args, Flag};
 use crate::measure::{self, percentile_us};
-use crate::report::Report;
+use crate::report::{round, Report};
 use crate::rng::SplitMix64;
 use crate::workloads::{fail, Impl, Workload};
 
@@ -68,6 +70,8 @@ pub(crate) struct Outcome {
     pub(crate) elapsed: Duration,
     /// The bench thread's CPU over `elapsed`.
     pub(crate) cpu: Duration,
+    /// Resident memory before the first timer was scheduled.
+    pub(crate) footprint: measure::Footprint,
 }
 
 /// One timer's firing.
@@ -113,6 +117,10 @@ pub(crate) fn report(plan: &Plan, outcome: Outcome, peer: &str) -> Report {
             "cpu_us_per_op",
             outcome.cpu.as_secs_f64() * 1e6 / n.max(1) as f64,
         )
+        .with(
+            "bytes_per_timer",
+            round(outcome.footprint.bytes_per(n as u64), 1),
+        )
 }
 
 /// A queued timer: its index and its requested deadline in microseconds after the run's start.
@@ -131,6 +139,7 @@ pub(crate) fn tokio(args: &Args) -> Report {
         .enable_time()
         .build()
         .expect("tokio runtime");
+    let footprint = measure::Footprint::start();
     let outcome = rt.block_on(async {
         let cpu0 = measure::thread_cpu();
         let t0 = Instant::now();
@@ -167,6 +176,7 @@ pub(crate) fn tokio(args: &Args) -> Report {
             cancelled,
             elapsed: t0.elapsed(),
             cpu: measure::thread_cpu() - cpu0,
+            footprint,
         }
     });
     report(&plan, outcome, "tokio-util DelayQueue, current_thread")
@@ -192,6 +202,7 @@ pub(crate) fn fate(args: &Args) -> Report {
         .handle_signals(false)
         .build()
         .expect("fate reactor");
+    let footprint = measure::Footprint::start();
     let cpu0 = measure::thread_cpu();
     let t0 = Instant::now();
     let shared = Rc::new(Shared {
@@ -229,6 +240,7 @@ pub(crate) fn fate(args: &Args) -> Report {
         cancelled,
         elapsed: t0.elapsed(),
         cpu: measure::thread_cpu() - cpu0,
+        footprint,
     };
     report(&plan, outcome, "fate Timeline::call_at + run_until_idle")
 }
