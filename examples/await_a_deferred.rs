@@ -33,7 +33,7 @@ impl Error for DivideByZero {}
 fn slow_multiply(x: i64, y: i64, delay: Duration) -> Deferred<i64> {
     let (d, fire) = Deferred::pending();
     let _timer = fate::call_later(delay, move || {
-        fire.callback(x * y).ok();
+        fire.callback(x * y);
     });
     d
 }
@@ -42,11 +42,10 @@ fn slow_multiply(x: i64, y: i64, delay: Duration) -> Deferred<i64> {
 fn slow_divide(x: i64, y: i64, delay: Duration) -> Deferred<i64> {
     let (d, fire) = Deferred::pending();
     let _timer = fate::call_later(delay, move || {
-        let fired = match x.checked_div(y) {
+        match x.checked_div(y) {
             Some(q) => fire.callback(q),
             None => fire.errback(DivideByZero),
-        };
-        fired.ok();
+        }
     });
     d
 }
@@ -91,7 +90,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             .add_callback(|total: i64| say(&format!("a callback receives the total: {total}")))
             .add_errback(|failure: Failure| say(&format!("an errback receives: {failure}")))
             .add_both(|_: Result<(), Failure>| {
-                fate::reactor().stop().ok();
+                fate::reactor().stop();
             });
     })?;
     Ok(())

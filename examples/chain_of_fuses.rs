@@ -42,7 +42,7 @@ impl ChainedFuse {
             self.index,
             self.length.as_secs_f64()
         ));
-        let _ = fate::call_later(self.length, move || {
+        fate::call_later(self.length, move || {
             say(&format!("{} fuse {} burnt out", self.chain, self.index));
             match self.next {
                 Some(next) => next.light(),

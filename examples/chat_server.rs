@@ -75,12 +75,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 name: None,
             })
         });
-        let _ = endpoint
+        endpoint
             .listen(factory)
             .add_callback(|port| println!("chat on {}; Ctrl-C stops", port.host()))
             .add_errback(|failure| {
                 eprintln!("cannot listen: {failure}");
-                fate::reactor().stop().unwrap();
+                fate::reactor().stop();
             });
     })?;
     Ok(())

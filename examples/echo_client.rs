@@ -34,7 +34,7 @@ impl Protocol for Client {
 
     fn connection_lost(&mut self, reason: CloseReason) {
         println!("-- {reason}");
-        fate::reactor().stop().unwrap();
+        fate::reactor().stop();
     }
 }
 
@@ -56,12 +56,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             received: Vec::new(),
             transport: None,
         };
-        let _ = endpoint
+        endpoint
             .connect(net::for_protocol(make))
             .add_callback(|t| println!("-- connected to {}", t.peer()))
             .add_errback(|failure| {
                 eprintln!("-- {failure}");
-                fate::reactor().stop().unwrap();
+                fate::reactor().stop();
             });
     })?;
     Ok(())

@@ -32,12 +32,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let description = std::env::args().nth(1).unwrap_or_else(|| "tcp:8000".into());
     let endpoint = net::server_from_str(&description)?;
     fate::run(move || {
-        let _ = endpoint
+        endpoint
             .listen(net::for_protocol(Echo::default))
             .add_callback(|port| println!("listening on {}; Ctrl-C stops", port.host()))
             .add_errback(|failure| {
                 eprintln!("cannot listen: {failure}");
-                fate::reactor().stop().unwrap();
+                fate::reactor().stop();
             });
     })?;
     Ok(())

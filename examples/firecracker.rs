@@ -94,7 +94,7 @@ impl MadHatter {
         say(&format!(
             "the MadHatter grins and walks up to {victim} with the lit firecracker"
         ));
-        let _ = fate::call_later(hold, move || {
+        fate::call_later(hold, move || {
             cracker.hand_to(victim);
             say(&format!("{victim} stares at the hissing fuse"));
         });

@@ -20,7 +20,7 @@ fn tick(pending: Rc<Cell<usize>>, n: u32) {
         "[{:5.2} s] tick {n}: the loop is free",
         fate::reactor().seconds()
     );
-    let _ = fate::call_later(Duration::from_millis(100), move || tick(pending, n + 1));
+    fate::call_later(Duration::from_millis(100), move || tick(pending, n + 1));
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -40,14 +40,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for url in urls {
             let left = pending.clone();
             let page: Deferred<_> = fate::http::client::get_page(&url);
-            let _ = page.add_both(move |r: Result<fate::http::Bytes, Failure>| {
+            page.add_both(move |r: Result<fate::http::Bytes, Failure>| {
                 match r {
                     Ok(body) => println!("{url}: {} bytes", body.len()),
                     Err(failure) => eprintln!("{url}: {failure}"),
                 }
                 left.set(left.get() - 1);
                 if left.get() == 0 {
-                    fate::reactor().stop().unwrap();
+                    fate::reactor().stop();
                 }
             });
         }

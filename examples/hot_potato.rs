@@ -50,7 +50,7 @@ impl Game {
             let delay = g.rng.random_range(1.0..3.0) * g.scale;
             let next = if g.rng.random_bool(0.7) { 0 } else { 3 - to };
             let game = game.clone();
-            let _ = fate::call_later(Duration::from_secs_f64(delay), move || {
+            fate::call_later(Duration::from_secs_f64(delay), move || {
                 if game.borrow().holder[id] == Some(to) {
                     Game::pass(&game, id, to, next);
                 }
@@ -124,7 +124,7 @@ impl Protocol for Keyboard {
     }
 
     fn connection_lost(&mut self, _: fate::net::CloseReason) {
-        fate::reactor().stop().unwrap();
+        fate::reactor().stop();
     }
 }
 
@@ -160,7 +160,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ));
         for (id, fuse) in fuses.into_iter().enumerate() {
             let g = game.clone();
-            let _ = fate::call_later(Duration::from_secs_f64(fuse), move || Game::explode(&g, id));
+            fate::call_later(Duration::from_secs_f64(fuse), move || Game::explode(&g, id));
         }
         *slot.borrow_mut() = Some(game);
     })?;

@@ -59,10 +59,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         let stopper = dormouse.clone();
         let _wake = fate::call_later(secs(3.2), move || {
             say("the Hatter pours tea on the Dormouse: stop the loop");
-            stopper.stop().ok();
+            stopper.stop();
         });
         let _finished = done.add_both(move |result: Result<LoopingCall, Failure>| {
-            fate::reactor().stop().ok();
+            fate::reactor().stop();
             match result {
                 Ok(lc) => say(&format!(
                     "the loop's Deferred fired: {} snores, running = {}; stopping the reactor",

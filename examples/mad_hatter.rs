@@ -54,12 +54,11 @@ impl Fortune {
 fn light_fuse(length: Duration, dud: bool) -> Deferred<()> {
     let (burnt_out, fire) = Deferred::pending();
     let _fuse = fate::call_later(length, move || {
-        let fired = if dud {
-            fire.errback(Dud)
+        if dud {
+            fire.errback(Dud);
         } else {
-            fire.callback(())
-        };
-        fired.ok();
+            fire.callback(());
+        }
     });
     burnt_out
 }
@@ -101,7 +100,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 }
             })
             // Last and on its own, so that even a panic above still stops the reactor.
-            .add_both(|_: Result<(), Failure>| fate::reactor().stop().ok());
+            .add_both(|_: Result<(), Failure>| fate::reactor().stop());
         // Said once the story is wired up: if saying it fails, the reactor still stops.
         say("the MadHatter lights a firecracker, grinning");
     })?;

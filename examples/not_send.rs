@@ -50,7 +50,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let party = party.clone();
         async move {
             // Callbacks capture the same `Rc` as the tasks.
-            let _ = fate::call_later(Duration::from_millis(250), {
+            fate::call_later(Duration::from_millis(250), {
                 let party = party.clone();
                 move || party.sign("the Dormouse", "wakes up and yawns")
             });

@@ -32,14 +32,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             move || {
                 running.set(running.get() - 1);
                 if running.get() == 0 {
-                    fate::reactor().stop().unwrap();
+                    fate::reactor().stop();
                 }
             }
         };
 
         // Callback style: `ls -l /`, its listing and exit status.
         let d1 = done.clone();
-        let _ = process::get_process_output_and_value("ls", ["-l", "/"])
+        process::get_process_output_and_value("ls", ["-l", "/"])
             .add_callback(|output: process::Output| show("ls -l /", output))
             .add_both(move |r: Result<(), Failure>| {
                 d1();
@@ -60,7 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
         // A program that is not there: a typed error naming it, never a panic.
         let d3 = done;
-        let _ = process::get_process_output("no-such-program-here", ["--help"])
+        process::get_process_output("no-such-program-here", ["--help"])
             .add_callbacks(
                 |_: Vec<u8>| println!("== no-such-program-here ran?"),
                 |failure: Failure| match failure.downcast_ref::<OutputError>() {
@@ -68,13 +68,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     _ => println!("== unexpected: {failure}"),
                 },
             )
-            .add_callback(move |()| d3());
+            .add_both(move |_: Result<(), Failure>| d3());
 
         // Meanwhile the loop is free: a timer ticks until the children are done.
         fn tick(running: Rc<Cell<u32>>, n: u32) {
             if running.get() > 0 {
                 println!("(tick {n})");
-                let _ = fate::call_later(Duration::from_millis(2), move || tick(running, n + 1));
+                fate::call_later(Duration::from_millis(2), move || tick(running, n + 1));
             }
         }
         tick(running, 1);

@@ -18,7 +18,7 @@ fn slow_multiply(x: i64, y: i64, delay: Duration) -> Deferred<i64> {
     let (d, fire) = Deferred::pending();
     let _timer = fate::call_later(delay, move || {
         // The Deferred has no other producer, so this cannot be `AlreadyCalled`.
-        fire.callback(x * y).ok();
+        fire.callback(x * y);
     });
     d
 }
@@ -51,7 +51,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             })
             // Whatever happened above — even a panic, which becomes a failure — stop.
             .add_both(|_: Result<i64, Failure>| {
-                fate::reactor().stop().ok();
+                fate::reactor().stop();
                 say("stopping the reactor");
             });
     })?;

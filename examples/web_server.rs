@@ -31,8 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "deferred",
                 from_fn(|_: Request| {
                     let (d, fire) = Deferred::<Response>::pending();
-                    let _ = fate::call_later(Duration::from_millis(300), move || {
-                        let _ = fire.callback(Response::new("fired by call_later\n".into()));
+                    fate::call_later(Duration::from_millis(300), move || {
+                        fire.callback(Response::new("fired by call_later\n".into()));
                     });
                     d
                 }),

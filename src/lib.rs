@@ -51,7 +51,7 @@
 //! use std::time::Duration;
 //!
 //! fn light(fuse: u32, of: u32) {
-//!     let _ = fate::call_later(Duration::from_millis(5), move || {
+//!     fate::call_later(Duration::from_millis(5), move || {
 //!         if fuse < of {
 //!             light(fuse + 1, of);
 //!         } else {
@@ -79,9 +79,9 @@
 //! use std::time::Duration;
 //!
 //! fate::run(|| {
-//!     let _ = fate::call_later(Duration::from_millis(10), || {
+//!     fate::call_later(Duration::from_millis(10), || {
 //!         println!("done");
-//!         fate::reactor().stop().unwrap();
+//!         fate::reactor().stop();
 //!     });
 //! })
 //! .unwrap();
@@ -103,17 +103,16 @@
 //!
 //! fn slow_multiply(x: i64, y: i64) -> Deferred<i64> {
 //!     let (d, fire) = Deferred::pending();
-//!     let _ = fate::call_later(Duration::from_millis(30), move || {
-//!         fire.callback(x * y).ok();
+//!     fate::call_later(Duration::from_millis(30), move || {
+//!         fire.callback(x * y);
 //!     });
 //!     d
 //! }
 //!
 //! fate::run(|| {
-//!     let _ = slow_multiply(3, 4).add_callback(|product| {
-//!         println!("{product}"); // 12
-//!         fate::reactor().stop().ok();
-//!     });
+//!     slow_multiply(3, 4)
+//!         .add_callback(|product| println!("{product}")) // 12
+//!         .add_both(|_| fate::reactor().stop()); // success or failure, the story ends
 //! })
 //! .unwrap();
 //! ```
@@ -133,7 +132,7 @@
 //!         println!("the fuse fizzled: {failure}");
 //!         0
 //!     });
-//! fire.callback(3).unwrap();
+//! fire.callback(3);
 //! assert_eq!(d.try_result().ok().and_then(Result::ok), Some(0));
 //! ```
 //!
@@ -156,8 +155,8 @@
 //!
 //! fn slow_multiply(x: i64, y: i64) -> Deferred<i64> {
 //!     let (d, fire) = Deferred::pending();
-//!     let _ = fate::call_later(Duration::from_millis(5), move || {
-//!         fire.callback(x * y).ok();
+//!     fate::call_later(Duration::from_millis(5), move || {
+//!         fire.callback(x * y);
 //!     });
 //!     d
 //! }

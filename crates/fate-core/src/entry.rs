@@ -31,7 +31,7 @@ use crate::time::{DelayedCall, Sleep, Timeout};
 /// fate::run(|| {
 ///     fate::call_later(Duration::from_millis(10), || {
 ///         println!("the fuse burnt out");
-///         fate::reactor().stop().unwrap();
+///         fate::reactor().stop();
 ///     });
 /// })
 /// .unwrap();
@@ -61,7 +61,7 @@ fn start_main(
             policy.report("main function", &*payload);
             seen.set(Some(reactor::panic_message(&*payload)));
             if let Some(reactor) = reactor::try_current() {
-                let _ = reactor.stop();
+                reactor.stop();
             }
         }
     });
@@ -196,7 +196,7 @@ where
 /// fn main() -> std::process::ExitCode {
 ///     fate::react(|reactor| {
 ///         let (d, fire) = fate::Deferred::<i64>::pending();
-///         let _ = reactor.call_later(Duration::from_secs(3), move || drop(fire.callback(12)));
+///         let _ = reactor.call_later(Duration::from_secs(3), move || fire.callback(12));
 ///         d.add_callback(|product| println!("{product}"))
 ///     })
 /// }
@@ -224,13 +224,16 @@ pub fn react<T: 'static>(
             let code = match result {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(failure) => {
-                    eprintln!("fate: main failed: {failure}");
+                    eprintln!(
+                        "fate: main failed: {failure}\n  the failure arose at {}",
+                        failure.location()
+                    );
                     ExitCode::FAILURE
                 }
             };
             *out.borrow_mut() = Some(code);
             if let Some(reactor) = reactor::try_current() {
-                let _ = reactor.stop();
+                reactor.stop();
             }
         });
     });

@@ -100,7 +100,7 @@ fn the_same_code_runs_on_the_real_reactor() {
     let l = log.clone();
     fn watch(l: Log) {
         if l.borrow().len() == 3 {
-            let _ = fate_core::reactor::current().stop();
+            fate_core::reactor::current().stop();
         } else {
             let _ = fate_core::call_later(std::time::Duration::from_millis(1), move || watch(l));
         }

@@ -44,7 +44,7 @@ impl Protocol for Echo {
         HalfClose::KeepOpen
     }
     fn connection_lost(&mut self, _: CloseReason) {
-        fate_core::reactor::current().stop().unwrap();
+        fate_core::reactor::current().stop();
     }
 }
 

@@ -61,14 +61,15 @@ fn stop_runs_three_phases_in_order_and_before_can_delay() {
             l.borrow_mut().push("before waited");
         })
     });
-    reactor.call_when_running(|| reactor::current().stop().unwrap());
+    reactor.call_when_running(|| reactor::current().stop());
     reactor.run().unwrap();
     assert_eq!(
         *log.borrow(),
         ["before", "before waited", "during", "after"]
     );
     assert!(matches!(reactor.run(), Err(ReactorError::NotRestartable)));
-    assert!(matches!(reactor.stop(), Err(ReactorError::NotRunning)));
+    assert!(matches!(reactor.try_stop(), Err(ReactorError::NotRunning)));
+    reactor.stop(); // harmless
 }
 
 #[test]
@@ -80,26 +81,33 @@ fn removed_trigger_does_not_run() {
         reactor.add_system_event_trigger(Phase::During, SystemEvent::Shutdown, move || r.set(true));
     reactor.remove_system_event_trigger(id).unwrap();
     assert!(reactor.remove_system_event_trigger(id).is_err());
-    reactor.call_when_running(|| reactor::current().stop().unwrap());
+    reactor.call_when_running(|| reactor::current().stop());
     reactor.run().unwrap();
     assert!(!ran.get());
 }
 
 #[test]
-fn stop_twice_is_an_error() {
+fn stop_twice_is_harmless_and_try_stop_tells() {
     let reactor = quiet_reactor();
     let second = Rc::new(RefCell::new(None));
     let s = second.clone();
+    let shutdowns = Rc::new(Cell::new(0));
+    let n = shutdowns.clone();
+    reactor.add_system_event_trigger(Phase::During, SystemEvent::Shutdown, move || {
+        n.set(n.get() + 1)
+    });
     reactor.call_when_running(move || {
         let r = reactor::current();
-        r.stop().unwrap();
-        *s.borrow_mut() = Some(r.stop());
+        r.stop();
+        r.stop();
+        *s.borrow_mut() = Some(r.try_stop());
     });
     reactor.run().unwrap();
     assert!(matches!(
         *second.borrow(),
         Some(Err(ReactorError::NotRunning))
     ));
+    assert_eq!(shutdowns.get(), 1);
 }
 
 #[test]
@@ -160,7 +168,7 @@ fn call_from_thread_wakes_a_sleeping_loop() {
             remote.call_from_thread(move || {
                 RAN.with(|r| r.borrow_mut().push(i));
                 if i == 100 {
-                    reactor::current().stop().unwrap();
+                    reactor::current().stop();
                 }
             });
         }
@@ -263,7 +271,7 @@ fn a_before_shutdown_deferred_delays_shutdown() {
         let l = l.clone();
         let _ = reactor::current().call_later(Duration::from_millis(2), move || {
             l.borrow_mut().push("listeners closed");
-            fire.callback(()).unwrap();
+            fire.try_callback(()).unwrap();
         });
         d
     });
@@ -271,7 +279,7 @@ fn a_before_shutdown_deferred_delays_shutdown() {
     reactor.add_system_event_trigger(Phase::After, SystemEvent::Shutdown, move || {
         l.borrow_mut().push("after")
     });
-    reactor.call_when_running(|| reactor::current().stop().unwrap());
+    reactor.call_when_running(|| reactor::current().stop());
     reactor.run().unwrap();
     assert_eq!(*log.borrow(), ["listeners closed", "after"]);
 }
@@ -282,7 +290,7 @@ fn react_maps_main_deferred_to_exit_status() {
     let ok = fate_core::react(|r| {
         let (d, fire) = fate_core::deferred::Deferred::<i64>::pending();
         let _ = r.call_later(Duration::from_millis(1), move || {
-            fire.callback(3 * 4).unwrap()
+            fire.try_callback(3 * 4).unwrap()
         });
         d
     });

@@ -558,7 +558,7 @@ fn timeout_prefers_a_ready_output_and_elapses_otherwise() {
     let (d, fire) = fate_deferred::Deferred::<u8>::pending();
     let mut limited = Box::pin(clock.timeout(secs(1.0), d));
     assert!(limited.as_mut().poll(&mut cx).is_pending());
-    fire.callback(7).unwrap();
+    fire.try_callback(7).unwrap();
     clock.advance(secs(1.0)); // both ready: the output wins
     assert!(matches!(
         limited.as_mut().poll(&mut cx),

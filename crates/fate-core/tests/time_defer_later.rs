@@ -114,7 +114,7 @@ fn add_timeout_times_out_and_cancels_its_timer_on_success() {
     let (quick, fire_quick) = Deferred::<u8>::pending();
     let quick = outcome(add_timeout(quick, &clock, secs(10)));
     assert_eq!(clock.pending_calls().len(), 2);
-    fire_quick.callback(1).unwrap();
+    fire_quick.try_callback(1).unwrap();
     assert!(matches!(*quick.borrow(), Some(Ok(1))));
     assert_eq!(
         clock.pending_calls().len(),

@@ -79,7 +79,7 @@ fn lc01_basic_function() {
     assert_eq!(calls.borrow().len(), 3);
     assert!(calls.borrow().iter().all(|c| *c == ("a", "b", None, "d")));
     assert!(done.borrow().is_none());
-    lc.stop().unwrap();
+    lc.stop();
     assert!(fired_ok(&done));
     assert!(clock.pending_calls().is_empty());
 }
@@ -92,7 +92,7 @@ fn lc02_delayed_start() {
     let done = watch(lc.start(secs(0.1), false).unwrap());
     clock.pump(&[secs(0.05), secs(0.1), secs(0.1)]);
     assert_eq!(*times.borrow(), [150, 250]);
-    lc.stop().unwrap();
+    lc.stop();
     assert!(fired_ok(&done));
     assert!(clock.pending_calls().is_empty());
 }
@@ -116,7 +116,7 @@ fn lc04_stop_at_once_and_before_delayed_start() {
             move || ran.set(true)
         });
         let done = watch(lc.start(secs(interval), false).unwrap());
-        lc.stop().unwrap();
+        lc.stop();
         assert!(!ran.get());
         assert!(clock.pending_calls().is_empty());
         assert!(fired_ok(&done));
@@ -252,7 +252,7 @@ fn lc11_with_count_interval_zero() {
         move |lc, n| {
             counts.borrow_mut().push(n);
             if counts.borrow().len() > 4 {
-                lc.stop().unwrap();
+                lc.stop();
             }
         }
     });
@@ -294,7 +294,7 @@ fn lc12_with_count_interval_zero_delay() {
                 return pending.borrow_mut().take().unwrap();
             }
             if len > 4 {
-                lc.stop().unwrap();
+                lc.stop();
             }
             fate_deferred::succeed(())
         }
@@ -304,7 +304,7 @@ fn lc12_with_count_interval_zero_delay() {
     assert_eq!(*counts.borrow(), [1, 1]);
     clock.pump(&[secs(1.0); 2]);
     assert_eq!(*counts.borrow(), [1, 1]);
-    fire.callback(()).unwrap();
+    fire.try_callback(()).unwrap();
     clock.pump(&[Duration::ZERO; 4]);
     assert_eq!(*counts.borrow(), [1, 1, 1, 1, 1]);
     assert!(clock.pending_calls().is_empty());
@@ -330,14 +330,14 @@ fn lc12b_with_count_interval_zero_delay_then_nonzero_interval() {
     clock.advance(secs(10.0));
     assert_eq!(*counts.borrow(), [1, 1]);
     lc.set_interval(secs(2.0));
-    fire.callback(()).unwrap();
+    fire.try_callback(()).unwrap();
     clock.advance(secs(7.0));
     assert_eq!(*counts.borrow(), [1, 1, 3]);
     clock.advance(secs(2.0));
     assert_eq!(*counts.borrow(), [1, 1, 3, 1]);
     clock.advance(secs(4.0));
     assert_eq!(*counts.borrow(), [1, 1, 3, 1, 2]);
-    lc.stop().unwrap();
+    lc.stop();
 }
 
 #[test]
@@ -356,7 +356,7 @@ fn lc13_failure_fails_the_completion() {
 fn lc13b_fail_after_stopping_itself() {
     let clock = Clock::new();
     let lc = self_aware(&clock, |lc, _| -> Result<(), Failure> {
-        lc.stop().unwrap();
+        lc.stop();
         Err(Failure::new(TestError("bar")))
     });
     let done = watch(lc.start(secs(0.1), false).unwrap());
@@ -383,7 +383,7 @@ fn lc14_every_iteration_with_zero_interval() {
         move |lc, _| {
             ran.set(ran.get() + 1);
             if ran.get() > 5 {
-                lc.stop().unwrap();
+                lc.stop();
             }
         }
     });
@@ -403,8 +403,8 @@ fn lc15_wait_for_the_functions_deferred() {
             calls.set(calls.get() + 1);
             let (d, fire) = Deferred::<()>::pending();
             let lc = lc.clone();
-            let d = d.add_callback(move |()| lc.stop().unwrap());
-            let _ = clock.call_later(secs(1.0), move || fire.callback(()).unwrap());
+            let d = d.add_callback(move |()| lc.stop());
+            let _ = clock.call_later(secs(1.0), move || fire.try_callback(()).unwrap());
             d
         }
     });
@@ -426,7 +426,7 @@ fn lc16_failure_propagation_from_the_functions_deferred() {
         let clock = clock.clone();
         move || -> Deferred<()> {
             let (d, fire) = Deferred::<()>::pending();
-            let _ = clock.call_later(secs(0.3), move || fire.errback(TestError("late")).unwrap());
+            let _ = clock.call_later(secs(0.3), move || fire.try_errback(TestError("late")).unwrap());
             d
         }
     });
@@ -457,7 +457,7 @@ fn lc17_deferred_with_count() {
     assert!(counts.borrow().is_empty());
     clock.pump(&[secs(0.2), secs(0.4)]);
     assert_eq!(*counts.borrow(), [1]);
-    fire.callback(()).unwrap();
+    fire.try_callback(()).unwrap();
     clock.pump(&[secs(0.2)]);
     assert_eq!(*counts.borrow(), [1, 3]);
 }
@@ -475,10 +475,10 @@ fn lc18_stop_while_waiting_fires_when_the_deferred_does() {
         }
     });
     let done = watch(lc.start(secs(1.0), true).unwrap());
-    lc.stop().unwrap();
+    lc.stop();
     assert!(done.borrow().is_none(), "waits for the pending call");
     assert!(!lc.running());
-    fire_slot.borrow_mut().take().unwrap().callback(()).unwrap();
+    fire_slot.borrow_mut().take().unwrap().try_callback(()).unwrap();
     assert!(fired_ok(&done));
     assert!(clock.pending_calls().is_empty());
 }
@@ -487,18 +487,18 @@ fn lc18_stop_while_waiting_fires_when_the_deferred_does() {
 fn lc19_start_while_running_and_stop_while_stopped() {
     let clock = Clock::new();
     let lc = LoopingCall::new(&clock, || ());
-    assert_eq!(lc.stop().unwrap_err(), LoopingCallError::NotRunning);
+    assert_eq!(lc.try_stop().unwrap_err(), LoopingCallError::NotRunning);
     assert_eq!(lc.reset().unwrap_err(), LoopingCallError::NotRunning);
     let _done = lc.start(secs(1.0), true).unwrap();
     assert_eq!(
         lc.start(secs(1.0), true).unwrap_err(),
         LoopingCallError::AlreadyRunning
     );
-    lc.stop().unwrap();
-    assert_eq!(lc.stop().unwrap_err(), LoopingCallError::NotRunning);
+    lc.stop();
+    assert_eq!(lc.try_stop().unwrap_err(), LoopingCallError::NotRunning);
     // A stopped loop can start again.
     let again = watch(lc.start(secs(1.0), false).unwrap());
-    lc.stop().unwrap();
+    lc.stop();
     assert!(fired_ok(&again));
 }
 

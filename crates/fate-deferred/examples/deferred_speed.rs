@@ -21,7 +21,7 @@ fn main() {
                 .add_callback(|x| x + 1)
                 .add_callback(|x| x * 2)
                 .add_callback(|x| x - 3);
-            fire.callback(i as i64).ok();
+            fire.try_callback(i as i64).ok();
             if let Ok(Ok(v)) = d.try_result() {
                 sum = sum.wrapping_add(v);
             }

@@ -38,6 +38,7 @@ use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::rc::{Rc, Weak};
 
+use crate::debug::{self, DebugSites};
 use crate::release::{release, Garbage};
 use crate::stages::Stages;
 use crate::{unhandled, Failure};
@@ -131,7 +132,7 @@ impl State {
             failure: ManuallyDrop::new(Cell::new(None)),
             boxed: ManuallyDrop::new(Cell::new(None)),
             stages: ManuallyDrop::new(Stages::new()),
-            rare: ManuallyDrop::new(Cell::new(None)),
+            rare: ManuallyDrop::new(Cell::new(Rare::new_if_debugging())),
             created,
             first_fired: Cell::new(None),
         }
@@ -208,6 +209,25 @@ impl State {
         has
     }
 
+    /// What debugging recorded about this Deferred (`None` unless it was created while
+    /// debugging was on).
+    pub(crate) fn debug_sites(&self) -> Option<Rc<DebugSites>> {
+        if !self.has_rare() {
+            return None;
+        }
+        self.with_rare(|r| r.debug.clone())
+    }
+
+    /// Records the first firing site when debugging recorded the creation site.
+    #[inline]
+    pub(crate) fn record_first_fire(&self) {
+        if debug::debugging() {
+            if let Some(sites) = self.debug_sites() {
+                sites.fired();
+            }
+        }
+    }
+
     /// Fires an unfired chain with a failure (cancellation, abandonment); the caller checked
     /// `fired`.
     pub(crate) fn fail_head(&self, failure: Failure) {
@@ -241,6 +261,22 @@ struct Rare {
     waiter: Option<Weak<Chain>>,
     /// Run by the first `cancel()` on an unfired chain; dropped at fire (X7).
     canceller: Option<Box<dyn FnOnce()>>,
+    /// Creation and first-fire backtraces, recorded only with debugging on.
+    debug: Option<Rc<DebugSites>>,
+}
+
+impl Rare {
+    /// With debugging on, the links a new chain starts with: its creation backtrace.
+    #[inline]
+    fn new_if_debugging() -> Option<Box<Rare>> {
+        if !debug::debugging() {
+            return None;
+        }
+        Some(Box::new(Rare {
+            debug: Some(Rc::new(DebugSites::capture())),
+            ..Rare::default()
+        }))
+    }
 }
 
 /// The `ManuallyDrop` fields are emptied here — whatever they still hold is moved out and
@@ -251,7 +287,8 @@ impl Drop for State {
     #[inline]
     fn drop(&mut self) {
         if let Some(failure) = self.failure.take() {
-            unhandled::report(self.created, failure);
+            let sites = self.rare.get_mut().as_ref().and_then(|r| r.debug.clone());
+            unhandled::report(self.created, failure, sites.as_deref());
         }
         if let Some(boxed) = self.boxed.take() {
             drop(boxed);

@@ -15,12 +15,12 @@ use crate::{Deferred, Failure, IntoOutcome, Outcome};
 #[track_caller]
 pub fn succeed<T: 'static>(value: T) -> Deferred<T> {
     let (d, fire) = Deferred::pending();
-    fire.callback(value).ok();
+    fire.callback(value);
     d
 }
 
 /// A Deferred already fired with `failure` (Twisted's `fail`). Accepts a [`Failure`] or any
-/// error type.
+/// error type; [`Failure::msg`] makes one from a message.
 ///
 /// # Examples
 /// ```
@@ -31,7 +31,7 @@ pub fn succeed<T: 'static>(value: T) -> Deferred<T> {
 pub fn fail<T: 'static>(failure: impl crate::IntoFailure) -> Deferred<T> {
     let failure = failure.into_failure();
     let (d, fire) = Deferred::pending();
-    fire.errback(failure).ok();
+    fire.errback(failure);
     d
 }
 

@@ -82,7 +82,7 @@ impl Control {
     /// let (d, fire) = fate::Deferred::<()>::pending();
     /// let ctl = d.control();
     /// assert!(!ctl.is_called());
-    /// fire.callback(()).unwrap();
+    /// fire.callback(());
     /// assert!(ctl.is_called());
     /// ```
     pub fn is_called(&self) -> bool {

@@ -35,8 +35,15 @@ use crate::{trampoline, Failure, Fire, IntoOutcome, Outcome};
 /// # Drop
 /// Dropping the handle does not cancel anything: queued callbacks still run when the producer
 /// fires. A [`Failure`] left at the end of a chain that nobody can read any more is reported
-/// through the unhandled-failure hook ([`set_unhandled_hook`](crate::set_unhandled_hook)),
-/// naming where the Deferred was created and where the failure arose.
+/// (to stderr, or to the program's `tracing` subscriber) naming where the Deferred was
+/// created and where the failure arose; [`set_unhandled_hook`](crate::set_unhandled_hook)
+/// replaces that report.
+///
+/// So a chain that handles its failures may simply be dropped: `Deferred` itself is not
+/// `#[must_use]`, and neither are [`add_errback`](Deferred::add_errback),
+/// [`add_both`](Deferred::add_both) and [`add_callbacks`](Deferred::add_callbacks), which end
+/// a chain with its failures handled. [`add_callback`](Deferred::add_callback) is: a chain
+/// that ends with it leaves failures unhandled, so add an errback, await it, or return it.
 ///
 /// # Examples
 /// The article's `slowMultiply`; `call_later` stands in for the reactor (fate-core provides
@@ -53,7 +60,7 @@ use crate::{trampoline, Failure, Fire, IntoOutcome, Outcome};
 /// fn slow_multiply(x: i64, y: i64) -> Deferred<i64> {
 ///     let (d, fire) = Deferred::<i64>::pending();
 ///     call_later(Duration::from_secs(3), move || {
-///         fire.callback(x * y).ok();
+///         fire.callback(x * y);
 ///     });
 ///     d
 /// }
@@ -68,7 +75,6 @@ use crate::{trampoline, Failure, Fire, IntoOutcome, Outcome};
 /// fn assert_send<T: Send>(_: T) {}
 /// assert_send(fate::deferred::succeed(1));
 /// ```
-#[must_use = "a dropped Deferred's result is lost (a failure is reported as unhandled); add callbacks, await it, or cancel it"]
 pub struct Deferred<T> {
     /// The chain; its parked result, once final, is a `T` (see `chain`'s module docs).
     pub(crate) chain: Rc<Chain>,
@@ -102,7 +108,7 @@ impl<T: 'static> Deferred<T> {
     /// let (d, fire) = Deferred::<i64>::pending();
     /// let d = d.add_callback(|x| x + 1);
     /// assert!(!d.is_called());
-    /// fire.callback(41).unwrap();
+    /// fire.callback(41);
     /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(42));
     /// ```
     #[track_caller]
@@ -127,7 +133,7 @@ impl<T: 'static> Deferred<T> {
     /// ```
     /// use fate::Deferred;
     /// let (d, _fire) = Deferred::<&str>::with_canceller(|fire| {
-    ///     fire.callback("stopped early").ok();
+    ///     fire.callback("stopped early");
     /// });
     /// d.cancel();
     /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some("stopped early"));
@@ -186,8 +192,25 @@ impl<T: 'static> Deferred<T> {
     /// let d = fate::deferred::succeed(1).add_callback(|x: i64| x + 1).add_callback(|x| x * 10);
     /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(20));
     /// ```
+    ///
+    /// A chain that ends in `add_callback` and is dropped warns (`unused_must_use`): a failure
+    /// would reach its end unhandled. End it with [`add_errback`](Deferred::add_errback) (or
+    /// `add_both`) instead, which drops without a warning.
+    /// ```compile_fail
+    /// #![deny(unused_must_use)]
+    /// let (d, fire) = fate::Deferred::<i64>::pending();
+    /// d.add_callback(|x| println!("{x}")); // error: unused return value
+    /// fire.callback(1);
+    /// ```
+    /// ```
+    /// #![deny(unused_must_use)]
+    /// let (d, fire) = fate::Deferred::<i64>::pending();
+    /// d.add_callback(|x| println!("{x}")).add_errback(|f| eprintln!("{f}"));
+    /// fire.callback(1);
+    /// ```
     #[track_caller]
     #[inline]
+    #[must_use = "a chain that ends in add_callback leaves failures unhandled (they are reported when it is dropped): end it with add_errback or add_both, await it, or return it"]
     pub fn add_callback<U, R, M>(self, callback: impl FnOnce(T) -> R + 'static) -> Deferred<U>
     where
         U: 'static,
@@ -256,7 +279,7 @@ impl<T: 'static> Deferred<T> {
     /// ```
     #[track_caller]
     pub fn chain_deferred(self, other: Fire<T>) -> Deferred<()> {
-        self.append(move |r| match other.fire(r) {
+        self.append(move |r| match other.try_fire(r) {
             Ok(()) => Outcome::Value(()),
             Err(e) => Outcome::Failure(Failure::new(e)),
         })
@@ -289,7 +312,7 @@ impl<T: 'static> Deferred<T> {
     /// use fate::deferred::{Deferred, Cancelled};
     /// let (d, fire) = Deferred::<i64>::pending();
     /// d.cancel();
-    /// assert!(fire.callback(1).is_ok()); // swallowed: the producer did not know
+    /// assert!(fire.try_callback(1).is_ok()); // swallowed: the producer did not know
     /// let f = d.try_result().ok().and_then(|r| r.err()).unwrap();
     /// assert!(f.check::<Cancelled>());
     /// ```
@@ -351,7 +374,7 @@ impl<T: 'static> Deferred<T> {
     /// ```
     /// let (d, fire) = fate::Deferred::<()>::pending();
     /// assert!(!d.has_result());
-    /// fire.callback(()).unwrap();
+    /// fire.callback(());
     /// assert!(d.has_result());
     /// ```
     pub fn has_result(&self) -> bool {
@@ -385,7 +408,7 @@ impl<T: 'static> Deferred<T> {
     /// ```
     /// let (d, fire) = fate::Deferred::<i64>::pending();
     /// let d = d.try_result().unwrap_err(); // not yet
-    /// fire.callback(7).unwrap();
+    /// fire.callback(7);
     /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(7));
     /// ```
     #[inline]

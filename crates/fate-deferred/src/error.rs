@@ -38,8 +38,8 @@ impl Error for Cancelled {}
 /// ```
 /// use fate::Deferred;
 /// let (_d, fire) = Deferred::<i64>::pending();
-/// fire.clone().callback(1).unwrap();
-/// let err = fire.callback(2).unwrap_err();
+/// fire.clone().callback(1);
+/// let err = fire.try_callback(2).unwrap_err();
 /// assert!(err.to_string().starts_with("Deferred already called"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +55,8 @@ impl AlreadyCalled {
     /// ```
     /// # use fate::Deferred;
     /// let (_d, fire) = Deferred::<()>::pending();
-    /// fire.clone().callback(()).unwrap();
-    /// assert_eq!(fire.callback(()).unwrap_err().created().line(), line!() - 2);
+    /// fire.clone().callback(());
+    /// assert_eq!(fire.try_callback(()).unwrap_err().created().line(), line!() - 2);
     /// ```
     pub fn created(&self) -> &'static Location<'static> {
         self.created
@@ -68,8 +68,8 @@ impl AlreadyCalled {
     /// ```
     /// # use fate::Deferred;
     /// let (_d, fire) = Deferred::<()>::pending();
-    /// fire.clone().callback(()).unwrap();
-    /// assert_eq!(fire.callback(()).unwrap_err().first_fired().map(|l| l.line()), Some(line!() - 1));
+    /// fire.clone().callback(());
+    /// assert_eq!(fire.try_callback(()).unwrap_err().first_fired().map(|l| l.line()), Some(line!() - 1));
     /// ```
     pub fn first_fired(&self) -> Option<&'static Location<'static>> {
         self.first_fired
@@ -78,10 +78,10 @@ impl AlreadyCalled {
 
 impl fmt::Display for AlreadyCalled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Deferred already called (C: created at {}", self.created)?;
+        write!(f, "Deferred already called: created at {}", self.created)?;
         match self.first_fired {
-            Some(at) => write!(f, ", I: first fired at {at})"),
-            None => f.write_str(", I: fired by cancellation)"),
+            Some(at) => write!(f, ", first fired at {at}"),
+            None => f.write_str(", fired by cancellation"),
         }
     }
 }

@@ -1,46 +1,13 @@
 //! `Failure`: an error with its type identity, where it arose, and (when asked) a backtrace.
 
 use std::backtrace::{Backtrace, BacktraceStatus};
-use std::cell::Cell;
 use std::error::Error;
 use std::fmt;
 use std::marker::PhantomPinned;
 use std::panic::Location;
 use std::rc::Rc;
 
-thread_local! {
-    static DEBUGGING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Turns Deferred debugging on or off for this thread.
-///
-/// With debugging on, every [`Failure`] created on this thread captures a backtrace even when
-/// `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE` are unset (Twisted's `setDebugging(True)`). With it
-/// off (the default), a backtrace is captured only when those variables ask for one.
-///
-/// # Examples
-/// ```
-/// use fate::deferred::{debugging, set_debugging, Failure, Cancelled};
-///
-/// set_debugging(true);
-/// let f = Failure::new(Cancelled);
-/// assert!(debugging());
-/// assert_eq!(f.backtrace().status(), std::backtrace::BacktraceStatus::Captured);
-/// set_debugging(false);
-/// ```
-pub fn set_debugging(on: bool) {
-    DEBUGGING.with(|d| d.set(on));
-}
-
-/// Whether Deferred debugging is on for this thread (see [`set_debugging`]).
-///
-/// # Examples
-/// ```
-/// assert!(!fate::deferred::debugging());
-/// ```
-pub fn debugging() -> bool {
-    DEBUGGING.with(|d| d.get())
-}
+use crate::debug::debugging;
 
 /// An error travelling down a Deferred's errback path.
 ///
@@ -50,7 +17,7 @@ pub fn debugging() -> bool {
 /// - its **source chain**: [`source`](Failure::source), [`error`](Failure::error);
 /// - **where it was created**: [`location`](Failure::location) (`#[track_caller]`, so `?` and
 ///   [`Fire::errback`](crate::Fire::errback) record the caller's line);
-/// - a **backtrace** when debugging is on ([`set_debugging`]) or `RUST_BACKTRACE` asks for one.
+/// - a **backtrace** when debugging is on ([`set_debugging`](crate::set_debugging)) or `RUST_BACKTRACE` asks for one.
 ///
 /// Cloning is cheap (one `Rc` increment) and clones are the *same* failure
 /// ([`Failure::ptr_eq`]), as combinators such as `DeferredList` hand one failure to several
@@ -97,7 +64,7 @@ struct Inner {
     error: Box<dyn Error>,
     /// Where the failure was created (`#[track_caller]`).
     location: &'static Location<'static>,
-    /// Captured per [`set_debugging`] / `RUST_BACKTRACE`; `Disabled` otherwise (free).
+    /// Captured per `set_debugging` / `RUST_BACKTRACE`; `Disabled` otherwise (free).
     backtrace: Backtrace,
 }
 
@@ -250,7 +217,7 @@ impl Failure {
     }
 
     /// The backtrace captured at creation; its status is `Disabled` unless debugging is on
-    /// ([`set_debugging`]) or `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE` ask for backtraces.
+    /// ([`set_debugging`](crate::set_debugging)) or `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE` ask for backtraces.
     ///
     /// # Examples
     /// ```
@@ -309,15 +276,24 @@ impl From<Failure> for Box<dyn Error> {
 }
 
 /// Anything [`Fire::errback`](crate::Fire::errback) accepts: a [`Failure`] (passed through
-/// unchanged) or any error type (wrapped, recording the caller's location).
+/// unchanged), any error type, or a message — `&str`, `String`, `format!(..)` (both wrapped,
+/// recording the caller's location). [`fail`](crate::fail) takes the first two.
+///
+/// `M` is a marker ([`FromError`] or [`FromMessage`]) the compiler infers; you never write it.
 ///
 /// # Examples
 /// ```
 /// use fate::deferred::{Failure, IntoFailure, Cancelled};
 /// let f = Cancelled.into_failure();
 /// assert!(f.clone().into_failure().check::<Cancelled>());
+/// assert_eq!(format!("{} left", 3).into_failure().to_string(), "3 left");
 /// ```
-pub trait IntoFailure {
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot become a `Failure`",
+    label = "not an error type, a message or a `Failure`",
+    note = "a Failure is made from a `Failure`, any `std::error::Error + 'static`, a `&str` or a `String` (`format!(..)`)"
+)]
+pub trait IntoFailure<M = FromError> {
     /// Converts into a [`Failure`], recording the caller's location for a new one.
     ///
     /// # Examples
@@ -330,6 +306,28 @@ pub trait IntoFailure {
     fn into_failure(self) -> Failure;
 }
 
+/// Marks the [`IntoFailure`] impls for [`Failure`] and error types. Never named by users: the
+/// compiler infers it.
+///
+/// # Examples
+/// ```
+/// use fate::deferred::{Cancelled, FromError, IntoFailure};
+/// assert!(IntoFailure::<FromError>::into_failure(Cancelled).check::<Cancelled>());
+/// ```
+#[derive(Debug)]
+pub enum FromError {}
+
+/// Marks the [`IntoFailure`] impls for messages (`&str`, `String`). Never named by users: the
+/// compiler infers it.
+///
+/// # Examples
+/// ```
+/// use fate::deferred::{FromMessage, IntoFailure};
+/// assert_eq!(IntoFailure::<FromMessage>::into_failure("lost").to_string(), "lost");
+/// ```
+#[derive(Debug)]
+pub enum FromMessage {}
+
 impl IntoFailure for Failure {
     fn into_failure(self) -> Failure {
         self
@@ -340,6 +338,20 @@ impl<E: Error + 'static> IntoFailure for E {
     #[track_caller]
     fn into_failure(self) -> Failure {
         Failure::new(self)
+    }
+}
+
+impl IntoFailure<FromMessage> for String {
+    #[track_caller]
+    fn into_failure(self) -> Failure {
+        Failure::new(Message(self))
+    }
+}
+
+impl IntoFailure<FromMessage> for &str {
+    #[track_caller]
+    fn into_failure(self) -> Failure {
+        Failure::new(Message(self.to_owned()))
     }
 }
 

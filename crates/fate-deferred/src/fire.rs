@@ -7,7 +7,8 @@ use std::rc::Rc;
 use crate::chain::still_wanted;
 use crate::error::{Abandoned, AlreadyCalled};
 use crate::head::Head;
-use crate::{trampoline, Failure, IntoFailure};
+use crate::chain::State;
+use crate::{report, trampoline, Failure, IntoFailure};
 
 /// The firing end of a Deferred: whoever holds it supplies the result, once.
 ///
@@ -15,9 +16,10 @@ use crate::{trampoline, Failure, IntoFailure};
 /// the [`Deferred`](crate::Deferred) the consumer gets. The split keeps both ends typed: the
 /// producer can only fire a `T`; the consumer can only add callbacks.
 ///
-/// - Fires at most once: a second `callback`/`errback` (through a clone) returns
-///   [`AlreadyCalled`] and changes nothing — except that after a `cancel()` with no canceller,
-///   exactly one late fire is silently swallowed, as in Twisted.
+/// - Fires at most once: a second `callback`/`errback` (through a clone) changes nothing and
+///   is reported as [`AlreadyCalled`] (`try_callback`/`try_errback` return it instead) —
+///   except that after a `cancel()` with no canceller, exactly one late fire is silently
+///   swallowed, as in Twisted.
 /// - Firing runs the callbacks synchronously, before `callback` returns.
 ///
 /// # Drop
@@ -32,7 +34,7 @@ use crate::{trampoline, Failure, IntoFailure};
 ///
 /// let (d, fire) = Deferred::<i64>::pending();
 /// let d = d.add_callback(|x| x * 2);
-/// fire.callback(21).unwrap();
+/// fire.callback(21);
 /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(42));
 /// ```
 #[must_use = "dropping every Fire end of an unfired Deferred errbacks it with Abandoned"]
@@ -49,6 +51,66 @@ impl<T: 'static> Fire<T> {
 
     /// Fires the Deferred with `value`, running its callbacks now (Twisted's `callback`).
     ///
+    /// Fire and forget: a second fire (through another clone of this end, after a canceller
+    /// or a timeout fired it) changes nothing and is reported — like Twisted's
+    /// `AlreadyCalledError` — naming where the Deferred was created and first fired. Use
+    /// [`try_callback`](Fire::try_callback) to get that as an error instead.
+    ///
+    /// # Examples
+    /// ```
+    /// let (d, fire) = fate::Deferred::<&str>::pending();
+    /// fire.callback("hello");
+    /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some("hello"));
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn callback(self, value: T) {
+        if let Err(e) = self.head.fire(Ok(value), Location::caller()) {
+            report_already_called(&self.head.state, e);
+        }
+    }
+
+    /// Fires the Deferred with a failure, running its errbacks now (Twisted's `errback`).
+    /// Accepts a [`Failure`], any error type, or a message (`&str`, `String`, `format!(..)`),
+    /// recording this call's location for a new failure.
+    ///
+    /// A second fire is reported and changes nothing, as for [`callback`](Fire::callback);
+    /// [`try_errback`](Fire::try_errback) returns it as an error instead.
+    ///
+    /// # Examples
+    /// ```
+    /// let (d, fire) = fate::Deferred::<i64>::pending();
+    /// let host = "example.com";
+    /// fire.errback(format!("no route to {host}"));
+    /// let f = d.try_result().ok().and_then(|r| r.err()).unwrap();
+    /// assert_eq!(f.to_string(), "no route to example.com");
+    /// ```
+    #[track_caller]
+    pub fn errback<M>(self, failure: impl IntoFailure<M>) {
+        let failure = failure.into_failure();
+        if let Err(e) = self.head.fire(Err(failure), Location::caller()) {
+            report_already_called(&self.head.state, e);
+        }
+    }
+
+    /// Fires with `result`: `Ok` as [`callback`](Fire::callback), `Err` as
+    /// [`errback`](Fire::errback).
+    ///
+    /// # Examples
+    /// ```
+    /// let (d, fire) = fate::Deferred::<i64>::pending();
+    /// fire.fire(Ok(3));
+    /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(3));
+    /// ```
+    #[track_caller]
+    pub fn fire(self, result: Result<T, Failure>) {
+        if let Err(e) = self.head.fire(result, Location::caller()) {
+            report_already_called(&self.head.state, e);
+        }
+    }
+
+    /// Fires the Deferred with `value`, or tells that it already fired.
+    ///
     /// # Errors
     /// [`AlreadyCalled`] if the Deferred already fired (through another clone of this end, a
     /// canceller, or cancellation); the Deferred is unchanged.
@@ -56,48 +118,47 @@ impl<T: 'static> Fire<T> {
     /// # Examples
     /// ```
     /// let (d, fire) = fate::Deferred::<&str>::pending();
-    /// fire.callback("hello").unwrap();
-    /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some("hello"));
+    /// fire.clone().try_callback("first").unwrap();
+    /// assert!(fire.try_callback("second").is_err());
+    /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some("first"));
     /// ```
     #[track_caller]
     #[inline]
-    pub fn callback(self, value: T) -> Result<(), AlreadyCalled> {
+    pub fn try_callback(self, value: T) -> Result<(), AlreadyCalled> {
         self.head.fire(Ok(value), Location::caller())
     }
 
-    /// Fires the Deferred with a failure, running its errbacks now (Twisted's `errback`).
-    /// Accepts a [`Failure`] or any error type (wrapped, recording this call's location).
+    /// Fires the Deferred with a failure, or tells that it already fired.
     ///
     /// # Errors
-    /// [`AlreadyCalled`] as for [`callback`](Fire::callback).
+    /// [`AlreadyCalled`] as for [`try_callback`](Fire::try_callback).
     ///
     /// # Examples
     /// ```
     /// let (d, fire) = fate::Deferred::<i64>::pending();
-    /// fire.errback(std::io::Error::other("no route")).unwrap();
+    /// fire.try_errback(std::io::Error::other("no route")).unwrap();
     /// let f = d.try_result().ok().and_then(|r| r.err()).unwrap();
     /// assert!(f.check::<std::io::Error>());
     /// ```
     #[track_caller]
-    pub fn errback(self, failure: impl IntoFailure) -> Result<(), AlreadyCalled> {
+    pub fn try_errback<M>(self, failure: impl IntoFailure<M>) -> Result<(), AlreadyCalled> {
         let failure = failure.into_failure();
         self.head.fire(Err(failure), Location::caller())
     }
 
-    /// Fires with `result`: `Ok` as [`callback`](Fire::callback), `Err` as
-    /// [`errback`](Fire::errback).
+    /// Fires with `result`, or tells that the Deferred already fired.
     ///
     /// # Errors
-    /// [`AlreadyCalled`] as for [`callback`](Fire::callback).
+    /// [`AlreadyCalled`] as for [`try_callback`](Fire::try_callback).
     ///
     /// # Examples
     /// ```
     /// let (d, fire) = fate::Deferred::<i64>::pending();
-    /// fire.fire(Ok(3)).unwrap();
+    /// fire.try_fire(Ok(3)).unwrap();
     /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(3));
     /// ```
     #[track_caller]
-    pub fn fire(self, result: Result<T, Failure>) -> Result<(), AlreadyCalled> {
+    pub fn try_fire(self, result: Result<T, Failure>) -> Result<(), AlreadyCalled> {
         self.head.fire(result, Location::caller())
     }
 
@@ -154,5 +215,16 @@ impl<T: 'static> fmt::Debug for Fire<T> {
             .field("created", &format_args!("{}", self.head.state.created))
             .field("called", &self.is_called())
             .finish()
+    }
+}
+
+/// Reports a second fire of a fire-and-forget end (the `try_` forms return it instead).
+#[cold]
+#[track_caller]
+fn report_already_called(state: &State, error: AlreadyCalled) {
+    let again = Location::caller();
+    match state.debug_sites() {
+        Some(sites) => report::error(format_args!("{error}; fired again at {again}\n{sites}")),
+        None => report::error(format_args!("{error}; fired again at {again}")),
     }
 }

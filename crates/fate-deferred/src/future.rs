@@ -30,7 +30,7 @@ impl<T: 'static> IntoFuture for Deferred<T> {
     /// let mut fut = pin!(async move { d.await.map(|x| x + 1) });
     /// let mut cx = Context::from_waker(Waker::noop());
     /// assert!(fut.as_mut().poll(&mut cx).is_pending());
-    /// fire.callback(41).unwrap();
+    /// fire.callback(41);
     /// assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Ready(Ok(42))));
     /// ```
     #[track_caller]
@@ -113,7 +113,7 @@ impl<T> Drop for DeferredFuture<T> {
         self.sink.detached.set(true);
         if let Slot::Ready(Err(failure)) = self.sink.slot.take() {
             if !failure.check::<Cancelled>() {
-                unhandled::report(self.sink.created, failure);
+                unhandled::report(self.sink.created, failure, None);
             }
         }
         control::cancel(&self.chain, Location::caller());
@@ -145,7 +145,7 @@ impl<T> FutureSink<T> {
         if self.detached.get() {
             if let Err(failure) = input {
                 if !failure.check::<Cancelled>() {
-                    unhandled::report(self.created, failure);
+                    unhandled::report(self.created, failure, None);
                 }
             }
         } else {
@@ -170,7 +170,7 @@ impl<T: 'static> Stage for SinkStage<T> {
 impl<T> Drop for FutureSink<T> {
     fn drop(&mut self) {
         if let Slot::Ready(Err(failure)) = self.slot.take() {
-            unhandled::report(self.created, failure);
+            unhandled::report(self.created, failure, None);
         }
     }
 }

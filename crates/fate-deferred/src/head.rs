@@ -32,6 +32,7 @@ impl<T: 'static> Core<TypedSlot<T>> {
             return self.fired_again();
         }
         st.first_fired.set(Some(at));
+        st.record_first_fire();
         st.mark_fired();
         trampoline::run_fired(self.clone(), result);
         Ok(())

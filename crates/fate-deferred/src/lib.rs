@@ -25,7 +25,7 @@
 //! fn slow_multiply(x: i64, y: i64) -> Deferred<i64> {
 //!     let (d, fire) = Deferred::<i64>::pending();
 //!     call_later(Duration::from_secs(3), move || {
-//!         fire.callback(x * y).ok();
+//!         fire.callback(x * y);
 //!     });
 //!     d
 //! }
@@ -68,6 +68,14 @@
 //! assert_eq!(total.try_result().ok().and_then(|r| r.ok()), Some(200));
 //! ```
 //!
+//! # Unhandled failures and debugging
+//! A failure left at the end of a chain nobody can read any more is reported when the
+//! Deferred is dropped — "Unhandled error in Deferred", naming the source line that created
+//! the Deferred and the one where the failure arose. The report is a `tracing` error event
+//! when the program installed a subscriber, and goes to stderr otherwise; a second fire of a
+//! [`Fire`] end is reported the same way. [`set_debugging`] (Twisted's `setDebugging`) adds
+//! backtraces of where each Deferred was created and first fired.
+//!
 //! # Where we differ from Twisted, on purpose
 //! - Adding a callback consumes the handle and returns `Deferred<U>` for the new type, so a
 //!   result can never be seen with the wrong type; cases that rely on sharing one Deferred
@@ -87,9 +95,6 @@
 //!   with a callback that fires several [`Fire`] ends.
 //! - `DeferredFilesystemLock`, `asFuture(loop)`, contextvars: no file locks or asyncio here;
 //!   a task's locals are its own.
-//! - A per-Deferred "debug mode" with creation stacks: every Deferred records where it was
-//!   created and first fired (a `Location`, free), and [`set_debugging`] adds backtraces to
-//!   failures.
 //!
 //! # Cost
 //! One allocation per Deferred: the control block, with room for three queued handlers
@@ -105,6 +110,7 @@
 mod chain;
 mod constructors;
 mod control;
+mod debug;
 mod deferred;
 mod error;
 mod failure;
@@ -116,6 +122,7 @@ mod outcome;
 mod queue;
 mod race;
 mod release;
+mod report;
 mod semaphore;
 mod spawn;
 mod stage;
@@ -131,7 +138,8 @@ pub use error::{
     Abandoned, AlreadyCalled, Cancelled, ChainedToItself, FailureGroup, FirstError, NoExecutor,
     Panicked, QueueOverflow, QueueUnderflow, TimedOut, ZeroTokens,
 };
-pub use failure::{debugging, set_debugging, Failure, IntoFailure};
+pub use debug::{debugging, set_debugging};
+pub use failure::{Failure, FromError, FromMessage, IntoFailure};
 pub use fire::Fire;
 pub use future::DeferredFuture;
 pub use list::{gather_results, DeferredList, ListResult};

@@ -58,8 +58,8 @@ pub enum ListResult<T> {
 /// let (a, fire_a) = Deferred::<&str>::pending();
 /// let (b, fire_b) = Deferred::<&str>::pending();
 /// let list = DeferredList::new([a, b]).consume_errors().into_deferred();
-/// fire_b.errback(Failure::msg("b broke")).unwrap();
-/// fire_a.callback("a").unwrap();
+/// fire_b.errback(Failure::msg("b broke"));
+/// fire_a.callback("a");
 /// let Some(ListResult::All(results)) = list.try_result().ok().and_then(|r| r.ok()) else { panic!() };
 /// assert_eq!(results[0].as_ref().ok(), Some(&"a"));
 /// assert_eq!(results[1].as_ref().err().map(|f| f.to_string()).as_deref(), Some("b broke"));
@@ -240,7 +240,7 @@ impl<T: 'static> ListState<T> {
     fn fire_with(&self, result: Result<ListResult<T>, Failure>) {
         let fire = self.fire.borrow_mut().take();
         if let Some(fire) = fire {
-            fire.fire(result).ok();
+            fire.try_fire(result).ok();
         }
     }
 }

@@ -97,7 +97,7 @@ impl<T: 'static> DeferredQueue<T> {
             let waiter = self.inner.waiting.borrow_mut().pop_front();
             match waiter {
                 Some((_, fire)) if fire.is_observed() => {
-                    fire.callback(item).ok();
+                    fire.try_callback(item).ok();
                     return Ok(());
                 }
                 Some(_) => continue, // nobody would see the item

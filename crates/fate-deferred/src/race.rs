@@ -24,7 +24,7 @@ use crate::{Control, Deferred, Failure, Fire};
 /// let (fast, fire_fast) = Deferred::<&str>::pending();
 /// let slow_ctl = slow.control();
 /// let winner = race([slow, fast]);
-/// fire_fast.callback("fast").unwrap();
+/// fire_fast.callback("fast");
 /// assert_eq!(winner.try_result().ok().and_then(|r| r.ok()), Some((1, "fast")));
 /// assert!(slow_ctl.is_called()); // cancelled
 /// ```
@@ -44,10 +44,10 @@ pub fn race<T: 'static>(inputs: impl IntoIterator<Item = Deferred<T>>) -> Deferr
 /// let (b, fire_b) = Deferred::<i64>::pending();
 /// let a_ctl = a.control();
 /// let first = first_success([a, b]);
-/// fire_b.callback(2).unwrap();
+/// fire_b.callback(2);
 /// assert_eq!(first.try_result().ok().and_then(|r| r.ok()), Some((1, 2)));
 /// assert!(!a_ctl.is_called()); // still running
-/// fire_a.callback(1).unwrap();
+/// fire_a.callback(1);
 /// ```
 #[track_caller]
 pub fn first_success<T: 'static>(
@@ -97,7 +97,7 @@ impl<T: 'static> RaceState<T> {
             Ok(value) => {
                 let fire = self.fire.borrow_mut().take();
                 if let Some(fire) = fire {
-                    fire.callback((index, value)).ok();
+                    fire.try_callback((index, value)).ok();
                     if let Some(controls) = &self.controls {
                         cancel_all(controls, Some(index));
                     }
@@ -121,7 +121,7 @@ impl<T: 'static> RaceState<T> {
                 .into_iter()
                 .flatten()
                 .collect();
-            fire.errback(FailureGroup::new(failures)).ok();
+            fire.try_errback(FailureGroup::new(failures)).ok();
         }
     }
 }

@@ -189,7 +189,7 @@ impl SemState {
                 continue; // nobody would ever use (and so release) this permit
             }
             self.tokens.set(self.tokens.get() - 1);
-            fire.callback(Permit {
+            fire.try_callback(Permit {
                 sem: Some(self.clone()),
             })
             .ok();

@@ -97,9 +97,9 @@ impl<T: 'static> Deferred<T> {
     ///     Ok::<_, Failure>(price + tax)
     /// });
     /// run_tasks();
-    /// fire_price.callback(100).unwrap();
+    /// fire_price.callback(100);
     /// run_tasks();
-    /// fire_tax.callback(20).unwrap();
+    /// fire_tax.callback(20);
     /// run_tasks();
     /// assert_eq!(total.try_result().ok().and_then(|r| r.ok()), Some(120));
     /// ```
@@ -183,8 +183,8 @@ impl<F, T: 'static, M> Task<F, T, M> {
             return;
         };
         match output {
-            Outcome::Value(v) => drop(fire.callback(v)),
-            Outcome::Failure(f) => drop(fire.errback(f)),
+            Outcome::Value(v) => drop(fire.try_callback(v)),
+            Outcome::Failure(f) => drop(fire.try_errback(f)),
             Outcome::Chain(d) => drop(d.chain_deferred(fire)),
         }
     }

@@ -5,7 +5,8 @@ use std::cell::RefCell;
 use std::panic::Location;
 use std::rc::Rc;
 
-use crate::Failure;
+use crate::debug::DebugSites;
+use crate::{report, Failure};
 
 /// A failure that was dropped unconsumed, as the unhandled-failure hook sees it.
 ///
@@ -59,8 +60,12 @@ thread_local! {
     static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
 }
 
-/// Installs this thread's unhandled-failure hook, replacing the default (a `tracing::error!`
-/// event naming where the Deferred was created and where the failure arose).
+/// Installs this thread's unhandled-failure hook, replacing the default report.
+///
+/// The default report names the failure, where the Deferred was created and where the
+/// failure arose (Twisted's "Unhandled error in Deferred"). It is a `tracing` error event
+/// (target `fate::deferred`) when the program installed a `tracing` subscriber, and is
+/// written to stderr otherwise, so a forgotten errback is never silent.
 ///
 /// The hook runs from `Drop`, whenever the last reference to a node holding a failure goes
 /// away: the `Deferred` handle, or the chain it was attached to. A hook that panics makes the
@@ -87,8 +92,13 @@ pub fn reset_unhandled_hook() {
     HOOK.with(|h| *h.borrow_mut() = None);
 }
 
-/// Reports `failure`, held by a Deferred created at `created`, through the hook.
-pub(crate) fn report(created: &'static Location<'static>, failure: Failure) {
+/// Reports `failure`, held by a Deferred created at `created`, through the hook; `sites` are
+/// what debugging recorded about that Deferred.
+pub(crate) fn report(
+    created: &'static Location<'static>,
+    failure: Failure,
+    sites: Option<&DebugSites>,
+) {
     let unhandled = Unhandled {
         failure: &failure,
         created,
@@ -100,26 +110,27 @@ pub(crate) fn report(created: &'static Location<'static>, failure: Failure) {
     };
     match hook {
         Some(hook) => hook(&unhandled),
-        None => log(&unhandled),
+        None => log(&unhandled, sites),
     }
 }
 
-fn log(u: &Unhandled<'_>) {
-    let backtrace = u.failure.backtrace();
-    if backtrace.status() == BacktraceStatus::Captured {
-        tracing::error!(
-            created = %u.created,
-            failure_location = %u.failure.location(),
-            "Unhandled error in Deferred: {}\n{}",
-            u.failure,
-            backtrace
-        );
-    } else {
-        tracing::error!(
-            created = %u.created,
-            failure_location = %u.failure.location(),
-            "Unhandled error in Deferred: {}",
-            u.failure
-        );
+/// The default hook: Twisted's "Unhandled error in Deferred", with the origin.
+fn log(u: &Unhandled<'_>, sites: Option<&DebugSites>) {
+    let mut text = format!(
+        "Unhandled error in Deferred: {}\n  the Deferred was created at {}\n  the failure arose at {}",
+        u.failure,
+        u.created,
+        u.failure.location()
+    );
+    if u.failure.backtrace().status() == BacktraceStatus::Captured {
+        text.push_str(&format!("\nFailure backtrace:\n{}", u.failure.backtrace()));
     }
+    match sites {
+        Some(sites) => text.push_str(&format!("\n{sites}")),
+        None if !crate::debugging() => {
+            text.push_str("\n  (fate::deferred::set_debugging(true) records where Deferreds are created and fired)");
+        }
+        None => {}
+    }
+    report::error(format_args!("{text}"));
 }

@@ -25,7 +25,7 @@ fn b01_callback_without_args() {
             e.push(f.to_string());
             Err(f)
         });
-    fire.callback("hello").unwrap();
+    fire.try_callback("hello").unwrap();
     assert_eq!(log.get(), ["hello"]);
     assert_eq!(errbacks.len(), 0);
     assert_eq!(ok_of(d), "hello");
@@ -38,7 +38,7 @@ fn b02_callback_with_args() {
     let (d, fire) = Deferred::<&str>::pending();
     let (l, extra) = (log.clone(), "world");
     let _d = d.add_callback(move |s| l.push((s, extra)));
-    fire.callback("hello").unwrap();
+    fire.try_callback("hello").unwrap();
     assert_eq!(log.get(), [("hello", "world")]);
 }
 
@@ -53,7 +53,7 @@ fn b04_two_callbacks() {
             s
         })
         .add_callback(move |s| l2.push(("second", s)));
-    fire.callback("hello").unwrap();
+    fire.try_callback("hello").unwrap();
     assert_eq!(log.get(), [("first", "hello"), ("second", "hello")]);
 }
 
@@ -66,7 +66,7 @@ fn b05_add_callbacks_none_errback() {
     let d = d.add_callback(move |x| c.push(x)); // addCallbacks(rec, None): errback passes
     let failure = Failure::new(GenericError("oopsie"));
     let expected = failure.clone();
-    fire.errback(failure).unwrap();
+    fire.try_errback(failure).unwrap();
     let f2 = failures.clone();
     let d = d.add_errback(move |f| f2.push(f));
     assert!(calls.get().is_empty());
@@ -92,7 +92,7 @@ fn b07_immediate_success() {
 fn b08_succeed_matches_manual_success() {
     let a = succeed(5);
     let (b, fire) = Deferred::pending();
-    fire.callback(5).unwrap();
+    fire.try_callback(5).unwrap();
     assert_eq!(
         (a.is_called(), a.has_result()),
         (b.is_called(), b.has_result())
@@ -164,7 +164,7 @@ fn b14_reentrant_run_callbacks() {
     });
     let d = d.add_callback(move |()| l2.push(2));
     *tail.borrow_mut() = Some(d);
-    fire.callback(()).unwrap();
+    fire.try_callback(()).unwrap();
     assert_eq!(log.get(), [1, 2, 3]); // D8: appended, run by the same loop, no nesting
     let d = tail.borrow_mut().take().unwrap();
     ok_of(d);
@@ -183,7 +183,7 @@ fn b16_reentrant_run_callbacks_with_failure() {
         }
     });
     *tail.borrow_mut() = Some(d);
-    fire.callback(()).unwrap();
+    fire.try_callback(()).unwrap();
     let d = tail.borrow_mut().take().unwrap();
     let f = err_of(d);
     assert_eq!(
@@ -247,7 +247,7 @@ fn d6_pass_through_halves() {
 fn d7_adding_to_fired_deferred_runs_at_once() {
     let log = Log::new();
     let (d, fire) = Deferred::<i64>::pending();
-    fire.callback(1).unwrap();
+    fire.try_callback(1).unwrap();
     let l = log.clone();
     let d = d.add_callback(move |x| l.push(x));
     assert_eq!(log.get(), [1]); // before add_callback returned
@@ -279,7 +279,7 @@ fn d10_callback_returning_its_own_deferred_fails() {
         -1
     });
     *own.borrow_mut() = Some(d);
-    fire.callback(1).unwrap();
+    fire.try_callback(1).unwrap();
     assert_eq!(seen.get(), [true]); // an immediate error, not Twisted's deadlock (Q4)
 }
 
@@ -320,10 +320,10 @@ fn abandoned_runs_handlers_attached_to_a_dropped_deferred() {
 #[test]
 fn fire_with_result_and_errback_accept_errors_and_failures() {
     let (d, fire) = Deferred::<i64>::pending();
-    fire.fire(Err(Failure::msg("m"))).unwrap();
+    fire.try_fire(Err(Failure::msg("m"))).unwrap();
     assert_eq!(err_of(d).to_string(), "m");
     let (d, fire) = Deferred::<i64>::pending();
-    fire.errback(GenericError("g")).unwrap();
+    fire.try_errback(GenericError("g")).unwrap();
     let f = err_of(d);
     assert!(f.check::<GenericError>());
     assert_eq!(f.location().line(), line!() - 3); // the errback call, through IntoFailure

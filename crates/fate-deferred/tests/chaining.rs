@@ -20,9 +20,9 @@ fn h01_callback_returns_deferred() {
     let d1 = d1
         .add_callback(move |_| d2)
         .add_callback(move |x| l.push(x));
-    fire1.callback(1).unwrap();
+    fire1.try_callback(1).unwrap();
     assert!(log.get().is_empty());
-    fire2.callback(2).unwrap();
+    fire2.try_callback(2).unwrap();
     assert!(log.get().is_empty()); // d2 is paused
     d2_ctl.unpause();
     assert_eq!(log.get(), [2]);
@@ -36,10 +36,10 @@ fn h02_errback_returns_deferred() {
     let (d2, fire2) = Deferred::<&str>::pending();
     let l = log.clone();
     let d = d.add_errback(move |_f| d2).add_callback(move |s| l.push(s));
-    fire.errback(GenericError("ValueError")).unwrap();
+    fire.try_errback(GenericError("ValueError")).unwrap();
     let d = no_result(d);
     assert!(log.get().is_empty());
-    fire2.callback("result").unwrap();
+    fire2.try_callback("result").unwrap();
     assert_eq!(log.get(), ["result"]);
     ok_of(d);
 }
@@ -56,9 +56,9 @@ fn h04_paused_deferred_chained() {
     let first = first
         .add_callback(move |()| second)
         .add_callback(move |()| l2.push("first's callback"));
-    fire_first.callback(()).unwrap();
+    fire_first.try_callback(()).unwrap();
     first.pause();
-    fire_second.callback(()).unwrap();
+    fire_second.try_callback(()).unwrap();
     assert_eq!(log.get(), ["second's callback"]);
     first.unpause();
     assert_eq!(log.get(), ["second's callback", "first's callback"]);
@@ -84,7 +84,7 @@ fn h05_inner_callbacks_preserved() {
                 x.repeat(2)
             })
     });
-    fire_inner.callback("orange".into()).unwrap();
+    fire_inner.try_callback("orange".into()).unwrap();
     let (r, f) = (results.clone(), failures.clone());
     let outer = outer.add_callbacks(move |x| r.push(x), move |e| f.push(e.to_string()));
     ok_of(outer);
@@ -131,7 +131,7 @@ fn h07_h08(with_final: bool) {
         outer
     };
     assert_eq!(log.get(), ["cb outer", "firstCallback None"]);
-    fire_a.callback("withers").unwrap();
+    fire_a.try_callback("withers").unwrap();
     let mut expected = vec![
         "cb outer",
         "firstCallback None",
@@ -158,7 +158,7 @@ fn h10_asynchronous_implicit_chain() {
         .add_callback(move |()| first)
         .add_callback(move |x| s.push(x));
     assert!(first_log.get().is_empty() && second_log.get().is_empty());
-    fire_first.callback("R").unwrap();
+    fire_first.try_callback("R").unwrap();
     // Twisted: first's recorder, added *after* the hand-off, sees None; ours was attached
     // before (the handle moved), so it sees R, and so does second's.
     assert_eq!(first_log.get(), ["R"]);
@@ -187,10 +187,10 @@ fn h13_double_asynchronous_implicit_chaining() {
     let third = third
         .add_callback(move |()| second)
         .add_callback(move |x| l.push(x));
-    fire_second.callback(()).unwrap();
-    fire_third.callback(()).unwrap();
+    fire_second.try_callback(()).unwrap();
+    fire_third.try_callback(()).unwrap();
     assert!(log.get().is_empty());
-    fire_first.callback("R").unwrap();
+    fire_first.try_callback("R").unwrap();
     assert_eq!(log.get(), ["R"]);
     ok_of(third);
 }
@@ -205,10 +205,10 @@ fn h14_result_of_deferred_result_of_deferred_of_fired_deferred() {
     let (third, fire_third) = Deferred::<&str>::pending();
     let second = second.add_callback(move |()| third);
     let first = first.add_callback(move |()| second);
-    fire_second.callback(()).unwrap();
-    fire_first.callback(()).unwrap();
+    fire_second.try_callback(()).unwrap();
+    fire_first.try_callback(()).unwrap();
     let first = no_result(first);
-    fire_third.callback("third").unwrap();
+    fire_third.try_callback("third").unwrap();
     assert_eq!(ok_of(first), "third");
 }
 
@@ -216,7 +216,7 @@ fn h14_result_of_deferred_result_of_deferred_of_fired_deferred() {
 fn h17_repr() {
     let (d, fire) = Deferred::<&str>::pending();
     assert!(format!("{d:?}").contains("pending"));
-    fire.callback("orange").unwrap();
+    fire.try_callback("orange").unwrap();
     assert!(format!("{d:?}").contains("has result"));
     let (inner, _fire_inner) = Deferred::<()>::pending();
     let waiting = succeed(()).add_callback(move |()| inner);
@@ -229,7 +229,7 @@ fn h19_chain_deferred_forwarding() {
     let (d1, fire1) = Deferred::<i64>::pending();
     let (d2, fire2) = Deferred::<i64>::pending();
     let d1 = d1.chain_deferred(fire2);
-    fire1.callback(5).unwrap();
+    fire1.try_callback(5).unwrap();
     assert_eq!(ok_of(d2), 5);
     ok_of(d1); // d1's own result is () now
 
@@ -237,7 +237,7 @@ fn h19_chain_deferred_forwarding() {
     let (d2, fire2) = Deferred::<i64>::pending();
     let d1 = d1.chain_deferred(fire2);
     let failure = Failure::new(GenericError("e"));
-    fire1.errback(failure.clone()).unwrap();
+    fire1.try_errback(failure.clone()).unwrap();
     assert!(Failure::ptr_eq(&err_of(d2), &failure));
     ok_of(d1); // the failure is d2's responsibility: d1 ends with ()
 }
@@ -254,7 +254,7 @@ fn c4_failure_moved_from_inner_continues_on_error_path() {
             l.push(f.to_string());
             0
         });
-    fire_inner.errback(GenericError("inner broke")).unwrap();
+    fire_inner.try_errback(GenericError("inner broke")).unwrap();
     assert_eq!(log.get(), ["inner broke"]);
     assert_eq!(ok_of(outer), 0);
 }
@@ -269,7 +269,7 @@ fn p4_waiting_and_user_paused_needs_both_released() {
     outer.unpause(); // the wait is not a pause unpause() can undo
     let outer = no_result(outer);
     outer.pause();
-    fire_inner.callback(1).unwrap();
+    fire_inner.try_callback(1).unwrap();
     let outer = no_result(outer);
     outer.unpause();
     assert_eq!(ok_of(outer), 2);

@@ -24,11 +24,11 @@ fn l01_deferred_list() {
     let (d2, f2) = Deferred::<&str>::pending();
     let (d3, f3) = Deferred::<&str>::pending();
     let list = DeferredList::new([d1, d2, d3]).into_deferred();
-    f1.callback("1").unwrap();
+    f1.try_callback("1").unwrap();
     let list = no_result(list);
-    f2.errback(GenericError("2")).unwrap();
+    f2.try_errback(GenericError("2")).unwrap();
     let list = no_result(list);
-    f3.callback("3").unwrap();
+    f3.try_callback("3").unwrap();
     let results = all(ok_of(list));
     assert_eq!(results[0].as_ref().ok(), Some(&"1"));
     assert_eq!(
@@ -50,9 +50,9 @@ fn l03_deferred_list_fire_on_one_error() {
         .fire_on_one_errback()
         .consume_errors()
         .into_deferred();
-    f1.callback("1").unwrap();
+    f1.try_callback("1").unwrap();
     let list = no_result(list);
-    f2.errback(GenericError("from def2")).unwrap();
+    f2.try_errback(GenericError("from def2")).unwrap();
     let f = err_of(list);
     let first = f.downcast_ref::<FirstError>().unwrap();
     assert_eq!(first.index(), 1);
@@ -75,7 +75,7 @@ fn l04_deferred_list_dont_consume_errors() {
         Err(f)
     });
     let list = DeferredList::new([d]).into_deferred();
-    fire.errback(GenericError("Bang")).unwrap();
+    fire.try_errback(GenericError("Bang")).unwrap();
     assert_eq!(seen.get(), ["Bang"]);
     let results = all(ok_of(list));
     assert_eq!(
@@ -123,7 +123,7 @@ fn l07_deferred_list_with_already_fired_deferreds() {
 #[test]
 fn l09_cancel_deferred_list_callback() {
     let (d1, _f1) =
-        Deferred::<&str>::with_canceller(|fire| fire.callback("Callback Result").unwrap());
+        Deferred::<&str>::with_canceller(|fire| fire.try_callback("Callback Result").unwrap());
     let (d2, _f2) = Deferred::<&str>::pending();
     let list = DeferredList::new([d1, d2]).consume_errors().into_deferred();
     list.cancel();
@@ -168,7 +168,7 @@ fn l12_cancel_deferred_list_with_fire_on_one_errback() {
 #[test]
 fn l13_cancel_with_fire_on_one_errback_all_deferreds_callback() {
     let make =
-        || Deferred::<&str>::with_canceller(|fire| fire.callback("Callback Result").unwrap());
+        || Deferred::<&str>::with_canceller(|fire| fire.try_callback("Callback Result").unwrap());
     let ((d1, _f1), (d2, _f2)) = (make(), make());
     let list = DeferredList::new([d1, d2])
         .fire_on_one_errback()
@@ -191,7 +191,7 @@ fn l15_cancel_deferred_list_with_exception() {
     assert!(!c1.is_called()); // input 1 left unfired
     assert!(c2.is_called()); // input 2 still cancelled
     let list = no_result(list);
-    f1.callback(()).unwrap();
+    f1.try_callback(()).unwrap();
     let results = all(ok_of(list));
     assert!(results[0].is_ok() && results[1].is_err());
 }
@@ -204,7 +204,7 @@ fn l16_cancel_fired_on_one_callback_deferred_list() {
     let list = DeferredList::new([d1, d2])
         .fire_on_one_callback()
         .into_deferred();
-    f1.callback(()).unwrap();
+    f1.try_callback(()).unwrap();
     list.cancel();
     assert!(!c2.is_called()); // the remaining input is not cancelled
     assert!(matches!(ok_of(list), ListResult::First(0, ())));
@@ -261,7 +261,7 @@ fn g03_cancel_gather_results() {
 #[test]
 fn g04_cancel_gather_results_with_all_deferreds_callback() {
     let make =
-        || Deferred::<&str>::with_canceller(|fire| fire.callback("Callback Result").unwrap());
+        || Deferred::<&str>::with_canceller(|fire| fire.try_callback("Callback Result").unwrap());
     let ((d1, _f1), (d2, _f2)) = (make(), make());
     let gathered = gather_results([d1, d2]);
     gathered.cancel();
@@ -292,7 +292,7 @@ fn r01_race_success() {
     for k in 0..3 {
         let (ds, mut fires, cancels) = counted(3);
         let raced = race(ds);
-        fires.remove(k).callback(42).unwrap();
+        fires.remove(k).try_callback(42).unwrap();
         assert_eq!(ok_of(raced), (k, 42));
         let mut cancelled = cancels.get();
         cancelled.sort();
@@ -307,7 +307,7 @@ fn r02_race_failure() {
     let raced = race(ds);
     let failure = Failure::new(GenericError("no"));
     for fire in fires {
-        fire.errback(failure.clone()).unwrap();
+        fire.try_errback(failure.clone()).unwrap();
     }
     let f = err_of(raced);
     let group = f.downcast_ref::<FailureGroup>().unwrap();
@@ -323,9 +323,9 @@ fn r02_race_failure() {
 fn r04_result_from_cancel() {
     let (winner, fire_winner) = Deferred::<&str>::pending();
     let (loser, _fire_loser) =
-        Deferred::<&str>::with_canceller(|fire| fire.callback("loser").unwrap());
+        Deferred::<&str>::with_canceller(|fire| fire.try_callback("loser").unwrap());
     let raced = race([winner, loser]);
-    fire_winner.callback("winner").unwrap();
+    fire_winner.try_callback("winner").unwrap();
     assert_eq!(ok_of(raced), (0, "winner"));
 }
 
@@ -356,9 +356,9 @@ fn race_of_nothing_fails_at_once() {
 fn first_success_leaves_losers_running() {
     let (ds, mut fires, cancels) = counted(3);
     let first = first_success(ds);
-    fires.remove(1).errback(GenericError("b")).unwrap();
-    fires.remove(1).callback(3).unwrap(); // input 2
+    fires.remove(1).try_errback(GenericError("b")).unwrap();
+    fires.remove(1).try_callback(3).unwrap(); // input 2
     assert_eq!(ok_of(first), (2, 3));
     assert!(cancels.get().is_empty());
-    fires.remove(0).callback(1).unwrap(); // a late success is consumed quietly
+    fires.remove(0).try_callback(1).unwrap(); // a late success is consumed quietly
 }

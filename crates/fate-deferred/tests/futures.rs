@@ -41,7 +41,7 @@ fn m05_maybe_deferred_async() {
     let created = format!("{d1:?}");
     let d = maybe_deferred(move || d1);
     assert_eq!(format!("{d:?}"), created); // the very same Deferred
-    fire.callback("Success").unwrap();
+    fire.try_callback("Success").unwrap();
     assert_eq!(ok_of(d), "Success");
 }
 
@@ -88,7 +88,7 @@ fn w03_await_consumption() {
     let result = Deferred::<i64>::from_future(async move { d.await });
     pool.run();
     let result = no_result(result);
-    fire.callback(5).unwrap();
+    fire.try_callback(5).unwrap();
     pool.run();
     assert_eq!(ok_of(result), 5);
     // "d's result afterwards None": d was moved into the await, so there is nothing to read.
@@ -102,7 +102,7 @@ fn await_works_without_any_spawner() {
     let mut fut = pin!(async move { d.await.map(|x| x * 2) });
     let mut cx = Context::from_waker(Waker::noop());
     assert!(fut.as_mut().poll(&mut cx).is_pending());
-    fire.callback(21).unwrap();
+    fire.try_callback(21).unwrap();
     assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Ready(Ok(42))));
 }
 
@@ -122,7 +122,7 @@ fn i01_basics() {
         Ok::<_, Failure>("WOOSH")
     });
     pool.run();
-    fire_hi.callback("hi").unwrap();
+    fire_hi.try_callback("hi").unwrap();
     pool.run();
     assert_eq!(log.get(), ["hi", "caught OMG"]);
     assert_eq!(ok_of(d), "WOOSH");
@@ -146,7 +146,7 @@ fn i04_handled_terminal_failure() {
     });
     pool.run();
     fire_later
-        .errback(GenericError("TerminalException"))
+        .try_errback(GenericError("TerminalException"))
         .unwrap();
     pool.run();
     ok_of(d);
@@ -184,7 +184,7 @@ fn i12_cancellation_cannot_be_translated_by_the_async_block() {
     let c = cancels.clone();
     let (child, _fire) = Deferred::<i64>::with_canceller(move |fire| {
         c.push(());
-        fire.errback(GenericError("UntranslatedError")).unwrap();
+        fire.try_errback(GenericError("UntranslatedError")).unwrap();
     });
     let unhandled = Unhandled::install();
     let d = Deferred::<i64>::from_future(async move {
@@ -210,7 +210,7 @@ fn i16_return_with_value() {
         Ok::<_, Failure>(14)
     });
     pool.run();
-    fire.callback(()).unwrap();
+    fire.try_callback(()).unwrap();
     pool.run();
     assert_eq!(ok_of(d), 14);
 }
@@ -267,7 +267,7 @@ fn from_future_output_may_be_a_deferred() {
     let d = Deferred::<i64>::from_future(async move { inner });
     pool.run();
     let d = no_result(d);
-    fire.callback(3).unwrap();
+    fire.try_callback(3).unwrap();
     assert_eq!(ok_of(d), 3);
 }
 
@@ -286,7 +286,7 @@ fn dropping_the_future_cancels_the_deferred_quietly() {
 fn dropping_the_future_reports_a_real_failure() {
     let unhandled = Unhandled::install();
     let (d, _fire) = Deferred::<i64>::with_canceller(|fire| {
-        fire.errback(GenericError("producer broke while stopping"))
+        fire.try_errback(GenericError("producer broke while stopping"))
             .unwrap();
     });
     drop(d.into_future());

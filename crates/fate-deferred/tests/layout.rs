@@ -24,7 +24,7 @@ fn order_holds_across_the_inline_ring_and_its_spill() {
                 x + 1
             });
         }
-        fire.callback(0).unwrap();
+        fire.try_callback(0).unwrap();
         // Added to a fired Deferred: each runs at once, reusing the ring's slots.
         for i in before..before + 7 {
             let log = log.clone();
@@ -62,7 +62,7 @@ fn callbacks_added_while_running_join_the_queue_behind_spilled_ones() {
         });
     }
     *tail.borrow_mut() = Some(d);
-    fire.callback(0).unwrap();
+    fire.try_callback(0).unwrap();
     assert!(ctl.is_called());
     assert_eq!(log.get(), vec![0, 1, 2, 3, 4, 5, 100]);
     let d = tail.borrow_mut().take().unwrap();
@@ -86,7 +86,7 @@ fn types_change_across_deep_chains_and_come_out_right() {
                 text.trim_start_matches("was ").parse::<i64>().unwrap() + 1
             });
     }
-    fire.callback(0).unwrap();
+    fire.try_callback(0).unwrap();
     assert_eq!(ok_of(d), 100);
 }
 
@@ -101,7 +101,7 @@ fn pausing_mid_chain_parks_a_changed_type_and_resumes_with_it() {
             format!("{x}!")
         })
         .add_callback(|s: String| s.len());
-    fire.callback(1234).unwrap();
+    fire.try_callback(1234).unwrap();
     let d = no_result(d);
     ctl.unpause();
     assert_eq!(ok_of(d), 5);
@@ -134,7 +134,7 @@ fn a_panic_fails_only_the_rest_of_the_chain() {
             -1
         })
         .add_callback(|x: i64| x * 2);
-    fire.callback(0).unwrap();
+    fire.try_callback(0).unwrap();
     assert_eq!(log.get(), vec!["first", "second"]);
     assert_eq!(ok_of(d), -2);
 }
@@ -148,7 +148,7 @@ fn a_failure_left_at_the_end_is_reported_once_when_dropped() {
         .add_callback(|_s: String| -> Result<u8, Failure> {
             Err(Failure::new(GenericError("late")))
         });
-    fire.callback(1).unwrap();
+    fire.try_callback(1).unwrap();
     assert!(unhandled.texts().is_empty());
     drop(d);
     assert_eq!(unhandled.texts(), vec!["late".to_string()]);
@@ -159,7 +159,7 @@ fn a_taken_failure_is_not_reported() {
     let unhandled = Unhandled::install();
     let (d, fire) = Deferred::<i64>::pending();
     let d = d.add_callback(|_x| -> Result<String, Failure> { Err(Failure::msg("taken")) });
-    fire.callback(1).unwrap();
+    fire.try_callback(1).unwrap();
     assert_eq!(err_of(d).to_string(), "taken");
     assert!(unhandled.texts().is_empty());
 }

@@ -46,7 +46,7 @@ fn k01_lock() {
         c.push(3);
         p
     });
-    fire_control.callback("B").unwrap();
+    fire_control.try_callback("B").unwrap();
     assert_eq!(ok_of(ran), "B");
     assert_eq!(counter.get(), [1, 2, 3]);
     assert!(lock.locked()); // held by the waiter now
@@ -90,7 +90,7 @@ fn k04_semaphore() {
         control
     });
     assert_eq!(seen.get(), ["O"]);
-    fire_control.callback(()).unwrap();
+    fire_control.try_callback(()).unwrap();
     ok_of(ran);
     assert_eq!(sem.tokens(), N);
 
@@ -209,7 +209,7 @@ fn k10_async_with_lock_and_semaphore() {
         Ok::<_, Failure>(())
     });
     pool.run();
-    fire_gate.callback(()).unwrap();
+    fire_gate.try_callback(()).unwrap();
     pool.run();
     ok_of(task);
     assert_eq!(

@@ -26,7 +26,7 @@ fn t02_success_result_before_timeout() {
             s.push(r);
             inner
         });
-    fire.callback("results").unwrap();
+    fire.try_callback("results").unwrap();
     assert_eq!(seen.get(), ["results"]);
     assert_eq!(clock.pending_calls(), 0); // T4: the timer was cancelled
     clock.advance(FIFTEEN);
@@ -47,7 +47,7 @@ fn t03_failure_before_timeout() {
         s.push(f);
         inner
     });
-    fire.errback(failure.clone()).unwrap();
+    fire.try_errback(failure.clone()).unwrap();
     assert!(Failure::ptr_eq(&seen.get()[0], &failure));
     clock.advance(FIFTEEN);
     assert!(!inner_ctl.is_called());
@@ -78,7 +78,7 @@ fn t05_timed_out_custom() {
 fn t06_timed_out_provided_cancel_success() {
     let clock = Clock::new();
     let (d, _fire) =
-        Deferred::<&str>::with_canceller(|fire| fire.callback("I was cancelled!").unwrap());
+        Deferred::<&str>::with_canceller(|fire| fire.try_callback("I was cancelled!").unwrap());
     let d = d.add_timeout(TEN, clock.scheduler());
     clock.advance(FIFTEEN);
     assert_eq!(ok_of(d), "I was cancelled!");
@@ -105,7 +105,7 @@ fn t08_cancel_before_timeout() {
 fn t09_provided_cancel_called_before_timeout_custom() {
     let clock = Clock::new();
     let (d, _fire) = Deferred::<&str>::with_canceller(|fire| {
-        fire.errback(GenericError("canceller")).unwrap();
+        fire.try_errback(GenericError("canceller")).unwrap();
     });
     let d = d.add_timeout_with(TEN, clock.scheduler(), |_r, _t| "OVERRIDDEN");
     clock.advance(FIFTEEN);
@@ -182,7 +182,7 @@ fn t16_timeout_forwards_into_chained_deferred() {
     let d = d
         .add_callback(move |()| inner)
         .add_timeout(TEN, clock.scheduler());
-    fire.callback(()).unwrap();
+    fire.try_callback(()).unwrap();
     clock.advance(FIFTEEN);
     assert!(inner_ctl.is_called());
     assert!(err_of(d).check::<TimedOut>());

@@ -21,7 +21,7 @@ fn u01_dropped_failure_is_reported_once_with_both_locations() {
     let (d, fire) = Deferred::<i64>::pending();
     let created = line!() - 1;
     let d = d.add_callback(|x| x + 1);
-    fire.errback(GenericError("lost")).unwrap();
+    fire.try_errback(GenericError("lost")).unwrap();
     let arose = line!() - 1;
     assert!(seen.get().is_empty()); // still held by `d`
     drop(d);
@@ -96,7 +96,7 @@ fn u09_orphaned_chain_reports_when_it_completes() {
     let unhandled = Unhandled::install();
     let (d, fire) = Deferred::<i64>::pending();
     drop(d.add_callback(|x| x * 2)); // nobody holds the tail any more
-    fire.errback(GenericError("late")).unwrap();
+    fire.try_errback(GenericError("late")).unwrap();
     assert_eq!(unhandled.texts(), ["late"]);
 }
 

@@ -12,7 +12,7 @@
 //!             Ok(body) => println!("{} bytes", body.len()),
 //!             Err(failure) => eprintln!("{failure}"),
 //!         }
-//!         fate::reactor().stop().unwrap();
+//!         fate::reactor().stop();
 //!     });
 //! })
 //! .unwrap();

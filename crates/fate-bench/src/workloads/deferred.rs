@@ -168,7 +168,7 @@ pub(crate) fn fate(args: &Args) -> Report {
             ds.push(d);
         }
         for (i, fire) in fires.into_iter().enumerate() {
-            if fire.callback(i as i64).is_err() {
+            if fire.try_callback(i as i64).is_err() {
                 fail("deferred", "fired twice");
             }
         }
@@ -178,7 +178,7 @@ pub(crate) fn fate(args: &Args) -> Report {
     } else {
         for i in 0..n {
             let (d, fire) = chain();
-            if fire.callback(i as i64).is_err() {
+            if fire.try_callback(i as i64).is_err() {
                 fail("deferred", "fired twice");
             }
             sum += read(d);

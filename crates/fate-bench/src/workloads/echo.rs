@@ -156,7 +156,7 @@ pub(crate) fn serve_fate(listener: TcpListener, stop: Stop) {
     reactor
         .spawn_local(async move {
             stop.await;
-            let _ = fate::reactor().stop();
+            fate::reactor().stop();
         })
         .detach();
     reactor.run().expect("fate reactor run");

@@ -50,7 +50,7 @@ pub(crate) fn main(args: Args) -> ExitCode {
             })
             .add_errback(move |failure| {
                 *f.borrow_mut() = Some(failure.to_string());
-                let _ = fate::reactor().stop();
+                fate::reactor().stop();
             });
     });
     if let Some(e) = failed.borrow().as_ref() {

@@ -79,7 +79,7 @@ pub(crate) fn main(args: Args) -> ExitCode {
             Err(e) => {
                 eprintln!("fate web: {e}");
                 flag.set(true);
-                fate::reactor().stop().ok();
+                fate::reactor().stop();
                 return;
             }
         };

@@ -405,10 +405,8 @@ impl ClientEndpoint {
         let canceller = connector.clone();
         let (d, fire) = Deferred::with_canceller(move |_fire| canceller.stop_connecting());
         connector.on_result(move |result| {
-            let _ = match result {
-                Ok(t) => fire.callback(t),
-                Err(e) => fire.errback(Failure::new(e)),
-            };
+            // A cancelled connect may have fired already: this result is then not wanted.
+            fire.try_fire(result.map_err(Failure::new)).ok();
         });
         d
     }

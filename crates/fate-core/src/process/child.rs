@@ -289,7 +289,7 @@ impl Process {
                 drop(protocol);
                 let fires = std::mem::take(&mut *self.on_end.borrow_mut());
                 for fire in fires {
-                    let _ = fire.callback(status);
+                    let _ = fire.try_callback(status);
                 }
             }
         }
@@ -653,7 +653,7 @@ impl Process {
         self.wake_waiters();
         let fires = std::mem::take(&mut *self.on_end.borrow_mut());
         for fire in fires {
-            let _ = fire.errback(Detached);
+            let _ = fire.try_errback(Detached);
         }
         let protocol = self.protocol.borrow_mut().take();
         drop(protocol);

@@ -79,7 +79,7 @@ pub enum ChildFd {
 ///         .on_shutdown(OnShutdown::Detach)
 ///         .spawn(DiscardOutput)
 ///         .unwrap();
-///     fate::reactor().stop().unwrap();
+///     fate::reactor().stop();
 /// })
 /// .unwrap();
 /// ```

@@ -6,7 +6,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use fate_deferred::{Deferred, Fire};
+use fate_deferred::{Deferred, Failure, Fire};
 
 use super::{Command, ExitStatus, ProcessProtocol, ProcessTransport, SpawnError, Stdio};
 use crate::time::DelayedCall;
@@ -123,10 +123,11 @@ impl ProcessProtocol for Collect {
             status,
         };
         // An error here means the Deferred was cancelled: nobody wants the output.
-        let _ = match (self.timed_out.get(), self.timeout) {
-            (true, Some(after)) => fire.errback(OutputError::TimedOut { after, output }),
-            _ => fire.callback(output),
+        let result = match (self.timed_out.get(), self.timeout) {
+            (true, Some(after)) => Err(Failure::new(OutputError::TimedOut { after, output })),
+            _ => Ok(output),
         };
+        fire.try_fire(result).ok();
     }
 }
 
@@ -209,7 +210,7 @@ impl Command {
                 *child.borrow_mut() = Some(transport);
             }
             Err(e) => {
-                let _ = fire.errback(OutputError::Spawn(e));
+                let _ = fire.try_errback(OutputError::Spawn(e));
             }
         }
         deferred

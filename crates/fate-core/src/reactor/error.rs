@@ -11,12 +11,12 @@ use std::io;
 /// use fate::reactor::{Reactor, ReactorError};
 ///
 /// let reactor = Reactor::new().unwrap();
-/// assert!(matches!(reactor.stop(), Err(ReactorError::NotRunning)));
+/// assert!(matches!(reactor.try_stop(), Err(ReactorError::NotRunning)));
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ReactorError {
-    /// `stop()` was called on a reactor that is not running, or is already stopping.
+    /// `try_stop()` was called on a reactor that is not running, or is already stopping.
     NotRunning,
     /// `run()` was called on a reactor that is already running.
     AlreadyRunning,

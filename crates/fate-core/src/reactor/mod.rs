@@ -35,6 +35,7 @@ mod outstanding;
 mod panic;
 pub(crate) mod ready;
 pub(crate) mod remote;
+pub(crate) mod report;
 mod signals;
 mod triggers;
 mod turn;
@@ -90,7 +91,7 @@ pub(crate) enum RunState {
 /// let reactor = Reactor::new().unwrap();
 /// reactor.call_later(Duration::from_millis(10), || {
 ///     println!("BOOM");
-///     fate::reactor::current().stop().unwrap();
+///     fate::reactor::current().stop();
 /// });
 /// reactor.run().unwrap();
 /// ```
@@ -302,7 +303,7 @@ impl Drop for Inner {
 ///
 /// ```
 /// let reactor = fate::reactor::Reactor::new().unwrap();
-/// reactor.call_soon(|| fate::reactor::current().stop().unwrap());
+/// reactor.call_soon(|| fate::reactor::current().stop());
 /// reactor.run().unwrap();
 /// ```
 #[track_caller]
@@ -400,7 +401,7 @@ impl Reactor {
     ///
     /// ```
     /// let reactor = fate::reactor::Reactor::new().unwrap();
-    /// reactor.call_when_running(|| fate::reactor::current().stop().unwrap());
+    /// reactor.call_when_running(|| fate::reactor::current().stop());
     /// reactor.run().unwrap();
     /// ```
     pub fn call_when_running(&self, f: impl FnOnce() + 'static) -> Option<TriggerId> {
@@ -514,10 +515,44 @@ impl Reactor {
     /// Begins a graceful shutdown: runs the `before shutdown` triggers, waits for what they
     /// returned, runs the `during` and `after` triggers, then leaves the loop.
     ///
+    /// Stopping is idempotent: a second `stop()` while the shutdown runs (`quit` then end of
+    /// input, Ctrl-C after `quit`) does nothing, and so does `stop()` on a reactor that is not
+    /// running. [`try_stop`](Reactor::try_stop) tells those cases apart, as Twisted's
+    /// `ReactorNotRunning` does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fate::run(|| {
+    ///     fate::reactor().stop();
+    ///     fate::reactor().stop(); // harmless
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn stop(&self) {
+        if self.try_stop().is_err() {
+            tracing::debug!(target: "fate::reactor", "stop() on a reactor that is not running");
+        }
+    }
+
+    /// Begins a graceful shutdown as [`stop`](Reactor::stop) does, or tells why it cannot.
+    ///
     /// # Errors
     ///
     /// [`ReactorError::NotRunning`] if the reactor is not running or is already stopping.
-    pub fn stop(&self) -> Result<(), ReactorError> {
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fate::reactor::ReactorError;
+    ///
+    /// fate::run(|| {
+    ///     assert!(fate::reactor().try_stop().is_ok());
+    ///     assert!(matches!(fate::reactor().try_stop(), Err(ReactorError::NotRunning)));
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn try_stop(&self) -> Result<(), ReactorError> {
         if self.inner.state.get() != RunState::Running {
             return Err(ReactorError::NotRunning);
         }

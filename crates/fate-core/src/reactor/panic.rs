@@ -6,8 +6,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// What happens when user code panics inside the reactor.
 ///
 /// The reactor runs every callback, I/O handler and task step behind a panic boundary. With
-/// the default, [`PanicPolicy::Log`], a panic is logged with `tracing::error!` (or turned into a
-/// `Failure` where a Deferred waits for the result) and the loop goes on with the next event.
+/// the default, [`PanicPolicy::Log`], a panic is reported (or turned into a `Failure` where a
+/// Deferred waits for the result) and the loop goes on with the next event. The report is a
+/// `tracing` error event (target `fate::reactor`) when the program installed a subscriber, and
+/// a line on stderr otherwise — naming what panicked (a callback, a timed call, a task, an I/O
+/// handler, a process protocol method, the main function) and the panic's message.
 /// [`PanicPolicy::Abort`] logs it and aborts the process, for programs that prefer to die
 /// rather than run on with state a panic may have left half-updated.
 ///
@@ -42,7 +45,7 @@ impl PanicPolicy {
     /// Reports a caught panic according to the policy.
     pub(crate) fn report(self, what: &'static str, payload: &(dyn Any + Send)) {
         let message = panic_message(payload);
-        tracing::error!(target: "fate::reactor", "a {what} panicked: {message}");
+        super::report::error(format_args!("a {what} panicked: {message}"));
         if self == PanicPolicy::Abort {
             eprintln!("fate: a {what} panicked ({message}); aborting as the panic policy says");
             std::process::abort();

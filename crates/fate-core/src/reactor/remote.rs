@@ -135,7 +135,7 @@ pub(crate) fn send_to(reactor_id: u64, work: RemoteWork) {
 /// let reactor = Reactor::new().unwrap();
 /// let remote = reactor.remote();
 /// std::thread::spawn(move || {
-///     remote.call_from_thread(|| fate::reactor::current().stop().unwrap());
+///     remote.call_from_thread(|| fate::reactor::current().stop());
 /// });
 /// reactor.run().unwrap();
 /// ```

@@ -41,9 +41,8 @@ impl Reactor {
         };
         if let Some(signal) = arrived.first() {
             tracing::info!(target: "fate::reactor", "signal {signal} received, stopping");
-            if self.stop().is_err() {
-                // Already stopping: the shutdown in progress will end the loop.
-            }
+            // Already stopping: the shutdown in progress will end the loop.
+            self.stop();
         }
     }
 }

@@ -72,12 +72,12 @@ impl From<()> for TriggerWait {
 }
 
 /// A Deferred returned by a `before` trigger delays the event until it fires; a failure is
-/// logged and the event goes on.
+/// reported (see [`PanicPolicy`](super::PanicPolicy)) and the event goes on.
 impl<T: 'static> From<fate_deferred::Deferred<T>> for TriggerWait {
     fn from(d: fate_deferred::Deferred<T>) -> Self {
         TriggerWait::future(async move {
             if let Err(failure) = d.await {
-                tracing::error!(target: "fate::reactor", "a system event trigger failed: {failure}");
+                super::report::error(format_args!("a system event trigger failed: {failure}"));
             }
         })
     }
@@ -95,7 +95,7 @@ impl TriggerWait {
     /// reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, || {
     ///     TriggerWait::future(fate::sleep(std::time::Duration::from_millis(1)))
     /// });
-    /// reactor.call_soon(|| fate::reactor::current().stop().unwrap());
+    /// reactor.call_soon(|| fate::reactor::current().stop());
     /// reactor.run().unwrap();
     /// ```
     pub fn future<F: Future + 'static>(fut: F) -> TriggerWait {

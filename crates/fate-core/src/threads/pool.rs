@@ -197,10 +197,7 @@ fn deliver<T: 'static>(id: usize, result: Result<T, Box<dyn Any + Send>>) {
         return;
     };
     // An error means the Deferred was cancelled meanwhile: the result is not wanted.
-    let _ = match result {
-        Ok(value) => fire.callback(value),
-        Err(payload) => fire.errback(panic_failure(payload)),
-    };
+    fire.try_fire(result.map_err(panic_failure)).ok();
 }
 
 /// The `Panicked` failure for a panic payload, with its message, without running the panic

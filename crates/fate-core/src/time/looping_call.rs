@@ -48,14 +48,15 @@ use super::{DelayedCall, Timeline};
 /// assert_eq!(ticks.get(), 3);
 /// clock.advance(Duration::from_secs(3)); // t = 3 and 4 are late: one call at t = 5
 /// assert_eq!(ticks.get(), 4);
-/// lc.stop().unwrap();
+/// lc.stop();
 /// assert!(done.has_result());
 /// assert!(clock.pending_calls().is_empty());
 /// ```
 ///
 /// # Errors
 ///
-/// [`LoopingCallError`] for starting a running loop, or stopping or resetting a stopped one.
+/// [`LoopingCallError`] for starting a running loop, or resetting (or `try_stop`ping) a
+/// stopped one.
 ///
 /// # Cancellation
 ///
@@ -114,7 +115,7 @@ struct State {
 ///
 /// let clock = fate::testing::Clock::new();
 /// let lc = LoopingCall::new(&clock, || ());
-/// assert_eq!(lc.stop().unwrap_err(), LoopingCallError::NotRunning);
+/// assert_eq!(lc.try_stop().unwrap_err(), LoopingCallError::NotRunning);
 /// let _done = lc.start(Duration::from_secs(1), false).unwrap();
 /// assert_eq!(lc.start(Duration::from_secs(1), false).unwrap_err(), LoopingCallError::AlreadyRunning);
 /// ```
@@ -236,7 +237,7 @@ impl LoopingCall {
     /// assert_eq!(ticks.get(), 0);
     /// clock.advance(Duration::from_secs(2));
     /// assert_eq!(ticks.get(), 1);
-    /// lc.stop().unwrap();
+    /// lc.stop();
     /// let lc_again = done.try_result().ok().and_then(|r| r.ok()).unwrap();
     /// assert!(!lc_again.running());
     /// ```
@@ -271,9 +272,8 @@ impl LoopingCall {
     /// `LoopingCall` now, or — if the function is running or its Deferred is pending — when
     /// that finishes.
     ///
-    /// # Errors
-    ///
-    /// [`LoopingCallError::NotRunning`] if the loop is not running.
+    /// Stopping a loop that is not running does nothing (the function may stop its own loop,
+    /// and a shutdown may stop it again); [`try_stop`](Self::try_stop) tells.
     ///
     /// # Examples
     ///
@@ -283,11 +283,36 @@ impl LoopingCall {
     /// let clock = fate::testing::Clock::new();
     /// let lc = LoopingCall::new(&clock, || unreachable!());
     /// let done = lc.start(Duration::from_secs(10), false).unwrap();
-    /// lc.stop().unwrap();
+    /// lc.stop();
     /// assert!(done.has_result());
     /// assert!(clock.pending_calls().is_empty());
     /// ```
-    pub fn stop(&self) -> Result<(), LoopingCallError> {
+    pub fn stop(&self) {
+        if self.try_stop().is_err() {
+            tracing::debug!(target: "fate::time", "stop() on a looping call that is not running");
+        }
+    }
+
+    /// Stops the loop as [`stop`](Self::stop) does, or tells that it was not running
+    /// (Twisted's `LoopingCall.stop` asserts that it is).
+    ///
+    /// # Errors
+    ///
+    /// [`LoopingCallError::NotRunning`] if the loop is not running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use fate::time::{LoopingCall, LoopingCallError};
+    ///
+    /// let clock = fate::testing::Clock::new();
+    /// let lc = LoopingCall::new(&clock, || ());
+    /// let _done = lc.start(Duration::from_secs(1), false).unwrap();
+    /// assert_eq!(lc.try_stop(), Ok(()));
+    /// assert_eq!(lc.try_stop(), Err(LoopingCallError::NotRunning));
+    /// ```
+    pub fn try_stop(&self) -> Result<(), LoopingCallError> {
         let (call, fire) = {
             let mut st = self.inner.state.borrow_mut();
             if !st.running {
@@ -303,7 +328,7 @@ impl LoopingCall {
             let _ = call.cancel();
         }
         if let Some(fire) = fire {
-            let _ = fire.callback(self.clone());
+            fire.try_callback(self.clone()).ok();
         }
         Ok(())
     }
@@ -445,8 +470,8 @@ impl LoopingCall {
         };
         match fire {
             None => self.schedule_from(self.inner.timeline.now_ns()),
-            Some((fire, Ok(()))) => drop(fire.callback(self.clone())),
-            Some((fire, Err(failure))) => drop(fire.errback(failure)),
+            Some((fire, Ok(()))) => drop(fire.try_callback(self.clone())),
+            Some((fire, Err(failure))) => drop(fire.try_errback(failure)),
         }
     }
 

@@ -20,7 +20,7 @@ pub(crate) fn run_bounded(reactor: &Reactor, limit: Duration) {
     let flag = expired.clone();
     let watchdog = reactor.call_later(limit, move || {
         flag.set(true);
-        fate_core::reactor::current().stop().unwrap();
+        fate_core::reactor::current().stop();
     });
     reactor.run().unwrap();
     let _ = watchdog.cancel();
@@ -29,7 +29,7 @@ pub(crate) fn run_bounded(reactor: &Reactor, limit: Duration) {
 
 /// Stops the current reactor.
 pub(crate) fn stop() {
-    let _ = fate_core::reactor::current().stop();
+    fate_core::reactor::current().stop();
 }
 
 /// Writes back what it reads.

@@ -52,7 +52,7 @@ fn shared() -> Agent {
 ///             Ok(bytes) => println!("{} bytes", bytes.len()),
 ///             Err(failure) => eprintln!("failed: {failure}"),
 ///         }
-///         fate::reactor().stop().unwrap();
+///         fate::reactor().stop();
 ///     });
 /// })
 /// .unwrap();
@@ -163,7 +163,7 @@ pub(crate) fn spawn_deferred<T: 'static>(
     });
     let handle = fate_core::spawn_local(async move {
         let outcome = fut.await.map_err(Failure::new);
-        let _ = fire.fire(outcome);
+        let _ = fire.try_fire(outcome);
     });
     *task.borrow_mut() = Some(handle);
     d

@@ -605,7 +605,7 @@ impl ServerState {
         if self.shutting_down.get() && self.conns.borrow().is_empty() {
             let fires: Vec<_> = self.drained.borrow_mut().drain(..).collect();
             for fire in fires {
-                let _ = fire.callback(());
+                let _ = fire.try_callback(());
             }
         }
     }
@@ -723,7 +723,7 @@ impl Listening {
     /// fate::run(|| {
     ///     let site = Site::new(from_fn(|_: Request| Response::new("bye".into())));
     ///     let listening = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
-    ///     listening.shutdown().add_callback(|()| fate::reactor().stop().unwrap());
+    ///     listening.shutdown().add_callback(|()| fate::reactor().stop());
     /// })
     /// .unwrap();
     /// ```

@@ -47,7 +47,7 @@ pub(crate) fn run(say: &Narrator) -> Result<(), Box<dyn Error>> {
                     Err(f) => say.say(&format!("the child failed: {f}")),
                 }
                 *out.borrow_mut() = Some(r.map_err(|f| f.to_string()));
-                fate::reactor().stop().ok();
+                fate::reactor().stop();
             },
         );
         let say = narrator.clone();

@@ -62,7 +62,7 @@ pub(crate) fn run(say: &Narrator) -> Result<(), Box<dyn Error>> {
             Ok(l) => l,
             Err(e) => {
                 *out.borrow_mut() = Some(Err(e.to_string()));
-                fate::reactor().stop().ok();
+                fate::reactor().stop();
                 return;
             }
         };
@@ -77,7 +77,7 @@ pub(crate) fn run(say: &Narrator) -> Result<(), Box<dyn Error>> {
             *out.borrow_mut() = Some(r.map(|b| b.len()).map_err(|f| f.to_string()));
             let _ = listening
                 .shutdown()
-                .add_callback(|()| fate::reactor().stop().ok());
+                .add_callback(|()| fate::reactor().stop());
         });
         burn(narrator.clone(), period, Instant::now() + period, 1, fuse);
     })?;

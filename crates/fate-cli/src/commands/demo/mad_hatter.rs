@@ -67,12 +67,11 @@ impl Fortune {
 fn light_fuse(length: Duration, dud: bool) -> Deferred<()> {
     let (burnt_out, fire) = Deferred::pending();
     let _fuse = fate::call_later(length, move || {
-        let fired = if dud {
-            fire.errback(Dud)
+        if dud {
+            fire.errback(Dud);
         } else {
-            fire.callback(())
-        };
-        fired.ok();
+            fire.callback(());
+        }
     });
     burnt_out
 }
@@ -113,7 +112,7 @@ pub(crate) fn run(say: &Narrator) -> Result<(), Box<dyn Error>> {
                 *out.borrow_mut() = Some(story);
             })
             // Last and on its own, so that even a panic above still stops the reactor.
-            .add_both(|_: Result<(), Failure>| fate::reactor().stop().ok());
+            .add_both(|_: Result<(), Failure>| fate::reactor().stop());
     })?;
     let ending = ending.borrow_mut().take();
     match ending {

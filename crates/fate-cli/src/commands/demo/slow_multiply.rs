@@ -22,7 +22,7 @@ fn slow_multiply(say: &Narrator, x: i64, y: i64, delay: Duration) -> Deferred<i6
             x * y
         ));
         // Nothing else fires this Deferred, so this cannot be `AlreadyCalled`.
-        fire.callback(x * y).ok();
+        fire.try_callback(x * y).ok();
     });
     d
 }
@@ -48,7 +48,7 @@ pub(crate) fn run(say: &Narrator) -> Result<(), Box<dyn Error>> {
                 *out.borrow_mut() = Some(result.map_err(|f| f.to_string()));
             })
             // Last and on its own, so that even a panic above still stops the reactor.
-            .add_both(|_: Result<(), Failure>| fate::reactor().stop().ok());
+            .add_both(|_: Result<(), Failure>| fate::reactor().stop());
     })?;
     let products = products.borrow_mut().take();
     match products {
