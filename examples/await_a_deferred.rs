@@ -41,11 +41,9 @@ fn slow_multiply(x: i64, y: i64, delay: Duration) -> Deferred<i64> {
 /// Callback style: a Deferred that fires with `x / y` after `delay`, or fails.
 fn slow_divide(x: i64, y: i64, delay: Duration) -> Deferred<i64> {
     let (d, fire) = Deferred::pending();
-    let _timer = fate::call_later(delay, move || {
-        match x.checked_div(y) {
-            Some(q) => fire.callback(q),
-            None => fire.errback(DivideByZero),
-        }
+    let _timer = fate::call_later(delay, move || match x.checked_div(y) {
+        Some(q) => fire.callback(q),
+        None => fire.errback(DivideByZero),
     });
     d
 }

@@ -59,7 +59,11 @@ fn an_unhandled_failure_is_reported_once_with_its_origin() {
     let out = run_child("an_unhandled_failure_is_reported_once_with_its_origin");
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    assert_eq!(err.matches("Unhandled error in Deferred").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("Unhandled error in Deferred").count(),
+        1,
+        "{err}"
+    );
     assert!(
         err.contains("fate: Unhandled error in Deferred: the fuse was wet (1 of 3)"),
         "{err}"
@@ -139,7 +143,10 @@ fn panics_in_callbacks_tasks_and_deferred_callbacks_are_reported() {
         assert_eq!(err.matches(report).count(), 1, "{report:?} once in {err}");
     }
     assert!(err.contains("a bad Deferred callback"), "{err}");
-    let created = format!("created at tests/never_silent.rs:{}", line_of("MARK:panicky"));
+    let created = format!(
+        "created at tests/never_silent.rs:{}",
+        line_of("MARK:panicky")
+    );
     assert!(err.contains(&created), "{err}");
 }
 
@@ -153,7 +160,11 @@ fn a_failing_react_main_is_reported_and_exits_1() {
     let out = run_child("a_failing_react_main_is_reported_and_exits_1");
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    assert_eq!(err.matches("fate: main failed: no route to host").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("fate: main failed: no route to host").count(),
+        1,
+        "{err}"
+    );
     assert!(!err.contains("Unhandled"), "{err}");
 }
 

@@ -426,7 +426,9 @@ fn lc16_failure_propagation_from_the_functions_deferred() {
         let clock = clock.clone();
         move || -> Deferred<()> {
             let (d, fire) = Deferred::<()>::pending();
-            let _ = clock.call_later(secs(0.3), move || fire.try_errback(TestError("late")).unwrap());
+            let _ = clock.call_later(secs(0.3), move || {
+                fire.try_errback(TestError("late")).unwrap()
+            });
             d
         }
     });
@@ -478,7 +480,12 @@ fn lc18_stop_while_waiting_fires_when_the_deferred_does() {
     lc.stop();
     assert!(done.borrow().is_none(), "waits for the pending call");
     assert!(!lc.running());
-    fire_slot.borrow_mut().take().unwrap().try_callback(()).unwrap();
+    fire_slot
+        .borrow_mut()
+        .take()
+        .unwrap()
+        .try_callback(())
+        .unwrap();
     assert!(fired_ok(&done));
     assert!(clock.pending_calls().is_empty());
 }

@@ -5,9 +5,9 @@ use std::panic::Location;
 use std::rc::Rc;
 
 use crate::chain::still_wanted;
+use crate::chain::State;
 use crate::error::{Abandoned, AlreadyCalled};
 use crate::head::Head;
-use crate::chain::State;
 use crate::{report, trampoline, Failure, IntoFailure};
 
 /// The firing end of a Deferred: whoever holds it supplies the result, once.

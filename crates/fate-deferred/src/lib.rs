@@ -133,12 +133,12 @@ mod unhandled;
 
 pub use constructors::{fail, maybe_deferred, succeed};
 pub use control::Control;
+pub use debug::{debugging, set_debugging};
 pub use deferred::Deferred;
 pub use error::{
     Abandoned, AlreadyCalled, Cancelled, ChainedToItself, FailureGroup, FirstError, NoExecutor,
     Panicked, QueueOverflow, QueueUnderflow, TimedOut, ZeroTokens,
 };
-pub use debug::{debugging, set_debugging};
 pub use failure::{Failure, FromError, FromMessage, IntoFailure};
 pub use fire::Fire;
 pub use future::DeferredFuture;
