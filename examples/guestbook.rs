@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = pool.run_operation(create, ()).add_both(move |created| {
             if let Err(failure) = created {
                 eprintln!("cannot create the table: {failure}");
-                return fate::reactor().stop().unwrap();
+                return fate::reactor().stop();
             }
             let (list, sign) = (pool.clone(), pool);
             let root = Tree::new()

@@ -46,7 +46,7 @@ type Job<C> = Box<dyn FnOnce(Result<&mut C, Error>) -> bool + Send>;
 ///         .run_query::<(i64, String)>("SELECT 6 * 7, 'answer'", ())
 ///         .add_callback(|rows| {
 ///             assert_eq!(rows, [(42, "answer".to_owned())]);
-///             fate::reactor().stop().unwrap(); // closes the pool, then stops
+///             fate::reactor().stop(); // closes the pool, then stops
 ///         });
 /// })
 /// .unwrap();
