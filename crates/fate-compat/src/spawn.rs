@@ -100,13 +100,14 @@ impl<T: 'static> Future for Watch<T> {
         if let Poll::Ready(joined) = Pin::new(&mut this.join).poll(cx) {
             let fire = this.fire.take().expect("checked above");
             // After a cancel, the Deferred has fired already; this late result is dropped.
-            let _ = match joined {
-                Ok(value) => fire.callback(value),
+            let result = match joined {
+                Ok(value) => Ok(value),
                 Err(e) if e.is_panic() => {
-                    fire.errback(Failure::new(Panicked::from_payload(&*e.into_panic())))
+                    Err(Failure::new(Panicked::from_payload(&*e.into_panic())))
                 }
-                Err(e) => fire.errback(Failure::new(e)),
+                Err(e) => Err(Failure::new(e)),
             };
+            fire.try_fire(result).ok();
             return Poll::Ready(());
         }
         while Pin::new(&mut this.check).poll(cx).is_ready() {

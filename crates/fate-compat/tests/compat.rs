@@ -104,8 +104,7 @@ struct DroppedOnTokio {
 impl Drop for DroppedOnTokio {
     fn drop(&mut self) {
         self.dropped.store(true, Ordering::SeqCst);
-        self.remote
-            .call_from_thread(|| fate_core::reactor().stop());
+        self.remote.call_from_thread(|| fate_core::reactor().stop());
     }
 }
 

@@ -69,11 +69,12 @@ impl Reply {
             };
             let fire = waiting.fire;
             // A cancelled Deferred swallows this late result.
-            let _ = match result {
-                Ok(Ok(value)) => fire.callback(value),
-                Ok(Err(error)) => fire.errback(Failure::new(error)),
-                Err(payload) => fire.errback(Failure::new(Panicked::from_payload(&*payload))),
+            let result = match result {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(error)) => Err(Failure::new(error)),
+                Err(payload) => Err(Failure::new(Panicked::from_payload(&*payload))),
             };
+            fire.try_fire(result).ok();
         });
     }
 }
