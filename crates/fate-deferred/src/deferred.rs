@@ -115,8 +115,9 @@ impl<T: 'static> Deferred<T> {
     #[inline]
     pub fn pending() -> (Deferred<T>, Fire<T>) {
         let created = Location::caller();
-        // `new_cyclic` allocates first and builds the head in place: no copy of it.
-        let head = Rc::new_cyclic(|_| Head::<T>::new(created));
+        // `Rc::new`, not `new_cyclic`: the cyclic constructor's weak-count dance cost about
+        // 150 instructions per Deferred (callgrind, `examples/deferred_speed.rs`).
+        let head = Rc::new(Head::<T>::new(created));
         let d = Deferred::from_chain(head.clone());
         (d, Fire::new(head))
     }
