@@ -3,7 +3,8 @@
 //! holds each user's transport.
 //!
 //! Run with: `cargo run --example chat_server -- [ENDPOINT]` (default `tcp:8123`), then
-//! `nc localhost 8123` from a few terminals.
+//! `nc localhost 8123` (or `telnet localhost 8123`) from a few terminals: `LineReceiver`
+//! takes lines ending in `\n` as well as `\r\n`.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

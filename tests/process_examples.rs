@@ -1,12 +1,15 @@
-//! End to end: the process and standard-I/O examples run as programs, end by themselves and
-//! exit 0 — `hot_potato` with its stdin a pipe and `/dev/null`.
+//! End to end: the process, standard-I/O and chat examples run as programs, end by
+//! themselves and exit 0 — `hot_potato` with its stdin a pipe and `/dev/null`, `chat_server`
+//! with clients that end their lines with a bare `\n`, as `nc` does.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::Duration;
 
-const EXAMPLES: &[&str] = &["process_output", "hot_potato"];
+const EXAMPLES: &[&str] = &["process_output", "hot_potato", "chat_server"];
 
 /// Builds the examples with this test's profile; returns the directory that holds them.
 fn examples_dir() -> &'static PathBuf {
@@ -117,5 +120,83 @@ fn hot_potato_with_no_input_burns_the_hatter() {
     assert!(
         out.contains("All gone. Burns: the Hatter 3, Alice 0, Bob 0."),
         "{out}"
+    );
+}
+
+/// A chat client on a real socket, as `nc` is: lines out end in `\n` only.
+struct Client {
+    out: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn connect(port: u16) -> Client {
+        let out = TcpStream::connect(("127.0.0.1", port)).expect("connect to the chat");
+        out.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let reader = BufReader::new(out.try_clone().unwrap());
+        Client { out, reader }
+    }
+
+    fn say(&mut self, line: &str) {
+        self.out.write_all(format!("{line}\n").as_bytes()).unwrap();
+    }
+
+    fn hear(&mut self) -> String {
+        let mut line = String::new();
+        self.reader
+            .read_line(&mut line)
+            .expect("a line from the chat");
+        line
+    }
+}
+
+#[test]
+fn chat_server_works_with_clients_that_send_bare_newlines() {
+    let mut server = Command::new(examples_dir().join("chat_server"))
+        .arg("tcp:0:interface=127.0.0.1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the chat server");
+    let mut banner = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    // "chat on 127.0.0.1:PORT; Ctrl-C stops"
+    let port: u16 = banner
+        .split(&[':', ';'][..])
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {banner:?}"));
+
+    let mut alice = Client::connect(port);
+    assert_eq!(alice.hear(), "What's your name?\r\n");
+    alice.say("alice");
+    assert_eq!(alice.hear(), "Welcome, alice! Here: \r\n");
+    let mut bob = Client::connect(port);
+    assert_eq!(bob.hear(), "What's your name?\r\n");
+    bob.say("bob");
+    assert_eq!(bob.hear(), "Welcome, bob! Here: alice\r\n");
+    assert_eq!(alice.hear(), "<bob> has joined\r\n");
+    bob.say("hi alice");
+    assert_eq!(alice.hear(), "<bob> hi alice\r\n");
+    alice.say("/quit");
+    let mut rest = Vec::new();
+    alice.reader.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "{rest:?}");
+    assert_eq!(bob.hear(), "<alice> has left\r\n");
+
+    let stopped = Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let out = server.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -234,6 +234,45 @@ fn custom_delimiter_and_send_line() {
     }
 }
 
+#[test]
+fn bare_newlines_end_lines_by_default_and_not_in_strict_mode() {
+    // `nc` and a terminal send `\n`; telnet sends `\r\n`; a lone `\r` stays in the line.
+    let input: &[u8] = b"nc\ntelnet\r\n\nlone\rcr\r\n";
+    for chunks in chunkings(input) {
+        let (log, written, _) = run_lines(&chunks, b"-", None, 100);
+        let lines: Vec<&[u8]> = log.lines.iter().map(Vec::as_slice).collect();
+        assert_eq!(
+            lines,
+            [&b"nc"[..], b"telnet", b"", b"lone\rcr"],
+            "{chunks:?}"
+        );
+        // Lines go out with `\r\n` either way.
+        assert_eq!(written, b"nc\r\ntelnet\r\n\r\nlone\rcr\r\n");
+    }
+    struct Strict(Vec<Vec<u8>>);
+    impl LineHandler for Strict {
+        fn connection_made(&mut self, lines: &mut Lines) {
+            lines.set_strict(true);
+        }
+        fn line_received(&mut self, _: &mut Lines, line: &[u8]) {
+            self.0.push(line.to_vec());
+        }
+    }
+    for chunks in chunkings(input) {
+        let t = StringTransport::new();
+        let mut p = LineReceiver::new(Strict(Vec::new()));
+        p.connection_made(t.transport());
+        for c in &chunks {
+            p.data_received(c);
+        }
+        assert_eq!(
+            p.handler().0,
+            [b"nc\ntelnet".to_vec(), b"\nlone\rcr".to_vec()],
+            "{chunks:?}"
+        );
+    }
+}
+
 #[derive(Default)]
 struct Sh {
     got: Vec<Vec<u8>>,

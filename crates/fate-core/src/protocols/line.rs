@@ -44,6 +44,9 @@ pub struct Lines {
     /// Bytes given back by `set_line_mode` while the receiver was running.
     pending: Vec<u8>,
     delimiter: Vec<u8>,
+    /// Only the exact delimiter ends a line; else, with the default `\r\n`, a bare `\n` does
+    /// too (see [`Lines::set_strict`]).
+    strict: bool,
     max_length: usize,
     raw: bool,
     paused: bool,
@@ -56,6 +59,7 @@ impl Lines {
             buffer: Vec::new(),
             pending: Vec::new(),
             delimiter: b"\r\n".to_vec(),
+            strict: false,
             max_length: 16384,
             raw: false,
             paused: false,
@@ -106,10 +110,60 @@ impl Lines {
         out
     }
 
-    /// The delimiter (default `\r\n`).
+    /// The delimiter (default `\r\n`): what [`send_line`](Self::send_line) appends, and what
+    /// ends a received line. Setting one makes splitting strict: only `delimiter` ends a line.
+    ///
+    /// # Panics
+    ///
+    /// If `delimiter` is empty.
     pub fn set_delimiter(&mut self, delimiter: &[u8]) {
         assert!(!delimiter.is_empty(), "a line delimiter cannot be empty");
         self.delimiter = delimiter.to_vec();
+        self.strict = true;
+    }
+
+    /// Whether only the exact delimiter ends a line (Twisted's `LineReceiver`), or — the
+    /// default — with the `\r\n` delimiter a bare `\n` ends one too, so that `nc`, `telnet`
+    /// and a terminal's stdin all work. In that lenient mode a `\r` before the `\n` is not
+    /// part of the line, and lines are still sent with `\r\n`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fate::net::Protocol;
+    /// use fate::protocols::{LineHandler, LineReceiver, Lines};
+    /// use fate::testing::StringTransport;
+    ///
+    /// struct Log(Vec<String>);
+    /// impl LineHandler for Log {
+    ///     fn line_received(&mut self, _: &mut Lines, line: &[u8]) {
+    ///         self.0.push(String::from_utf8_lossy(line).into());
+    ///     }
+    /// }
+    ///
+    /// let t = StringTransport::new();
+    /// let mut p = LineReceiver::new(Log(Vec::new()));
+    /// p.connection_made(t.transport());
+    /// p.data_received(b"from nc\nfrom telnet\r\n");
+    /// p.lines().set_strict(true);
+    /// p.data_received(b"half\nline\r\n");
+    /// assert_eq!(p.handler().0, ["from nc", "from telnet", "half\nline"]);
+    /// ```
+    pub fn set_strict(&mut self, strict: bool) {
+        self.strict = strict;
+    }
+
+    /// Where the next line ends in `input`: the line's length and the delimiter's.
+    fn find_line(&self, input: &[u8]) -> Option<(usize, usize)> {
+        if self.strict || self.delimiter != b"\r\n" {
+            let i = memchr::memmem::find(input, &self.delimiter)?;
+            return Some((i, self.delimiter.len()));
+        }
+        let i = memchr::memchr(b'\n', input)?;
+        match i.checked_sub(1) {
+            Some(cr) if input[cr] == b'\r' => Some((cr, 2)),
+            _ => Some((i, 1)),
+        }
     }
 
     /// The maximum line length (default 16384, as Twisted).
@@ -164,7 +218,8 @@ pub trait LineHandler: 'static {
 
 /// A protocol that delivers its input line by line to a [`LineHandler`].
 ///
-/// Lines are delimited by `\r\n` (see [`Lines::set_delimiter`]); a line longer than the
+/// Lines are delimited by `\r\n` or a bare `\n` (see [`Lines::set_strict`] and
+/// [`Lines::set_delimiter`]); a line longer than the
 /// maximum — or an undelimited buffer of at least maximum + delimiter bytes — goes to
 /// [`LineHandler::line_length_exceeded`]. Lines stop being delivered once the transport is
 /// disconnecting or the receiver is paused. In raw mode the rest of the input goes to
@@ -269,21 +324,20 @@ impl<H: LineHandler> LineReceiver<H> {
                     .raw_data_received(&mut self.lines, &input[pos..]);
                 return input.len();
             }
-            let d = self.lines.delimiter.len();
             let max = self.lines.max_length;
-            match memchr::memmem::find(&input[pos..], &self.lines.delimiter) {
-                Some(i) if i > max => {
+            match self.lines.find_line(&input[pos..]) {
+                Some((i, _)) if i > max => {
                     let length = input.len() - pos;
                     self.handler
                         .line_length_exceeded(&mut self.lines, LineTooLong { length, max });
                     return input.len();
                 }
-                Some(i) => {
+                Some((i, d)) => {
                     let line = &input[pos..pos + i];
                     pos += i + d;
                     self.handler.line_received(&mut self.lines, line);
                 }
-                None if input.len() - pos >= max + d => {
+                None if input.len() - pos >= max + self.lines.delimiter.len() => {
                     let length = input.len() - pos;
                     self.handler
                         .line_length_exceeded(&mut self.lines, LineTooLong { length, max });
