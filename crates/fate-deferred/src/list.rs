@@ -3,9 +3,10 @@
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
+use std::time::Duration;
 
-use crate::error::FirstError;
-use crate::{Control, Deferred, Failure, Fire, Outcome};
+use crate::error::{Cancelled, FirstError, TimedOut};
+use crate::{timeout, Control, Deferred, Failure, Fire, Outcome};
 
 /// What a [`DeferredList`] fires with.
 ///
@@ -51,6 +52,10 @@ pub enum ListResult<T> {
 /// and the rest are still cancelled. The outcome then follows from the inputs'
 /// results — the list itself never errbacks `Cancelled`, and stays unfired while an input
 /// whose canceller panicked stays unfired. After the list fired, `cancel()` does nothing.
+///
+/// When a timeout ([`Deferred::add_timeout`]) cancels the list, each input it cancelled is
+/// recorded as [`TimedOut`] — "Deferred timed out after 2s" — not `Cancelled` (Twisted
+/// shows `CancelledError` there, which hides why).
 ///
 /// # Examples
 /// ```
@@ -141,7 +146,12 @@ impl<T: 'static> DeferredList<T> {
     #[track_caller]
     pub fn into_deferred(self) -> Deferred<ListResult<T>> {
         let controls: Vec<Control> = self.inputs.iter().map(Deferred::control).collect();
-        let (list, fire) = Deferred::with_canceller(move |_fire| cancel_all(&controls, None));
+        let timed_out = Rc::new(Cell::new(None));
+        let cause = timed_out.clone();
+        let (list, fire) = Deferred::with_canceller(move |_fire| {
+            cause.set(timeout::timing_out());
+            cancel_all(&controls, None);
+        });
         list.chain.state.cancel_only_forwards.set(true);
         let n = self.inputs.len();
         let state = Rc::new(ListState {
@@ -150,6 +160,7 @@ impl<T: 'static> DeferredList<T> {
             remaining: Cell::new(n),
             fire_on_one_callback: self.fire_on_one_callback,
             fire_on_one_errback: self.fire_on_one_errback,
+            timed_out,
         });
         if n == 0 {
             state.finish();
@@ -195,11 +206,19 @@ struct ListState<T: 'static> {
     remaining: Cell<usize>,
     fire_on_one_callback: bool,
     fire_on_one_errback: bool,
+    /// Set when a timeout cancelled the list: inputs it cancelled record [`TimedOut`].
+    timed_out: Rc<Cell<Option<Duration>>>,
 }
 
 impl<T: 'static> ListState<T> {
     fn arrive(&self, index: usize, result: Result<T, Failure>) {
         self.remaining.set(self.remaining.get().saturating_sub(1));
+        let result = match (result, self.timed_out.get()) {
+            (Err(f), Some(timeout)) if f.check::<Cancelled>() => {
+                Err(Failure::at(TimedOut::new(timeout), f.location()))
+            }
+            (result, _) => result,
+        };
         let fired = self.fire.borrow().is_none();
         if !fired {
             match result {
@@ -262,8 +281,36 @@ impl<T: 'static> ListState<T> {
 pub fn gather_results<T: 'static>(
     inputs: impl IntoIterator<Item = Deferred<T>>,
 ) -> Deferred<Vec<T>> {
-    DeferredList::new(inputs)
-        .fire_on_one_errback()
+    gather(DeferredList::new(inputs))
+}
+
+/// [`gather_results`] that consumes the inputs' failures (Twisted's
+/// `gatherResults(ds, consumeErrors=True)`): the first one errbacks the gather with
+/// [`FirstError`], and none of them is also reported as unhandled by its input.
+///
+/// # Examples
+/// ```
+/// use fate::deferred::{gather_results_consuming_errors, Deferred, FirstError};
+///
+/// let (a, fire_a) = Deferred::<i64>::pending();
+/// let (b, fire_b) = Deferred::<i64>::pending();
+/// let all = gather_results_consuming_errors([a, b]);
+/// fire_b.errback("b broke");
+/// fire_a.errback("a broke too"); // consumed: not reported
+/// let failure = all.try_result().ok().and_then(|r| r.err()).unwrap();
+/// assert_eq!(failure.downcast_ref::<FirstError>().map(|e| e.index()), Some(1));
+/// ```
+#[track_caller]
+pub fn gather_results_consuming_errors<T: 'static>(
+    inputs: impl IntoIterator<Item = Deferred<T>>,
+) -> Deferred<Vec<T>> {
+    gather(DeferredList::new(inputs).consume_errors())
+}
+
+/// The values of `list`'s inputs, or its first failure.
+#[track_caller]
+fn gather<T: 'static>(list: DeferredList<T>) -> Deferred<Vec<T>> {
+    list.fire_on_one_errback()
         .into_deferred()
         .add_callback(|list| -> Result<Vec<T>, Failure> {
             match list {

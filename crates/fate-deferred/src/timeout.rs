@@ -93,6 +93,7 @@ impl<T: 'static> Deferred<T> {
             timeout,
             Box::new(move || {
                 flag.set(true);
+                let _cause = TimingOut::enter(timeout);
                 control.cancel();
             }),
         );
@@ -108,4 +109,31 @@ impl<T: 'static> Deferred<T> {
             }
         })
     }
+}
+
+thread_local! {
+    /// The timeout whose expiry is cancelling Deferreds right now, if any.
+    static TIMING_OUT: Cell<Option<Duration>> = const { Cell::new(None) };
+}
+
+/// Marks the cancellation running while it lives as caused by a timeout (nesting restores
+/// the outer cause).
+struct TimingOut(Option<Duration>);
+
+impl TimingOut {
+    fn enter(timeout: Duration) -> TimingOut {
+        TimingOut(TIMING_OUT.with(|t| t.replace(Some(timeout))))
+    }
+}
+
+impl Drop for TimingOut {
+    fn drop(&mut self) {
+        TIMING_OUT.with(|t| t.set(self.0));
+    }
+}
+
+/// The timeout that is cancelling Deferreds right now: a `DeferredList` cut by a timeout
+/// records its unfinished inputs as [`TimedOut`] rather than [`Cancelled`].
+pub(crate) fn timing_out() -> Option<Duration> {
+    TIMING_OUT.with(Cell::get)
 }
