@@ -226,7 +226,7 @@ pub use fate_core::*;
 pub use fate_db as db;
 #[doc(inline)]
 pub use fate_deferred as deferred;
-pub use fate_deferred::{Deferred, Failure, Fire};
+pub use fate_deferred::{Deferred, Failure, Fire, Result};
 #[cfg(feature = "http")]
 #[doc(inline)]
 pub use fate_http as http;

@@ -155,11 +155,12 @@ fn cancelling_the_deferred_aborts_the_tokio_task() {
 #[test]
 fn dropping_the_future_that_awaits_it_aborts_the_tokio_task() {
     assert!(abort_observed(|task| {
-        let _ = fate_core::spawn(async move {
+        fate_core::spawn(async move {
             // The timeout drops its future, which cancels the Deferred it awaits.
             assert!(fate_core::timeout(Duration::from_millis(5), task)
                 .await
                 .is_err());
+            Ok(())
         });
     }));
 }

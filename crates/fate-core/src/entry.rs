@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use fate_deferred::{Deferred, IntoOutcome};
+use fate_deferred::Deferred;
 
 use crate::reactor::{self, Reactor, ReactorError};
 use crate::task::JoinHandle;
@@ -142,12 +142,15 @@ pub fn call_soon(f: impl FnOnce() + 'static) {
     reactor::current().call_soon(f)
 }
 
-/// Runs `fut` as a task on this thread's reactor and returns a Deferred of its output — the
+/// Runs `fut` as a task on this thread's reactor and returns a Deferred of its result — the
 /// bridge from async code to callbacks, and how an async block becomes Twisted's
 /// `inlineCallbacks`.
 ///
-/// The output may be a value, a `Result<T, Failure>` or a `Deferred<T>`. A panic in the task
-/// becomes a `Panicked` failure. Cancelling the Deferred drops the future.
+/// The task returns a [`fate::Result<T>`](fate_deferred::Result) (`Result<T, Failure>`): `Ok`
+/// fires the Deferred, `Err` errbacks it, `?` turns any error into a `Failure` — so
+/// `fate::spawn(async { ...; Ok(()) })` needs no type annotation. A panic in the task becomes
+/// a `Panicked` failure. Cancelling the Deferred drops the future. For a task whose output is
+/// not a `Result`, use [`spawn_local`] (a `JoinHandle`) or `Deferred::from_future`.
 ///
 /// # Panics
 ///
@@ -157,25 +160,35 @@ pub fn call_soon(f: impl FnOnce() + 'static) {
 ///
 /// ```
 /// use std::time::Duration;
-/// use fate::Failure;
 ///
 /// let answer = fate::block_on(async {
 ///     let d = fate::spawn(async {
 ///         fate::sleep(Duration::from_millis(1)).await;
-///         Ok::<i64, Failure>(42)
+///         let n: i64 = "42".parse()?; // any error becomes a Failure
+///         Ok(n)
 ///     });
 ///     d.add_callback(|n| n + 1).await
 /// })
 /// .unwrap();
 /// assert_eq!(answer.unwrap(), 43);
 /// ```
+///
+/// Fire and forget: the Deferred may be dropped; a failure nobody handled is reported.
+///
+/// ```
+/// fate::block_on(async {
+///     fate::spawn(async {
+///         println!("hello from a task");
+///         Ok(())
+///     });
+/// })
+/// .unwrap();
+/// ```
 #[track_caller]
-pub fn spawn<T, F, M>(fut: F) -> Deferred<T>
+pub fn spawn<T, F>(fut: F) -> Deferred<T>
 where
     T: 'static,
-    F: Future + 'static,
-    F::Output: IntoOutcome<T, M>,
-    M: 'static,
+    F: Future<Output = fate_deferred::Result<T>> + 'static,
 {
     drop(reactor::current());
     Deferred::from_future(fut)

@@ -243,12 +243,12 @@ fn spawn_returns_a_deferred_and_cancel_drops_the_future() {
     let flag = Flag(dropped.clone());
     let result = reactor
         .block_on(async move {
-            let ok = fate_core::spawn(async { 20 + 1 }).add_callback(|n: i32| n * 2);
+            let ok = fate_core::spawn(async { Ok(20 + 1) }).add_callback(|n: i32| n * 2);
             assert_eq!(ok.await.unwrap(), 42);
             let forever = fate_core::spawn(async move {
                 let _flag = flag;
                 fate_core::sleep(Duration::from_secs(3600)).await;
-                1
+                Ok(1)
             });
             fate_core::task::yield_now().await;
             forever.cancel();

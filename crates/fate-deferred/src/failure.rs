@@ -9,6 +9,19 @@ use std::rc::Rc;
 
 use crate::debug::debugging;
 
+/// `Result<T, Failure>`: what an async block that awaits Deferreds returns, so that `Ok(())`
+/// needs no annotation and `?` converts any error.
+///
+/// # Examples
+/// ```
+/// async fn price(item: &str) -> fate::Result<u32> {
+///     let cents: u32 = item.len().try_into()?;
+///     Ok(cents * 100)
+/// }
+/// assert_eq!(fate::block_on(price("tea")).unwrap().unwrap(), 300);
+/// ```
+pub type Result<T, E = Failure> = std::result::Result<T, E>;
+
 /// An error travelling down a Deferred's errback path.
 ///
 /// A `Failure` wraps any `E: std::error::Error + 'static` (no `Send` needed) and keeps:

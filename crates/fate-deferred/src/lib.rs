@@ -46,7 +46,7 @@
 //! | errors | [`Failure`], [`IntoFailure`], [`set_debugging`]; named conditions [`Cancelled`], [`AlreadyCalled`], [`Abandoned`], [`TimedOut`], [`Panicked`], [`NoExecutor`], [`ChainedToItself`], [`FirstError`], [`FailureGroup`] |
 //! | unhandled failures | [`set_unhandled_hook`], [`reset_unhandled_hook`], [`Unhandled`] |
 //! | ready-made Deferreds | [`succeed`], [`fail`], [`maybe_deferred`] |
-//! | fan-in | [`DeferredList`], [`gather_results`], [`race`], [`first_success`] |
+//! | fan-in | [`DeferredList`], [`gather_results`], [`gather_results_consuming_errors`], [`race`], [`first_success`] |
 //! | coordination | [`DeferredLock`], [`DeferredSemaphore`], [`Permit`], [`DeferredQueue`] |
 //! | time (clock injected) | [`Deferred::add_timeout`] |
 //! | async/await | `Deferred: IntoFuture` ([`DeferredFuture`]), [`Deferred::from_future`], [`set_local_spawner`] |
@@ -139,10 +139,10 @@ pub use error::{
     Abandoned, AlreadyCalled, Cancelled, ChainedToItself, FailureGroup, FirstError, NoExecutor,
     Panicked, QueueOverflow, QueueUnderflow, TimedOut, ZeroTokens,
 };
-pub use failure::{Failure, FromError, FromMessage, IntoFailure};
+pub use failure::{Failure, FromError, FromMessage, IntoFailure, Result};
 pub use fire::Fire;
 pub use future::DeferredFuture;
-pub use list::{gather_results, DeferredList, ListResult};
+pub use list::{gather_results, gather_results_consuming_errors, DeferredList, ListResult};
 pub use outcome::{IntoOutcome, Outcome, Plain, Shaped};
 pub use queue::DeferredQueue;
 pub use race::{first_success, race};
