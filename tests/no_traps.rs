@@ -51,3 +51,29 @@ fn a_second_stop_is_harmless() {
     .unwrap();
     assert_eq!(stops.get(), 2);
 }
+
+#[test]
+fn a_spawned_task_returning_ok_unit_infers_its_types() {
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    fate::run_until_idle(move || {
+        fate::spawn(async move {
+            let n: u32 = "7".parse()?; // any error becomes a Failure
+            r.set(n == 7);
+            Ok(())
+        });
+    })
+    .unwrap();
+    assert!(ran.get());
+}
+
+/// An `async fn` written against `fate::Result` needs no `Failure` in sight.
+async fn double(text: &str) -> fate::Result<i64> {
+    Ok(text.parse::<i64>()? * 2)
+}
+
+#[test]
+fn fate_result_is_result_with_a_failure() {
+    let d = fate::block_on(async { fate::spawn(double("21")).await }).unwrap();
+    assert_eq!(d.unwrap(), 42);
+}
