@@ -51,6 +51,7 @@ pub fn set_debugging(on: bool) {
 /// ```
 /// assert!(!fate::deferred::debugging());
 /// ```
+#[inline]
 pub fn debugging() -> bool {
     EVER_ON.load(Ordering::Relaxed) && DEBUGGING.with(|d| d.get())
 }
