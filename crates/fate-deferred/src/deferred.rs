@@ -115,9 +115,12 @@ impl<T: 'static> Deferred<T> {
     #[inline]
     pub fn pending() -> (Deferred<T>, Fire<T>) {
         let created = Location::caller();
-        // `Rc::new`, not `new_cyclic`: the cyclic constructor's weak-count dance cost about
-        // 150 instructions per Deferred (callgrind, `examples/deferred_speed.rs`).
-        let head = Rc::new(Head::<T>::new(created));
+        // `new_cyclic` allocates first and builds the head in place. Which constructor is
+        // cheaper depends on what the caller inlines: in `fate-bench deferred` `Rc::new`
+        // builds the head on the stack and copies it in (810 instructions per Deferred
+        // against 795 here); in `examples/deferred_speed.rs` it is the other way round (689
+        // against 798). The bench's loop is the figure we quote.
+        let head = Rc::new_cyclic(|_| Head::<T>::new(created));
         let d = Deferred::from_chain(head.clone());
         (d, Fire::new(head))
     }
