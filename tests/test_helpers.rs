@@ -122,3 +122,44 @@ fn a_deferred_list_cut_by_a_timeout_says_timed_out_for_each_entry() {
         .unwrap_err()
         .check::<fate::deferred::Cancelled>());
 }
+
+#[test]
+fn delayed_call_clones_are_the_same_call() {
+    use fate::time::DelayedCallError;
+    let clock = Clock::new();
+    let ran = Rc::new(RefCell::new(Vec::new()));
+    let log = ran.clone();
+    let fuse = clock.call_later(Duration::from_secs(3), move || {
+        log.borrow_mut().push("boom")
+    });
+    let other = fuse.clone();
+    // One timer resets another through its clone: no Rc<DelayedCall> needed.
+    clock.call_later(Duration::from_secs(2), move || {
+        other.reset(Duration::from_secs(3)).unwrap();
+    });
+    clock.pump(&[Duration::from_secs(1); 3]);
+    assert!(ran.borrow().is_empty());
+    assert_eq!(fuse.time(), clock.epoch() + Duration::from_secs(5));
+    let again = fuse.clone();
+    again.cancel().unwrap();
+    assert!(!fuse.active());
+    assert_eq!(fuse.cancel(), Err(DelayedCallError::AlreadyCancelled));
+    clock.advance(Duration::from_secs(10));
+    assert!(ran.borrow().is_empty());
+}
+
+#[test]
+fn get_delayed_calls_cancels_what_a_test_left_behind() {
+    let clock = Clock::new();
+    let _a = clock.call_later(Duration::from_secs(2), || unreachable!());
+    let _b = clock.call_later(Duration::from_secs(1), || unreachable!());
+    let _sleep = clock.sleep(Duration::from_secs(1)); // a sleep's timer is not a call
+    let calls = clock.get_delayed_calls();
+    let times: Vec<_> = calls.iter().map(|c| c.time() - clock.epoch()).collect();
+    assert_eq!(times, [Duration::from_secs(1), Duration::from_secs(2)]);
+    for call in calls {
+        call.cancel().unwrap();
+    }
+    assert!(clock.get_delayed_calls().is_empty());
+    clock.advance(Duration::from_secs(5));
+}

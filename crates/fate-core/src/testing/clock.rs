@@ -116,8 +116,9 @@ impl Clock {
         }
     }
 
-    /// The deadlines of the pending calls (including sleeps and timeouts), in firing order:
-    /// Twisted's `getDelayedCalls`.
+    /// The deadlines of the pending calls (including sleeps and timeouts), in firing order.
+    /// [`Timeline::get_delayed_calls`] (through `Deref`) hands out the calls themselves,
+    /// as Twisted's `getDelayedCalls` does.
     ///
     /// # Examples
     ///

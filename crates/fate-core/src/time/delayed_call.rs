@@ -1,8 +1,9 @@
 //! `DelayedCall`: the handle of a call scheduled with `call_later`.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::error::Error;
 use std::fmt;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::timeline::duration_ns;
@@ -20,8 +21,24 @@ use super::Timeline;
 /// its own call (it gets [`AlreadyCalled`](DelayedCallError::AlreadyCalled)); it can
 /// schedule a new one.
 ///
-/// The handle is small (24 bytes: a timeline handle, a key and the deadline) and only this
-/// handle can cancel its call; it is not `Clone`.
+/// The handle is small (32 bytes) and a cheap `Clone`: clones are the same call, so one
+/// timer may reset or cancel another without an `Rc`. The first clone allocates the state
+/// the clones share; a handle never cloned allocates nothing.
+/// [`Timeline::get_delayed_calls`] hands out handles to every pending call; they see the
+/// call's state through the timer wheel, but cannot tell a call cancelled through another
+/// handle from one that ran (`cancel` says [`AlreadyCalled`](DelayedCallError::AlreadyCalled)).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let clock = fate::testing::Clock::new();
+/// let idle = clock.call_later(Duration::from_secs(30), || println!("idle: disconnecting"));
+/// let keep_alive = idle.clone();
+/// // Activity resets the idle timer through the other handle.
+/// clock.call_later(Duration::from_secs(20), move || keep_alive.reset(Duration::from_secs(30)).unwrap());
+/// clock.advance(Duration::from_secs(20));
+/// assert_eq!(idle.time(), clock.epoch() + Duration::from_secs(50));
+/// ```
 ///
 /// # Examples
 ///
@@ -57,8 +74,16 @@ use super::Timeline;
 /// counts as scheduling the call anew at that moment.
 pub struct DelayedCall {
     timeline: Timeline,
-    /// The call's timer; [`Key::NONE`] once this handle cancelled it, which is how
-    /// "cancelled" is told from "called" (the timer's key is stale either way).
+    /// The call's state as this handle sees it, until the handle is first cloned.
+    own: CallState,
+    /// Set by the first `clone`: the state every clone shares from then on.
+    shared: OnceCell<Rc<CallState>>,
+}
+
+/// What a handle knows about its call.
+struct CallState {
+    /// The call's timer; [`Key::NONE`] once a handle (sharing this state) cancelled it, which
+    /// is how "cancelled" is told from "called" (the timer's key is stale either way).
     key: Cell<Key>,
     /// The deadline, ns since the timeline's epoch; kept after the call ran or was cancelled.
     when: Cell<u64>,
@@ -101,8 +126,20 @@ impl DelayedCall {
     pub(super) fn new(timeline: Timeline, key: Key, when: u64) -> DelayedCall {
         DelayedCall {
             timeline,
-            key: Cell::new(key),
-            when: Cell::new(when),
+            own: CallState {
+                key: Cell::new(key),
+                when: Cell::new(when),
+            },
+            shared: OnceCell::new(),
+        }
+    }
+
+    /// Runs `f` on the state this handle uses: its own, or the one its clones share.
+    #[inline]
+    fn with_state<R>(&self, f: impl FnOnce(&CallState) -> R) -> R {
+        match self.shared.get() {
+            None => f(&self.own),
+            Some(shared) => f(shared),
         }
     }
 
@@ -129,7 +166,7 @@ impl DelayedCall {
         let entry = self.timeline.wheel().borrow_mut().remove(key);
         match entry {
             Some(entry) => {
-                self.key.set(Key::NONE);
+                self.with_state(|st| st.key.set(Key::NONE));
                 drop(entry); // after the borrow: the closure's drop may use the timeline
                 Ok(())
             }
@@ -176,12 +213,13 @@ impl DelayedCall {
     /// assert_eq!(call.time(), clock.epoch() + Duration::from_secs(4));
     /// ```
     pub fn delay(&self, extra: Duration) -> Result<(), DelayedCallError> {
-        self.move_to(self.when.get().saturating_add(duration_ns(extra)))
+        let when = self.with_state(|st| st.when.get());
+        self.move_to(when.saturating_add(duration_ns(extra)))
     }
 
     /// The timer's key, unless this handle cancelled it.
     fn key(&self) -> Result<Key, DelayedCallError> {
-        match self.key.get() {
+        match self.with_state(|st| st.key.get()) {
             Key::NONE => Err(DelayedCallError::AlreadyCancelled),
             key => Ok(key),
         }
@@ -192,7 +230,7 @@ impl DelayedCall {
         if !self.timeline.wheel().borrow_mut().reschedule(key, when) {
             return Err(DelayedCallError::AlreadyCalled);
         }
-        self.when.set(when);
+        self.with_state(|st| st.when.set(when));
         Ok(())
     }
 
@@ -209,7 +247,8 @@ impl DelayedCall {
     /// assert!(!call.active());
     /// ```
     pub fn active(&self) -> bool {
-        self.timeline.wheel().borrow().contains(self.key.get())
+        let key = self.with_state(|st| st.key.get());
+        self.timeline.wheel().borrow().contains(key)
     }
 
     /// When the call is (or was) due: Twisted's `getTime`.
@@ -224,17 +263,38 @@ impl DelayedCall {
     /// assert_eq!(call.time() - clock.epoch(), Duration::from_secs(105));
     /// ```
     pub fn time(&self) -> Instant {
-        self.timeline.instant(self.when.get())
+        self.timeline.instant(self.with_state(|st| st.when.get()))
+    }
+}
+
+/// A clone is the same call: cancelling, resetting or delaying through one is seen by all.
+impl Clone for DelayedCall {
+    fn clone(&self) -> DelayedCall {
+        let shared = self.shared.get_or_init(|| {
+            Rc::new(CallState {
+                key: Cell::new(self.own.key.get()),
+                when: Cell::new(self.own.when.get()),
+            })
+        });
+        DelayedCall {
+            timeline: self.timeline.clone(),
+            own: CallState {
+                key: Cell::new(Key::NONE),
+                when: Cell::new(0),
+            },
+            shared: OnceCell::from(shared.clone()),
+        }
     }
 }
 
 impl fmt::Debug for DelayedCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = if self.key.get() == Key::NONE {
+        let key = self.with_state(|st| st.key.get());
+        let state = if key == Key::NONE {
             "cancelled"
         } else {
             match self.timeline.wheel().try_borrow() {
-                Ok(wheel) if wheel.contains(self.key.get()) => "pending",
+                Ok(wheel) if wheel.contains(key) => "pending",
                 Ok(_) => "called",
                 Err(_) => "unknown",
             }

@@ -274,6 +274,36 @@ impl Timeline {
         deadlines.into_iter().map(|ns| self.instant(ns)).collect()
     }
 
+    /// Handles to every pending delayed call (`call_later`, `call_at`), in the order they
+    /// will run: Twisted's `getDelayedCalls`, to cancel whatever a test left behind. Timers
+    /// of sleeps and timeouts are not calls and are left out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let clock = fate::testing::Clock::new();
+    /// let _a = clock.call_later(Duration::from_secs(2), || unreachable!());
+    /// let _b = clock.call_later(Duration::from_secs(1), || unreachable!());
+    /// let calls = clock.get_delayed_calls();
+    /// assert_eq!(calls[0].time(), clock.epoch() + Duration::from_secs(1));
+    /// for call in calls {
+    ///     call.cancel().unwrap(); // teardown
+    /// }
+    /// assert!(clock.pending_calls().is_empty());
+    /// ```
+    pub fn get_delayed_calls(&self) -> Vec<DelayedCall> {
+        let keys = self
+            .inner
+            .wheel
+            .borrow()
+            .pending_keys(|entry| matches!(entry, Entry::Call(_)));
+        keys.into_iter()
+            .map(|(key, when)| DelayedCall::new(self.clone(), key, when))
+            .collect()
+    }
+
     /// A future that completes `duration` from now.
     ///
     /// # Examples

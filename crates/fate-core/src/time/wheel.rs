@@ -448,6 +448,25 @@ impl<T: Default> Wheel<T> {
         all.into_iter().map(|(when, _)| when).collect()
     }
 
+    /// The keys and deadlines of the pending entries `keep` selects, in firing order.
+    pub(crate) fn pending_keys(&self, keep: impl Fn(&T) -> bool) -> Vec<(Key, u64)> {
+        let mut all: Vec<(u64, u64, Key)> = (0..self.slab.capacity())
+            .filter_map(|index| {
+                let node = self.slab.at(index);
+                (node.level != VACANT && keep(&node.value)).then_some((
+                    node.when,
+                    node.seq,
+                    Key {
+                        index,
+                        generation: node.generation,
+                    },
+                ))
+            })
+            .collect();
+        all.sort_unstable_by_key(|&(when, seq, _)| (when, seq));
+        all.into_iter().map(|(when, _, key)| (key, when)).collect()
+    }
+
     /// Removes every entry and returns the values (in no particular order). Keys go stale.
     pub(crate) fn drain(&mut self) -> Vec<T> {
         let mut values = Vec::with_capacity(self.slab.len);
