@@ -80,3 +80,66 @@ fn doc_examples_use_the_facades_paths() {
         wrong.join("\n")
     );
 }
+
+/// The lines of `text`, trimmed at both ends (indentation may differ in a quote).
+fn trimmed(text: &str) -> Vec<&str> {
+    text.lines().map(str::trim).collect()
+}
+
+/// Where the lines of `chunk` appear together in `file`, at or after line `from`.
+fn find_chunk(file: &[&str], chunk: &[&str], from: usize) -> Option<usize> {
+    (from..=file.len().saturating_sub(chunk.len())).find(|&at| file[at..at + chunk.len()] == *chunk)
+}
+
+/// Checks the Rust snippets of the markdown file `doc`: each follows a
+/// `<!-- snippet: PATH -->` line and is a copy of parts of PATH (in order, each part's lines
+/// together), parts separated by `// ...` lines. Returns how many snippets it checked.
+fn check_snippets(doc: &str) -> usize {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = fs::read_to_string(root.join(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
+    let mut source: Option<&str> = None;
+    let mut lines = text.lines().enumerate();
+    let mut checked = 0;
+    while let Some((n, line)) = lines.next() {
+        if let Some(path) = line
+            .strip_prefix("<!-- snippet: ")
+            .and_then(|rest| rest.strip_suffix(" -->"))
+        {
+            source = Some(path);
+        }
+        if !line.starts_with("```rust") {
+            continue;
+        }
+        let path = source
+            .take()
+            .unwrap_or_else(|| panic!("{doc}:{}: a Rust snippet without a source", n + 1));
+        let file = fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let file = trimmed(&file);
+        let block: Vec<&str> = lines
+            .by_ref()
+            .map(|(_, l)| l)
+            .take_while(|l| !l.starts_with("```"))
+            .collect();
+        let mut from = 0;
+        for chunk in block.split(|l| l.trim() == "// ...") {
+            let chunk: Vec<&str> = chunk.iter().map(|l| l.trim()).collect();
+            from = find_chunk(&file, &chunk, from)
+                .map(|at| at + chunk.len())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{doc}:{}: this part of the snippet is not in {path} (in this order); \
+                     copy it again from the file:\n{}",
+                        n + 1,
+                        chunk.join("\n")
+                    )
+                });
+        }
+        checked += 1;
+    }
+    checked
+}
+
+#[test]
+fn the_tutorials_code_is_copied_from_its_examples() {
+    assert!(check_snippets("docs/tutorial.md") >= 11);
+}

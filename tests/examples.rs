@@ -2,13 +2,16 @@
 //! the story in the right order. Each runs with `--fast` (fuses a tenth as long) on real time.
 
 use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 /// The examples these tests run; built once, together, before the first one runs.
 const EXAMPLES: &[&str] = &[
+    "fuse",
     "firecracker",
     "chain_of_fuses",
     "not_send",
@@ -17,6 +20,9 @@ const EXAMPLES: &[&str] = &[
     "looping_call",
     "await_a_deferred",
     "guestbook",
+    "get_page",
+    "chat_server",
+    "testing",
 ];
 
 /// Returns the directory that holds the examples, built with this test's profile.
@@ -153,6 +159,23 @@ fn run(name: &str, args: &[&str]) -> Run {
 }
 
 #[test]
+fn fuse_burns_one_fuse_stamps_out_the_other_and_ends_by_itself() {
+    let run = run("fuse", &["--fast"]);
+    assert_eq!(
+        run.events(),
+        [
+            "two fuses are lit; main goes on at once",
+            "the blue fuse is stamped out before it burns down",
+            "BOOM! the red fuse burnt out",
+        ]
+    );
+    // The red fuse burns 0.2 s with --fast; the blue one would have gone off at 0.3 s.
+    assert!(run.at("BOOM! the red fuse") >= 0.2, "{}", run.stdout);
+    assert!(run.took < Duration::from_secs(5), "took {:?}", run.took);
+    assert!(run.stdout.trim_end().ends_with("the program ends"));
+}
+
+#[test]
 fn firecracker_explodes_in_alices_hands_after_the_fuse_time() {
     let run = run("firecracker", &["--fast"]);
     let boom = "BOOM! The firecracker exploded in the unlucky hands of Alice";
@@ -243,7 +266,7 @@ fn mad_hatter_outcomes_include_alice_the_hatter_and_a_dud() {
         .map(|seed| {
             Command::new(&path)
                 .args(["--fast", "--seed", &seed.to_string()])
-                .stdout(std::process::Stdio::piped())
+                .stdout(Stdio::piped())
                 .spawn()
                 .expect("spawn mad_hatter")
         })
@@ -338,6 +361,127 @@ fn await_a_deferred_mixes_callbacks_and_async_in_one_chain() {
 }
 
 #[test]
+fn get_page_downloads_from_its_embedded_server_while_the_loop_ticks() {
+    let run = run("get_page", &[]);
+    assert!(
+        run.stdout.contains("tick 1: the loop is free"),
+        "{}",
+        run.stdout
+    );
+    let page = run
+        .stdout
+        .lines()
+        .find(|l| l.ends_with("/page: 65536 bytes"));
+    assert!(page.is_some(), "no page of 65536 bytes in:\n{}", run.stdout);
+    assert!(run.took < Duration::from_secs(10), "took {:?}", run.took);
+}
+
+#[test]
+fn testing_runs_its_checks_on_a_virtual_clock_and_a_string_transport() {
+    let run = run("testing", &[]);
+    assert_eq!(
+        run.stdout.lines().filter(|l| l.starts_with("ok: ")).count(),
+        2,
+        "{}",
+        run.stdout
+    );
+    // Three seconds of virtual time take no real time.
+    assert!(run.took < Duration::from_secs(2), "took {:?}", run.took);
+}
+
+/// One chat user: a connection to the server and a reader of its lines.
+struct ChatUser {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl ChatUser {
+    fn connect(addr: &str) -> ChatUser {
+        let stream = TcpStream::connect(addr).expect("connect to the chat server");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        ChatUser { stream, reader }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.stream
+            .write_all(format!("{line}\r\n").as_bytes())
+            .unwrap();
+    }
+
+    /// The next line from the server, without its line end; "" at the end of the stream.
+    fn next(&mut self) -> String {
+        let mut line = String::new();
+        self.reader
+            .read_line(&mut line)
+            .expect("a line from the server");
+        line.trim_end().to_string()
+    }
+}
+
+/// A running example, killed if the test panics before it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            self.0.kill().ok();
+            self.0.wait().ok();
+        }
+    }
+}
+
+#[test]
+fn chat_server_relays_lines_between_users_and_stops_on_sigterm() {
+    let mut server = Running(
+        Command::new(examples_dir().join("chat_server"))
+            .arg("tcp:0:interface=127.0.0.1")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start chat_server"),
+    );
+    let mut banner = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let addr = banner
+        .strip_prefix("chat on ")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("no address in {banner:?}"))
+        .to_string();
+
+    let mut alice = ChatUser::connect(&addr);
+    assert_eq!(alice.next(), "What's your name?");
+    alice.send("alice");
+    assert_eq!(alice.next(), "Welcome, alice! Here:");
+    let mut bob = ChatUser::connect(&addr);
+    assert_eq!(bob.next(), "What's your name?");
+    bob.send("alice");
+    assert_eq!(bob.next(), "Name taken or empty, pick another:");
+    bob.send("bob");
+    assert_eq!(bob.next(), "Welcome, bob! Here: alice");
+    assert_eq!(alice.next(), "<bob> has joined");
+    alice.send("hello, bob");
+    assert_eq!(bob.next(), "<alice> hello, bob");
+    bob.send("/quit");
+    assert_eq!(bob.next(), "", "/quit closes the connection");
+    assert_eq!(alice.next(), "<bob> has left");
+
+    let term = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = server.0.wait().unwrap();
+    assert!(
+        status.success(),
+        "chat_server ended with {status:?} on SIGTERM"
+    );
+}
+
+#[test]
 fn examples_end_even_when_their_reader_goes_away() {
     // As `example | head -1`: once the pipe is closed, println! panics inside a callback, and
     // the reactor must stop anyway.
@@ -349,13 +493,14 @@ fn examples_end_even_when_their_reader_goes_away() {
     ] {
         let mut child = Command::new(examples_dir().join(name))
             .arg("--fast")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .expect("spawn the example");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut first = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first)
+        BufReader::new(stdout)
+            .read_line(&mut first)
             .expect("read the first line");
         assert!(!first.is_empty(), "{name} printed nothing");
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -198,8 +198,9 @@ where
 /// `main` returns fires; then stops the reactor and returns an exit status (Twisted's
 /// `task.react`).
 ///
-/// Success is [`ExitCode::SUCCESS`](std::process::ExitCode::SUCCESS); a failure is printed to stderr and gives exit status 1,
-/// as does a reactor stopped (by a signal, say) before the Deferred fired.
+/// Success is [`ExitCode::SUCCESS`](std::process::ExitCode::SUCCESS); a failure is printed to
+/// stderr and gives exit status 1, as does a reactor stopped (by a signal, say) before the
+/// Deferred fired.
 ///
 /// # Examples
 ///
