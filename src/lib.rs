@@ -212,7 +212,7 @@
 //! - `http` (default): the HTTP client and server, as `fate::http`.
 //! - `compat`: tokio-based crates (reqwest, sqlx, ...) from a Fate loop, as `fate::compat`.
 //! - `db`: Twisted's adbapi — a pool of blocking database connections, SQLite built in — as
-//!   `fate::db`.
+//!   `fate::db`; `postgres` adds its PostgreSQL driver.
 //! - `testing`: the virtual clock and in-memory transports.
 //!
 //! What Fate leaves out on purpose, and why, is in FEATURES.md.

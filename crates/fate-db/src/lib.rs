@@ -15,7 +15,13 @@
 //! - A connection that broke is replaced; [`close`](ConnectionPool::close) and the reactor's
 //!   shutdown wait for the work in progress.
 //! - Drivers plug in through two small traits, [`Driver`] and [`Connection`]. SQLite
-//!   ([`Sqlite`], rusqlite with its bundled SQLite) is built in (feature `sqlite`, default).
+//!   ([`Sqlite`], rusqlite with its bundled SQLite) is built in (feature `sqlite`, default);
+//!   PostgreSQL (`Postgres`, the blocking `postgres` crate) is feature `postgres`.
+//!
+//! # Features
+//!
+//! - `sqlite` (default): [`Sqlite`], through rusqlite with its own copy of SQLite compiled in.
+//! - `postgres`: `Postgres`, through the blocking `postgres` crate, without TLS.
 //!
 //! # Examples
 //!
@@ -38,6 +44,8 @@ mod connection;
 mod deliver;
 mod error;
 mod pool;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod row;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -47,6 +55,8 @@ mod value;
 pub use connection::{Connection, Driver};
 pub use error::Error;
 pub use pool::ConnectionPool;
+#[cfg(feature = "postgres")]
+pub use postgres::Postgres;
 pub use row::{FromRow, Row};
 #[cfg(feature = "sqlite")]
 pub use sqlite::Sqlite;
