@@ -20,6 +20,7 @@ use crate::args::{Args, Flag};
 use crate::report::Report;
 
 pub(crate) mod conns;
+pub(crate) mod db;
 pub(crate) mod deferred;
 pub(crate) mod echo;
 pub(crate) mod http;
@@ -42,6 +43,7 @@ pub(crate) const ALL: &[Workload] = &[
     http::WORKLOAD,
     spawn_process::WORKLOAD,
     conns::WORKLOAD,
+    db::WORKLOAD,
 ];
 
 /// Runs one implementation once and reports what it measured; panics (or exits) rather than
