@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use fate::net::Protocol;
 use fate::protocols::{LineHandler, LineReceiver, Lines};
-use fate::testing::{Clock, StringTransport};
+use fate::testing::{assert_no_result, success_result_of, Clock, StringTransport};
 use fate::time::{defer_later, Timeline};
 use fate::Deferred;
 
@@ -43,9 +43,9 @@ fn slow_multiply_fires_after_three_virtual_seconds() {
     let clock = Clock::new();
     let d = slow_multiply(&clock, 3, 4);
     clock.advance(Duration::from_millis(2999));
-    assert!(!d.has_result(), "fired early");
+    assert_no_result(&d);
     clock.advance(Duration::from_millis(1));
-    assert_eq!(d.try_result().ok().and_then(Result::ok), Some(12));
+    assert_eq!(success_result_of(d), 12);
 }
 
 #[cfg_attr(test, test)]
