@@ -221,6 +221,14 @@ impl State {
     /// Records the first firing site when debugging recorded the creation site.
     #[inline]
     pub(crate) fn record_first_fire(&self) {
+        if debug::ever_on() {
+            self.record_first_fire_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_first_fire_slow(&self) {
         if debug::debugging() {
             if let Some(sites) = self.debug_sites() {
                 sites.fired();
@@ -269,6 +277,16 @@ impl Rare {
     /// With debugging on, the links a new chain starts with: its creation backtrace.
     #[inline]
     fn new_if_debugging() -> Option<Box<Rare>> {
+        if debug::ever_on() {
+            Rare::new_debugging()
+        } else {
+            None
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn new_debugging() -> Option<Box<Rare>> {
         if !debug::debugging() {
             return None;
         }

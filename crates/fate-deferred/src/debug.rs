@@ -53,7 +53,13 @@ pub fn set_debugging(on: bool) {
 /// ```
 #[inline]
 pub fn debugging() -> bool {
-    EVER_ON.load(Ordering::Relaxed) && DEBUGGING.with(|d| d.get())
+    ever_on() && DEBUGGING.with(|d| d.get())
+}
+
+/// Whether any thread ever turned debugging on: the hot paths' one load and branch.
+#[inline(always)]
+pub(crate) fn ever_on() -> bool {
+    EVER_ON.load(Ordering::Relaxed)
 }
 
 /// What debugging records about one Deferred.
