@@ -167,3 +167,45 @@ fn tokio_io_wrapper_reads_and_writes() {
     .unwrap();
     assert_eq!(out, "tokio traits");
 }
+
+/// Writes `chunk` until `poll_write` answers `Pending`; returns how much it took.
+async fn write_until_pending(w: &mut (impl futures_io::AsyncWrite + Unpin), limit: usize) -> usize {
+    let chunk = vec![b'w'; 64 * 1024];
+    let mut written = 0;
+    std::future::poll_fn(|cx| {
+        while written < limit {
+            match std::pin::Pin::new(&mut *w).poll_write(cx, &chunk) {
+                std::task::Poll::Ready(Ok(n)) => written += n,
+                std::task::Poll::Ready(Err(e)) => panic!("write: {e}"),
+                std::task::Poll::Pending => return std::task::Poll::Ready(()),
+            }
+        }
+        std::task::Poll::Ready(())
+    })
+    .await;
+    written
+}
+
+#[test]
+fn a_stream_writer_to_a_peer_that_never_reads_gets_pending() {
+    const LIMIT: usize = 256 << 20;
+    fate_core::block_on(async {
+        // TCP: nothing is buffered above the socket, so the writer waits once the kernel's
+        // buffers are full.
+        let listener = TcpListener::bind(localhost()).unwrap();
+        let mut c = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (_silent, _) = listener.accept().await.unwrap();
+        let took = write_until_pending(&mut c, LIMIT).await;
+        assert!(took > 0 && took < LIMIT, "TCP took {took} bytes");
+
+        let path = std::env::temp_dir().join(format!("fate-pending-{}.sock", std::process::id()));
+        let listener = UnixListener::bind(&path).unwrap();
+        let mut c = UnixStream::connect(&path).await.unwrap();
+        let (_silent, _) = listener.accept().await.unwrap();
+        let took = write_until_pending(&mut c, LIMIT).await;
+        assert!(took > 0 && took < LIMIT, "Unix took {took} bytes");
+    })
+    .unwrap();
+}

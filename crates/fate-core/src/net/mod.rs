@@ -10,9 +10,11 @@
 //! ([`connect_tcp`], [`connect_unix`]) and hears how the attempt went through its
 //! [`Connector`]. [`ReconnectingClientFactory`] retries with exponential back-off.
 //!
-//! A transport never blocks: `write` buffers what the socket cannot take, and a registered
-//! [`Producer`] is paused above the high water mark and resumed when the buffer drains, so a
-//! fast writer feeding a slow reader holds bounded memory.
+//! A transport never blocks: `write` buffers what the socket cannot take. Above the high water
+//! mark (64 KiB) whatever feeds the buffer is paused until it drains to the low water mark
+//! (16 KiB): a registered [`Producer`], or else the connection's own reading. So a fast writer
+//! feeding a slow reader, and an echo server whose client never reads, hold bounded memory;
+//! see [`Transport`]'s flow control.
 //!
 //! # Async style
 //!

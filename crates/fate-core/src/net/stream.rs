@@ -5,14 +5,17 @@
 //!
 //! A connection is *open* from [`Conn::start`] until [`Conn::close`], then *closed* for good.
 //! While open, these flags refine it (each only ever goes from false to true, except
-//! `reading_paused`, `write_blocked` and `in_callback`):
+//! `reading_paused`, `throttled`, `write_blocked` and `in_callback`):
 //!
 //! - `disconnecting`: `lose_connection` was called (or the peer ended its stream and the
 //!   protocol did not keep the connection half-open); no more reading; close when the write
 //!   buffer has drained and no producer is registered.
 //! - `write_shut_requested` / `write_shut`: `lose_write_connection` was called / the writing
 //!   half was shut down (after the buffer drained).
-//! - `read_eof`: the peer ended its stream.
+//! - `read_eof`: the peer ended its stream. `read_hup`: epoll said it has (or that the socket
+//!   failed), which the reads will show once they get there.
+//! - `reading_paused`: the protocol paused the transport as a producer
+//!   (`Transport::pause_producing`). `throttled`: we stopped reading ourselves, see below.
 //!
 //! Forbidden: reading after `disconnecting` or `read_eof`; writing after `write_shut`;
 //! calling into the protocol while it is already running (callbacks never nest: the transport
@@ -26,6 +29,16 @@
 //! Writes made while the protocol runs are coalesced and sent in one `write` when it returns;
 //! other writes go straight to the socket when nothing is queued. Only what the socket
 //! refuses is buffered, and the connection then waits for the writable edge.
+//!
+//! # Flow control
+//!
+//! Whatever feeds the write buffer is paused while the buffer is above the high water mark
+//! and resumed once it has drained to the low water mark ([`DEFAULT_HIGH_WATER`],
+//! [`DEFAULT_LOW_WATER`]). What feeds it is the registered push producer if there is one;
+//! otherwise the connection is its own producer — what the protocol writes comes from what it
+//! reads — and it stops reading (`throttled`) until the buffer drains. So an echo protocol
+//! written the obvious way holds bounded memory however much a peer sends without reading.
+//! A pull producer is asked for a chunk only when the buffer is empty, so it never overfills.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -49,8 +62,13 @@ pub(crate) const READ_BUF_LEN: usize = 64 * 1024;
 /// Bytes one connection may read per turn before yielding to the others.
 const READ_FAIRNESS: usize = 256 * 1024;
 
-/// Default high water mark (Twisted's `bufferSize`).
+/// Default high water mark (Twisted's `bufferSize`): above it, what feeds the connection is
+/// paused.
 pub(crate) const DEFAULT_HIGH_WATER: usize = 64 * 1024;
+
+/// Default low water mark: at or below it, what was paused is resumed. Above Twisted's 0, so
+/// that the feeder is running again before the socket has sent its last buffered byte.
+pub(crate) const DEFAULT_LOW_WATER: usize = 16 * 1024;
 
 thread_local! {
     /// One read buffer per thread, lent to whichever connection is reading; a nested read
@@ -94,8 +112,16 @@ pub(crate) struct Conn<S: StreamSocket> {
     write_shut_requested: Cell<bool>,
     write_shut: Cell<bool>,
     read_eof: Cell<bool>,
+    /// epoll reported the end of the peer's stream or an error: read until it shows, even
+    /// after a short read (the edge was consumed and will not come again, e.g. when it came
+    /// while reading was paused).
+    read_hup: Cell<bool>,
     /// The transport was paused as a producer: do not read.
     reading_paused: Cell<bool>,
+    /// No producer is registered and the write buffer went above the high water mark: the
+    /// connection stopped reading (it is its own producer) until the buffer drains to the
+    /// low water mark.
+    throttled: Cell<bool>,
     /// The last write could not send everything: wait for the writable edge before writing.
     write_blocked: Cell<bool>,
     /// The protocol is running: buffer writes and send them when it returns.
@@ -136,14 +162,16 @@ impl<S: StreamSocket> Conn<S> {
             write_shut_requested: Cell::new(false),
             write_shut: Cell::new(false),
             read_eof: Cell::new(false),
+            read_hup: Cell::new(false),
             reading_paused: Cell::new(false),
+            throttled: Cell::new(false),
             write_blocked: Cell::new(false),
             in_callback: Cell::new(false),
             wbuf: RefCell::new(WriteBuf::default()),
             producer: RefCell::new(None),
             producer_paused: Cell::new(false),
             high_water: Cell::new(DEFAULT_HIGH_WATER),
-            low_water: Cell::new(0),
+            low_water: Cell::new(DEFAULT_LOW_WATER),
             on_close: RefCell::new(on_close),
             #[cfg(feature = "tls")]
             tls: RefCell::new(None),
@@ -229,9 +257,9 @@ impl<S: StreamSocket> Conn<S> {
 
     // ---- reading ----
 
-    /// Reads until the socket is drained (or the fairness limit), delivering each chunk.
-    /// `to_end`: the event said the stream ended or errored, so read until that shows.
-    fn read_ready(&self, to_end: bool) {
+    /// Reads until the socket is drained (or the fairness limit), delivering each chunk; stops
+    /// early when the write buffer is over the high water mark (see Flow control).
+    fn read_ready(&self) {
         let mut total = 0;
         loop {
             if self.closed.get()
@@ -239,6 +267,12 @@ impl<S: StreamSocket> Conn<S> {
                 || self.reading_paused.get()
                 || self.read_eof.get()
             {
+                return;
+            }
+            if self.wbuf.borrow().len() > self.high_water.get() && self.producer.borrow().is_none()
+            {
+                // The socket stays readable; `maybe_resume_reading` reads again.
+                self.throttled.set(true);
                 return;
             }
             let mut buf = take_read_buf();
@@ -256,12 +290,12 @@ impl<S: StreamSocket> Conn<S> {
                     self.deliver(&buf[..n]);
                     put_read_buf(buf);
                     total += n;
-                    if n < READ_BUF_LEN && !to_end {
+                    if n < READ_BUF_LEN && !self.read_hup.get() {
                         return;
                     }
                     if total >= READ_FAIRNESS {
                         let me = self.rc();
-                        crate::reactor::current().call_soon(move || me.read_ready(to_end));
+                        crate::reactor::current().call_soon(move || me.read_ready());
                         return;
                     }
                 }
@@ -317,6 +351,7 @@ impl<S: StreamSocket> Conn<S> {
                 Ok((n, len)) => {
                     self.wbuf.borrow_mut().consume(n);
                     self.maybe_resume_producer();
+                    self.maybe_resume_reading();
                     if n < len {
                         // Short write: the socket's buffer is full; wait for the edge.
                         self.write_blocked.set(true);
@@ -353,6 +388,17 @@ impl<S: StreamSocket> Conn<S> {
             self.producer_paused.set(false);
             p.resume_producing();
         }
+    }
+
+    /// Reads again once a throttled connection's buffer is at or below the low water mark.
+    fn maybe_resume_reading(&self) {
+        if !self.throttled.get() || self.wbuf.borrow().len() > self.low_water.get() {
+            return;
+        }
+        self.throttled.set(false);
+        // Edges that came while throttled were not acted on: look at the socket again.
+        let me = self.rc();
+        crate::reactor::current().call_soon(move || me.read_ready());
     }
 
     /// The buffer is empty: finish a half-close or a close, or ask a pull producer for more.
@@ -451,8 +497,11 @@ impl<S: StreamSocket> IoHandler for Conn<S> {
         if self.closed.get() {
             return;
         }
+        if r.read_closed || r.error {
+            self.read_hup.set(true);
+        }
         if r.readable || r.read_closed || r.error {
-            self.read_ready(r.read_closed || r.error);
+            self.read_ready();
         }
         if self.closed.get() {
             return;
@@ -612,13 +661,15 @@ impl<S: StreamSocket> RawTransport for Conn<S> {
         }
         // Edges that came while paused were ignored: look at the socket again.
         let me = self.rc();
-        crate::reactor::current().call_soon(move || me.read_ready(false));
+        crate::reactor::current().call_soon(move || me.read_ready());
     }
 
     fn set_write_buffer_limits(&self, high: usize, low: usize) {
         self.high_water.set(high);
         self.low_water.set(low);
         self.check_high_water();
+        self.maybe_resume_producer();
+        self.maybe_resume_reading();
     }
 
     fn buffered(&self) -> usize {

@@ -77,10 +77,25 @@ pub(crate) trait RawTransport {
 ///
 /// [`write`](Transport::write) never blocks and never fails: bytes the socket cannot take
 /// now are buffered and sent when it can; an error surfaces later as
-/// [`Protocol::connection_lost`](crate::net::Protocol::connection_lost). When the buffer grows
-/// past the high water mark a registered push producer is paused, and it is resumed once the
-/// buffer drains to the low water mark — so a fast writer to a slow reader holds bounded
-/// memory.
+/// [`Protocol::connection_lost`](crate::net::Protocol::connection_lost).
+///
+/// # Flow control
+///
+/// When the buffer grows past the high water mark (64 KiB by default), whatever feeds it is
+/// paused, and it is resumed once the buffer has drained to the low water mark (16 KiB by
+/// default; both set by [`set_write_buffer_limits`](Transport::set_write_buffer_limits)):
+///
+/// - a registered [`Push`](ProducerMode::Push) producer is paused
+///   ([`Producer::pause_producing`]);
+/// - with no producer registered, the connection is its own producer: it stops reading, so
+///   `data_received` is not called until the peer has taken enough of what was written. A
+///   protocol that writes in answer to what it reads (an echo server, a proxy, a request/reply
+///   server) holds bounded memory however much a peer sends without reading, with no code of
+///   its own. The peer's writes block once the kernel's socket buffers are full.
+///
+/// So a fast writer to a slow reader holds bounded memory. A protocol that must keep reading
+/// whatever it has buffered (it reads a whole request before it answers one already sent, and
+/// knows requests are bounded) can raise the high water mark.
 ///
 /// # Examples
 ///
@@ -204,8 +219,17 @@ impl Transport {
         self.inner.stop_producing()
     }
 
-    /// Sets the water marks: a push producer is paused when more than `high` bytes are
-    /// buffered, resumed when at most `low` are (default 64 KiB and 0, as Twisted).
+    /// Sets the water marks: what feeds the transport (a push producer, or with none registered
+    /// the transport's own reading) is paused when more than `high` bytes are buffered, and
+    /// resumed when at most `low` are. Defaults: 64 KiB (Twisted's `bufferSize`) and 16 KiB.
+    /// `low` is capped at `high`; `usize::MAX` as `high` turns flow control off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = fate_core::testing::StringTransport::new();
+    /// t.transport().set_write_buffer_limits(1 << 20, 256 * 1024);
+    /// ```
     pub fn set_write_buffer_limits(&self, high: usize, low: usize) {
         self.inner.set_write_buffer_limits(high, low.min(high))
     }

@@ -74,7 +74,7 @@ impl StringTransport {
     /// An open transport with memory addresses `host` and `peer`.
     pub fn new() -> StringTransport {
         let t = StringTransport::default();
-        t.state.limits.set((64 * 1024, 0));
+        t.state.limits.set((64 * 1024, 16 * 1024));
         t
     }
 
