@@ -9,9 +9,11 @@ use std::time::Duration;
 use mio::event::Source;
 use mio::Interest;
 
+use crate::net::live;
 use crate::net::stream::Conn;
 use crate::net::{Address, Factory, StreamSocket};
 use crate::reactor::io::{IoHandler, IoRegistration, Readiness};
+use crate::reactor::TriggerId;
 use crate::time::DelayedCall;
 
 /// Connections accepted per readiness event before yielding to other work.
@@ -176,7 +178,8 @@ impl ListeningPort {
     }
 
     /// Closes the listening socket and calls the factory's `stop_factory`. Connections
-    /// already accepted go on. Calling it twice does nothing.
+    /// already accepted go on. Calling it twice does nothing. A reactor shutdown stops every
+    /// port that is still listening.
     pub fn stop_listening(&self) {
         self.inner.stop_listening()
     }
@@ -214,8 +217,11 @@ pub(crate) struct Listener<L: ListenSocket> {
     errors: Cell<u64>,
     /// The pending retry after an accept error.
     retry: RefCell<Option<DelayedCall>>,
-    /// Called when the listener stops (removes a Unix socket file).
+    /// Called when the listener stops (removes a Unix socket file); dropped with the listener
+    /// otherwise, which removes the file too.
     on_stop: RefCell<Option<Box<dyn FnOnce()>>>,
+    /// The shutdown trigger that stops the listener (see `live::stop_at_shutdown`).
+    at_shutdown: Cell<Option<TriggerId>>,
 }
 
 impl<L: ListenSocket> Listener<L> {
@@ -238,6 +244,7 @@ impl<L: ListenSocket> Listener<L> {
             errors: Cell::new(0),
             retry: RefCell::new(None),
             on_stop: RefCell::new(on_stop),
+            at_shutdown: Cell::new(None),
         });
         let registration =
             reactor
@@ -245,6 +252,10 @@ impl<L: ListenSocket> Listener<L> {
                 .register_io(&mut socket, Interest::READABLE, listener.clone())?;
         *listener.socket.borrow_mut() = Some(socket);
         *listener.registration.borrow_mut() = Some(registration);
+        let weak: Weak<Listener<L>> = Rc::downgrade(&listener);
+        listener
+            .at_shutdown
+            .set(live::stop_at_shutdown(weak as Weak<dyn live::Live>));
         listener.factory.borrow_mut().start_factory();
         Ok(ListeningPort { inner: listener })
     }
@@ -320,6 +331,14 @@ impl<L: ListenSocket> IoHandler for Listener<L> {
     }
 }
 
+/// A reactor shutdown stops listening (Twisted's `disconnectAll` covers ports too), which
+/// removes a Unix socket file.
+impl<L: ListenSocket> live::Live for Listener<L> {
+    fn shut_down(&self) {
+        self.stop_listening();
+    }
+}
+
 impl<L: ListenSocket> Port for Listener<L> {
     fn host(&self) -> Address {
         self.host.clone()
@@ -340,6 +359,7 @@ impl<L: ListenSocket> Port for Listener<L> {
         if let Some(on_stop) = self.on_stop.borrow_mut().take() {
             on_stop();
         }
+        live::forget_at_shutdown(self.at_shutdown.take());
         self.factory.borrow_mut().stop_factory();
     }
 

@@ -1,10 +1,11 @@
 //! The open connections of this thread, so that a reactor shutdown closes them all and every
-//! protocol hears `connection_lost` before the loop ends (Twisted's `disconnectAll`).
+//! protocol hears `connection_lost` before the loop ends (Twisted's `disconnectAll`); and the
+//! listening ports, which a shutdown stops once every `before` trigger's wait is over.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use crate::reactor::{Phase, SystemEvent, TriggerWait};
+use crate::reactor::{Phase, SystemEvent, TriggerId, TriggerWait};
 
 /// Something that can be closed at shutdown.
 pub(crate) trait Live {
@@ -59,5 +60,27 @@ pub(crate) fn shut_down_all() {
     });
     for item in items {
         item.shut_down();
+    }
+}
+
+/// Shuts `port` down in the `during` phase of the reactor's shutdown: after every `before`
+/// trigger's wait (a graceful server shutdown still accepts nothing new only once it is over)
+/// and before the loop ends, so a Unix socket file is removed by a SIGTERM too. Returns the
+/// trigger, for [`forget_at_shutdown`] when the port stops first; `None` without a reactor.
+pub(crate) fn stop_at_shutdown(port: Weak<dyn Live>) -> Option<TriggerId> {
+    let reactor = crate::reactor::try_current()?;
+    Some(
+        reactor.add_system_event_trigger(Phase::During, SystemEvent::Shutdown, move || {
+            if let Some(port) = port.upgrade() {
+                port.shut_down();
+            }
+        }),
+    )
+}
+
+/// Removes a trigger from [`stop_at_shutdown`] (it may have run already).
+pub(crate) fn forget_at_shutdown(trigger: Option<TriggerId>) {
+    if let (Some(id), Some(reactor)) = (trigger, crate::reactor::try_current()) {
+        let _ = reactor.remove_system_event_trigger(id);
     }
 }

@@ -54,6 +54,7 @@ mod protocol;
 mod reconnect;
 mod registered;
 mod socket;
+mod socket_file;
 mod stream;
 mod tcp;
 mod tcp_stream;

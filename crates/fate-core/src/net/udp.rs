@@ -1,7 +1,7 @@
 //! Datagrams in callback style: `DatagramProtocol` on UDP and Unix datagram sockets
 //! (Twisted's `listenUDP` / `listenUNIXDatagram`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -11,9 +11,12 @@ use std::rc::{Rc, Weak};
 use mio::event::Source;
 use mio::Interest;
 
+use crate::net::live;
+use crate::net::socket_file::SocketFile;
 use crate::net::stream::{put_read_buf, take_read_buf};
 use crate::net::Address;
 use crate::reactor::io::{IoHandler, IoRegistration, Readiness};
+use crate::reactor::TriggerId;
 
 /// Datagrams handled per readiness event before yielding to other work.
 const DATAGRAM_BATCH: usize = 256;
@@ -206,8 +209,10 @@ struct Port<S: DatagramSocket> {
     protocol: RefCell<Option<Box<dyn DatagramProtocol>>>,
     host: Address,
     peer: RefCell<Option<Address>>,
-    /// Removes a Unix socket file when the port stops.
+    /// Removes a Unix socket file when the port stops (or when it is dropped).
     on_stop: RefCell<Option<Box<dyn FnOnce()>>>,
+    /// The shutdown trigger that stops the port (see `live::stop_at_shutdown`).
+    at_shutdown: Cell<Option<TriggerId>>,
 }
 
 impl<S: DatagramSocket> Port<S> {
@@ -225,6 +230,7 @@ impl<S: DatagramSocket> Port<S> {
             host,
             peer: RefCell::new(None),
             on_stop: RefCell::new(on_stop),
+            at_shutdown: Cell::new(None),
         });
         let registration = crate::reactor::current().inner.register_io(
             &mut socket,
@@ -233,6 +239,9 @@ impl<S: DatagramSocket> Port<S> {
         )?;
         *port.socket.borrow_mut() = Some(socket);
         *port.registration.borrow_mut() = Some(registration);
+        let weak: Weak<Port<S>> = Rc::downgrade(&port);
+        port.at_shutdown
+            .set(live::stop_at_shutdown(weak as Weak<dyn live::Live>));
         let transport = DatagramTransport {
             inner: port.clone(),
         };
@@ -274,6 +283,13 @@ impl<S: DatagramSocket> Port<S> {
         }
         let me = self.me.upgrade().expect("port alive");
         crate::reactor::current().call_soon(move || me.read_some());
+    }
+}
+
+/// A reactor shutdown stops the port, which removes a Unix socket file.
+impl<S: DatagramSocket> live::Live for Port<S> {
+    fn shut_down(&self) {
+        self.stop_listening();
     }
 }
 
@@ -332,6 +348,7 @@ impl<S: DatagramSocket> Ops for Port<S> {
         if let Some(on_stop) = self.on_stop.borrow_mut().take() {
             on_stop();
         }
+        live::forget_at_shutdown(self.at_shutdown.take());
         let me = self.me.upgrade().expect("port alive");
         crate::reactor::current().call_soon(move || {
             let protocol = me.protocol.borrow_mut().take();
@@ -360,25 +377,27 @@ pub fn listen_udp(
     Port::start(socket, Box::new(protocol), None)
 }
 
-/// Binds a Unix datagram socket to `path` and runs `protocol` on it; the file is removed
-/// when the transport stops listening.
+/// Binds a Unix datagram socket to `path` and runs `protocol` on it. A stale socket file at
+/// `path` (nobody bound to it) is replaced; the file is removed when the transport stops
+/// listening or is dropped with its reactor, unless another socket has taken the path since.
 ///
 /// # Errors
 ///
-/// The OS error, naming the path.
+/// The OS error, naming the path: `AddrInUse` if another socket is bound there,
+/// `AlreadyExists` if something other than a socket is there (it is left alone).
 pub fn listen_unix_datagram(
     path: impl AsRef<Path>,
     protocol: impl DatagramProtocol,
 ) -> io::Result<DatagramTransport> {
-    let path = path.as_ref().to_path_buf();
-    let socket = mio::net::UnixDatagram::bind(&path).map_err(|e| {
+    let path = path.as_ref();
+    let (socket, file) = SocketFile::bind(path, socket2::Type::DGRAM).map_err(|e| {
         io::Error::new(
             e.kind(),
             format!("cannot bind unix datagram {}: {e}", path.display()),
         )
     })?;
-    let on_stop = Box::new(move || {
-        let _ = std::fs::remove_file(&path);
-    });
+    let socket = mio::net::UnixDatagram::from_std(socket.into());
+    // Dropping the file removes it: when the port stops, or when it is dropped.
+    let on_stop = Box::new(move || drop(file));
     Port::start(socket, Box::new(protocol), Some(on_stop))
 }

@@ -5,14 +5,21 @@ use std::path::Path;
 
 use crate::net::connector::Target;
 use crate::net::listener::Listener;
+use crate::net::socket_file::SocketFile;
 use crate::net::{ClientFactory, ConnectOptions, Connector, Factory, ListenOptions, ListeningPort};
 
 /// Listens on the Unix socket `path`, serving each connection with a protocol from
-/// `factory`. The socket file is removed when the port stops listening.
+/// `factory`.
+///
+/// A socket file left at `path` by a server that is gone (a connect to it is refused) is
+/// replaced. The socket file is removed when the port stops listening, when the reactor shuts
+/// down (SIGTERM and SIGINT included) and when the reactor is dropped — unless another socket
+/// has taken the path since.
 ///
 /// # Errors
 ///
-/// The OS error, with the path in its message (`AddrInUse` if the file exists).
+/// The OS error, with the path in its message: `AddrInUse` if another process listens on
+/// `path`, `AlreadyExists` if something other than a socket is there (it is left alone).
 ///
 /// # Examples
 ///
@@ -46,25 +53,26 @@ pub fn listen_unix_with(
     factory: impl Factory,
     options: &ListenOptions,
 ) -> io::Result<ListeningPort> {
-    let path = path.as_ref().to_path_buf();
-    let listener = bind_unix(&path, options.backlog).map_err(|e| {
+    let (listener, file) = bind_unix(path.as_ref(), options.backlog)?;
+    // Dropping the file removes it: when the port stops, or when the listener is dropped.
+    let on_stop = Box::new(move || drop(file));
+    Listener::start(listener, Box::new(factory), options.clone(), Some(on_stop))
+}
+
+/// Binds and listens on `path` (see [`SocketFile`]); errors name the path.
+pub(crate) fn bind_unix(
+    path: &Path,
+    backlog: i32,
+) -> io::Result<(mio::net::UnixListener, SocketFile)> {
+    let named = |e: io::Error| {
         io::Error::new(
             e.kind(),
             format!("cannot listen on unix:{}: {e}", path.display()),
         )
-    })?;
-    let on_stop = Box::new(move || {
-        let _ = std::fs::remove_file(&path);
-    });
-    Listener::start(listener, Box::new(factory), options.clone(), Some(on_stop))
-}
-
-pub(crate) fn bind_unix(path: &Path, backlog: i32) -> io::Result<mio::net::UnixListener> {
-    use socket2::{Domain, SockAddr, Socket, Type};
-    let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
-    socket.bind(&SockAddr::unix(path)?)?;
-    socket.listen(backlog)?;
-    Ok(mio::net::UnixListener::from_std(socket.into()))
+    };
+    let (socket, file) = SocketFile::bind(path, socket2::Type::STREAM).map_err(named)?;
+    socket.listen(backlog).map_err(named)?;
+    Ok((mio::net::UnixListener::from_std(socket.into()), file))
 }
 
 /// Connects to the Unix socket `path`, building the protocol with `factory`.

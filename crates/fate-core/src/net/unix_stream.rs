@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::net::registered::{Direction, Registered};
+use crate::net::socket_file::SocketFile;
 use crate::net::Address;
 
 /// A Unix listening socket for async code.
@@ -35,28 +36,28 @@ use crate::net::Address;
 ///     assert_eq!(buf, b"hi");
 /// })
 /// .unwrap();
-/// std::fs::remove_file(path).unwrap();
+/// assert!(!path.exists(), "dropping the listener removed its socket file");
 /// ```
 pub struct UnixListener {
     io: Registered<mio::net::UnixListener>,
+    /// Removes the socket file when the listener is dropped (after the socket closed).
+    _file: SocketFile,
 }
 
 impl UnixListener {
-    /// Listens on `path` (backlog 1024).
+    /// Listens on `path` (backlog 1024), replacing a stale socket file there (one nobody
+    /// listens on). Dropping the listener removes the file, unless another socket has taken
+    /// the path since.
     ///
     /// # Errors
     ///
-    /// The OS error, naming the path (`AddrInUse` if the file exists).
+    /// The OS error, naming the path: `AddrInUse` if another process listens on `path`,
+    /// `AlreadyExists` if something other than a socket is there (it is left alone).
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
-        let path = path.as_ref();
-        let socket = crate::net::unix::bind_unix(path, 1024).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot listen on unix:{}: {e}", path.display()),
-            )
-        })?;
+        let (socket, file) = crate::net::unix::bind_unix(path.as_ref(), 1024)?;
         Ok(UnixListener {
             io: Registered::new(socket)?,
+            _file: file,
         })
     }
 
