@@ -323,6 +323,16 @@ impl<L: ListenSocket> Listener<L> {
     }
 }
 
+impl<L: ListenSocket> Drop for Listener<L> {
+    /// Dropped without `stop_listening` (with its reactor): removes a Unix socket file while
+    /// the socket is still open (see `SocketFile`).
+    fn drop(&mut self) {
+        if let Some(on_stop) = self.on_stop.get_mut().take() {
+            on_stop();
+        }
+    }
+}
+
 impl<L: ListenSocket> IoHandler for Listener<L> {
     fn ready(&self, _readiness: Readiness) {
         if self.retry.borrow().is_none() {
@@ -352,12 +362,13 @@ impl<L: ListenSocket> Port for Listener<L> {
         if let Some(registration) = self.registration.borrow_mut().take() {
             let _ = registration.deregister(&mut socket);
         }
+        // Before the socket closes: see `SocketFile`.
+        if let Some(on_stop) = self.on_stop.borrow_mut().take() {
+            on_stop();
+        }
         drop(socket);
         if let Some(call) = self.retry.borrow_mut().take() {
             let _ = call.cancel();
-        }
-        if let Some(on_stop) = self.on_stop.borrow_mut().take() {
-            on_stop();
         }
         live::forget_at_shutdown(self.at_shutdown.take());
         self.factory.borrow_mut().stop_factory();

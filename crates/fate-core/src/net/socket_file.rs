@@ -10,7 +10,9 @@
 //!   anything else at the path (a regular file, a directory, a FIFO) is `AlreadyExists` and
 //!   left alone;
 //! - at close, the file is removed if it is still the one we bound (same device and inode):
-//!   a server that took the path over since is not disturbed.
+//!   a server that took the path over since is not disturbed. Drop the guard *before* closing
+//!   the socket: a bound socket holds a reference to its file's inode, so while it is open the
+//!   inode number cannot have been reused for another file at the path.
 
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -18,7 +20,8 @@ use std::path::{Path, PathBuf};
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-/// A socket file we bound; removed when dropped, if it is still ours.
+/// A socket file we bound; removed when dropped, if it is still ours. Drop it before the
+/// socket (see the module docs).
 pub(crate) struct SocketFile {
     path: PathBuf,
     /// Device and inode of the file `bind` created.
@@ -142,8 +145,8 @@ mod tests {
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
         assert!(path.exists());
         let (socket, file) = SocketFile::bind(&path, Type::STREAM).unwrap();
-        drop(socket);
         drop(file);
+        drop(socket);
         assert!(!path.exists());
     }
 
@@ -180,10 +183,10 @@ mod tests {
     fn a_successor_socket_at_the_path_is_not_removed() {
         let path = temp("successor");
         let (socket, file) = SocketFile::bind(&path, Type::STREAM).unwrap();
-        drop(socket);
         std::fs::remove_file(&path).unwrap();
         let successor = std::os::unix::net::UnixListener::bind(&path).unwrap();
         drop(file);
+        drop(socket);
         assert!(path.exists(), "the successor's socket file was removed");
         drop(successor);
         std::fs::remove_file(&path).unwrap();

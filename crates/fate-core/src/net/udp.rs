@@ -286,6 +286,16 @@ impl<S: DatagramSocket> Port<S> {
     }
 }
 
+impl<S: DatagramSocket> Drop for Port<S> {
+    /// Dropped without `stop_listening` (with its reactor): removes a Unix socket file while
+    /// the socket is still open (see `SocketFile`).
+    fn drop(&mut self) {
+        if let Some(on_stop) = self.on_stop.get_mut().take() {
+            on_stop();
+        }
+    }
+}
+
 /// A reactor shutdown stops the port, which removes a Unix socket file.
 impl<S: DatagramSocket> live::Live for Port<S> {
     fn shut_down(&self) {
@@ -344,10 +354,11 @@ impl<S: DatagramSocket> Ops for Port<S> {
         if let Some(r) = self.registration.borrow_mut().take() {
             let _ = r.deregister(&mut socket);
         }
-        drop(socket);
+        // Before the socket closes: see `SocketFile`.
         if let Some(on_stop) = self.on_stop.borrow_mut().take() {
             on_stop();
         }
+        drop(socket);
         live::forget_at_shutdown(self.at_shutdown.take());
         let me = self.me.upgrade().expect("port alive");
         crate::reactor::current().call_soon(move || {

@@ -39,9 +39,10 @@ use crate::net::Address;
 /// assert!(!path.exists(), "dropping the listener removed its socket file");
 /// ```
 pub struct UnixListener {
-    io: Registered<mio::net::UnixListener>,
-    /// Removes the socket file when the listener is dropped (after the socket closed).
+    /// Removes the socket file when the listener is dropped. Declared first, so dropped
+    /// first: while the socket is still open (see `SocketFile`).
     _file: SocketFile,
+    io: Registered<mio::net::UnixListener>,
 }
 
 impl UnixListener {
@@ -56,8 +57,8 @@ impl UnixListener {
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         let (socket, file) = crate::net::unix::bind_unix(path.as_ref(), 1024)?;
         Ok(UnixListener {
-            io: Registered::new(socket)?,
             _file: file,
+            io: Registered::new(socket)?,
         })
     }
 
