@@ -227,7 +227,7 @@ impl Transport {
     /// # Examples
     ///
     /// ```
-    /// let t = fate_core::testing::StringTransport::new();
+    /// let t = fate::testing::StringTransport::new();
     /// t.transport().set_write_buffer_limits(1 << 20, 256 * 1024);
     /// ```
     pub fn set_write_buffer_limits(&self, high: usize, low: usize) {
