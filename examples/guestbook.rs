@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let create = "CREATE TABLE IF NOT EXISTS entries
                       (id INTEGER PRIMARY KEY, name TEXT NOT NULL, message TEXT NOT NULL)";
         // Callback style: serve once the table exists.
-        let _ = pool.run_operation(create, ()).add_both(move |created| {
+        pool.run_operation(create, ()).add_both(move |created| {
             if let Err(failure) = created {
                 eprintln!("cannot create the table: {failure}");
                 return fate::reactor().stop();
