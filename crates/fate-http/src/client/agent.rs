@@ -17,6 +17,7 @@ use crate::client::pool::{Key, Pool, Return, Sender};
 use crate::client::redirect;
 use crate::client::response::{wait_phase, Progress, Response};
 use crate::client::tls;
+use crate::client::urls::{parse_url, resolve_redirect};
 use crate::error::{Error, Kind, Phase};
 use crate::io::Io;
 use crate::rt::{Exec, Timer};
@@ -91,6 +92,7 @@ struct Config {
     max_idle_per_host: usize,
     redirect_limit: usize,
     decode: bool,
+    max_decode_ratio: Option<u32>,
     http2: bool,
     system_roots: bool,
     roots: Vec<CertificateDer<'static>>,
@@ -129,6 +131,7 @@ impl Default for AgentBuilder {
                 max_idle_per_host: 8,
                 redirect_limit: 20,
                 decode: true,
+                max_decode_ratio: Some(100),
                 http2: true,
                 system_roots: true,
                 roots: Vec::new(),
@@ -186,6 +189,21 @@ impl AgentBuilder {
     /// Whether to ask for and decode `gzip`, `deflate` and `br` bodies. Default on.
     pub fn decode(mut self, on: bool) -> Self {
         self.config.decode = on;
+        self
+    }
+
+    /// The most a body may grow by decoding: once it decoded past 1 MiB, more than `ratio`
+    /// decoded bytes per received byte end it with an error (`is_too_large`), the mark of a
+    /// decompression bomb (gzip of zeros expands about 1000-fold). Default 100; `None`: no
+    /// limit (memory stays bounded either way when the body is read chunk by chunk).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let agent = fate::http::client::Agent::builder().max_decode_ratio(1000).build();
+    /// ```
+    pub fn max_decode_ratio(mut self, ratio: impl Into<Option<u32>>) -> Self {
+        self.config.max_decode_ratio = ratio.into();
         self
     }
 
@@ -259,27 +277,23 @@ impl Agent {
         AgentBuilder::default()
     }
 
-    /// GETs `url`.
+    /// GETs `url` (parsed by [`parse_url`]).
     ///
     /// # Errors
     ///
     /// As [`request`](Agent::request). A non-2xx status is not an error here.
     pub async fn get(&self, url: &str) -> Result<Response, Error> {
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| Error::with(Kind::Builder, e).for_url(url))?;
+        let uri = parse_url(url)?;
         self.request(Request::get(uri).body(Body::empty())?).await
     }
 
-    /// POSTs `body` to `url`.
+    /// POSTs `body` to `url` (parsed by [`parse_url`]).
     ///
     /// # Errors
     ///
     /// As [`request`](Agent::request).
     pub async fn post(&self, url: &str, body: impl Into<Body>) -> Result<Response, Error> {
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| Error::with(Kind::Builder, e).for_url(url))?;
+        let uri = parse_url(url)?;
         self.request(Request::post(uri).body(body.into())?).await
     }
 
@@ -313,10 +327,11 @@ impl Agent {
             let location = response
                 .headers()
                 .get(header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .and_then(|l| redirect::resolve(&url, l));
-            if let (Some(follow), Some(next), true) = (follow, location, config.redirect_limit > 0)
+                .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+            if let (Some(follow), Some(location), true) =
+                (follow, location, config.redirect_limit > 0)
             {
+                let next = resolve_redirect(&url, &location).map_err(|e| e.for_url(&url))?;
                 if redirects == config.redirect_limit {
                     return Err(Error::with(
                         Kind::Redirect,
@@ -545,6 +560,8 @@ impl Agent {
             redirects,
             body: Some(body),
             decoder,
+            decoded: 0,
+            max_decode_ratio: self.inner.config.max_decode_ratio,
             progress: Progress { received: 0, total },
             idle_timeout: self.inner.config.idle_timeout,
             deadline,

@@ -24,7 +24,9 @@ mod pool;
 mod redirect;
 mod response;
 mod tls;
+mod urls;
 
 pub use agent::{Agent, AgentBuilder};
 pub use page::{download_page, get_page};
 pub use response::{Progress, Response};
+pub use urls::{parse_url, resolve_redirect};

@@ -4,7 +4,8 @@
 //! As browsers, curl and requests do (RFC 9110 section 15.4): 301 and 302 turn a POST into
 //! a GET without a body (other methods are kept); 303 turns anything but HEAD into a GET
 //! without a body; 307 and 308 keep the method and the body (a streamed body, which cannot be
-//! sent twice, stops the redirect with an error).
+//! sent twice, stops the redirect with an error). Where a redirect leads is
+//! [`resolve_redirect`](crate::client::resolve_redirect)'s business.
 
 use http::header::{self, HeaderName};
 use http::{Method, StatusCode, Uri};
@@ -68,84 +69,6 @@ pub(crate) fn port(uri: &Uri) -> u16 {
     })
 }
 
-/// Resolves a `Location` against the URL that answered (RFC 3986 section 5.2); `None` if
-/// the result is not an http(s) URL.
-pub(crate) fn resolve(base: &Uri, location: &str) -> Option<Uri> {
-    let location = location.trim();
-    let location = location.split('#').next().unwrap_or_default();
-    let scheme = base.scheme_str()?;
-    let authority = base.authority()?.as_str();
-    let joined = if let Some((s, _)) = location.split_once("://").filter(|(s, _)| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-    }) {
-        if !s.eq_ignore_ascii_case("http") && !s.eq_ignore_ascii_case("https") {
-            return None;
-        }
-        location.to_string()
-    } else if let Some(rest) = location.strip_prefix("//") {
-        format!("{scheme}://{rest}")
-    } else {
-        let base_path = base.path();
-        let (path, query) = match location.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (location, None),
-        };
-        let merged = if path.is_empty() {
-            base_path.to_string()
-        } else if path.starts_with('/') {
-            path.to_string()
-        } else {
-            let dir = &base_path[..base_path.rfind('/').map_or(0, |i| i + 1)];
-            format!("{dir}{path}")
-        };
-        let query = match (path.is_empty(), query) {
-            (_, Some(q)) => format!("?{q}"),
-            (true, None) => base.query().map(|q| format!("?{q}")).unwrap_or_default(),
-            (false, None) => String::new(),
-        };
-        format!(
-            "{scheme}://{authority}{}{query}",
-            remove_dot_segments(&merged)
-        )
-    };
-    let uri: Uri = joined.parse().ok()?;
-    uri.host()?;
-    Some(uri)
-}
-
-/// RFC 3986 section 5.2.4.
-fn remove_dot_segments(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    let segments: Vec<&str> = path.split('/').collect();
-    let last = segments.len() - 1;
-    for (i, seg) in segments.iter().enumerate() {
-        match *seg {
-            "." => {
-                if i == last {
-                    out.push("");
-                }
-            }
-            ".." => {
-                if out.len() > 1 {
-                    out.pop();
-                }
-                if i == last {
-                    out.push("");
-                }
-            }
-            s => out.push(s),
-        }
-    }
-    let joined = out.join("/");
-    if joined.starts_with('/') {
-        joined
-    } else {
-        format!("/{joined}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,29 +101,6 @@ mod tests {
                 keep_body,
             });
             assert_eq!(got, want, "{status} {method}");
-        }
-    }
-
-    #[test]
-    fn locations_resolve_against_the_base() {
-        let base: Uri = "http://a.test:8080/b/c/d?q=1".parse().unwrap();
-        // (Location, resolved)
-        let table = [
-            ("http://other.test/x", Some("http://other.test/x")),
-            ("HTTPS://other.test/x#frag", Some("https://other.test/x")),
-            ("//cdn.test/y", Some("http://cdn.test/y")),
-            ("/abs", Some("http://a.test:8080/abs")),
-            ("rel", Some("http://a.test:8080/b/c/rel")),
-            ("../up", Some("http://a.test:8080/b/up")),
-            ("../../../../top", Some("http://a.test:8080/top")),
-            ("./here/", Some("http://a.test:8080/b/c/here/")),
-            ("?p=2", Some("http://a.test:8080/b/c/d?p=2")),
-            ("", Some("http://a.test:8080/b/c/d?q=1")),
-            ("ftp://files.test/f", None),
-        ];
-        for (location, want) in table {
-            let got = resolve(&base, location).map(|u| u.to_string());
-            assert_eq!(got.as_deref(), want, "{location:?}");
         }
     }
 

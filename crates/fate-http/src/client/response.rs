@@ -22,6 +22,10 @@ pub struct Progress {
     pub total: Option<u64>,
 }
 
+/// Decoded bytes allowed whatever the ratio: small bodies compress far better than large
+/// ones.
+const RATIO_GRACE: u64 = 1 << 20;
+
 /// A response: status and headers are here; the body arrives as it is read
 /// ([`chunk`](Response::chunk), [`bytes`](Response::bytes)), decoded if the server
 /// compressed it.
@@ -40,6 +44,10 @@ pub struct Response {
     /// `None` once the body ended.
     pub(crate) body: Option<Incoming>,
     pub(crate) decoder: Option<Decoder>,
+    /// Decoded bytes handed out so far.
+    pub(crate) decoded: u64,
+    /// The most decoded bytes per received byte (past [`RATIO_GRACE`]).
+    pub(crate) max_decode_ratio: Option<u32>,
     pub(crate) progress: Progress,
     /// Longest wait for the next chunk.
     pub(crate) idle_timeout: Option<Duration>,
@@ -97,10 +105,15 @@ impl Response {
 
     /// The next chunk of the (decoded) body, or `None` at its end.
     ///
+    /// A decoded chunk is at most about 64 KiB whatever the compression ratio, so reading a
+    /// body chunk by chunk takes bounded memory.
+    ///
     /// # Errors
     ///
-    /// The connection broke, the idle or total timeout passed, or the body could not be
-    /// decoded.
+    /// The connection broke, the idle or total timeout passed, the body could not be
+    /// decoded, or it decodes to more than the agent's
+    /// [`max_decode_ratio`](crate::client::AgentBuilder::max_decode_ratio) times its
+    /// size (`is_too_large`).
     ///
     /// # Cancellation
     ///
@@ -108,15 +121,23 @@ impl Response {
     /// next call.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         loop {
+            if let Some(decoder) = self.decoder.as_mut().filter(|d| d.has_pending()) {
+                let out = match decoder.pull() {
+                    Ok(out) => out,
+                    Err(e) => return Err(self.fail(Error::with(Kind::Decode, e))),
+                };
+                if out.is_empty() {
+                    continue;
+                }
+                self.count_decoded(out.len())?;
+                return Ok(Some(out));
+            }
             let Some(body) = self.body.as_mut() else {
                 return Ok(None);
             };
             let frame = match wait(body.frame(), self.idle_timeout, self.deadline).await {
                 Ok(frame) => frame,
-                Err(e) => {
-                    self.body = None;
-                    return Err(e.for_url(&self.url));
-                }
+                Err(e) => return Err(self.fail(e)),
             };
             match frame {
                 Some(Ok(frame)) => {
@@ -124,22 +145,12 @@ impl Response {
                         continue;
                     }; // trailers
                     self.progress.received += data.len() as u64;
-                    let Some(decoder) = self.decoder.as_mut() else {
-                        return Ok(Some(data));
-                    };
-                    match decoder.feed(&data) {
-                        Ok(out) if out.is_empty() => continue,
-                        Ok(out) => return Ok(Some(out)),
-                        Err(e) => {
-                            self.body = None;
-                            return Err(Error::with(Kind::Decode, e).for_url(&self.url));
-                        }
+                    match self.decoder.as_mut() {
+                        Some(decoder) => decoder.feed(data),
+                        None => return Ok(Some(data)),
                     }
                 }
-                Some(Err(e)) => {
-                    self.body = None;
-                    return Err(Error::from(e).for_url(&self.url));
-                }
+                Some(Err(e)) => return Err(self.fail(Error::from(e))),
                 None => {
                     self.body = None;
                     if let Some(ret) = self.pool_return.take() {
@@ -150,6 +161,7 @@ impl Response {
                             .finish()
                             .map_err(|e| Error::with(Kind::Decode, e).for_url(&self.url))?;
                         if !rest.is_empty() {
+                            self.count_decoded(rest.len())?;
                             return Ok(Some(rest));
                         }
                     }
@@ -157,6 +169,31 @@ impl Response {
                 }
             }
         }
+    }
+
+    /// Ends the body with `error` (the connection is dropped with it).
+    fn fail(&mut self, error: Error) -> Error {
+        self.body = None;
+        self.decoder = None;
+        error.for_url(&self.url)
+    }
+
+    /// Counts `n` more decoded bytes against the ratio guard.
+    fn count_decoded(&mut self, n: usize) -> Result<(), Error> {
+        self.decoded += n as u64;
+        let Some(ratio) = self.max_decode_ratio else {
+            return Ok(());
+        };
+        let allowed = (u64::from(ratio) * self.progress.received).max(RATIO_GRACE);
+        if self.decoded <= allowed {
+            return Ok(());
+        }
+        let message = format!(
+            "it decodes to over {ratio} times its size ({} bytes from {}): \
+             refusing a likely decompression bomb",
+            self.decoded, self.progress.received
+        );
+        Err(self.fail(Error::with(Kind::TooLarge, message)))
     }
 
     /// Reads the whole (decoded) body.
