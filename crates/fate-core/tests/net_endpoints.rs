@@ -73,6 +73,20 @@ fn bad_client_strings_say_what_is_wrong() {
             "tcp:host=a:port=80:timeout=-3",
             "timeout \"-3\" is not a positive number of seconds",
         ),
+        // Found by fuzzing (fuzz/fuzz_targets/endpoint.rs): this panicked.
+        (
+            "tcp:host=a:port=80:timeout=23333333333333333333333333333333333333333333333333.4",
+            "timeout \"23333333333333333333333333333333333333333333333333.4\" is not a positive \
+             number of seconds",
+        ),
+        (
+            "tcp:host=a:port=80:timeout=NaN",
+            "timeout \"NaN\" is not a positive number of seconds",
+        ),
+        (
+            "tcp:host=a:port=80:timeout=1e-300",
+            "timeout \"1e-300\" is not a positive number of seconds",
+        ),
         (
             "tcp:host=a:port=80:bindAddress=x",
             "bindAddress \"x\" is not an IP address",

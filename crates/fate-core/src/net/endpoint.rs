@@ -180,8 +180,9 @@ impl<'a> Parsed<'a> {
     fn timeout(&mut self) -> Result<Option<Duration>, EndpointError> {
         match self.take(&["timeout"], false) {
             None => Ok(None),
-            Some(t) => match t.parse::<f64>() {
-                Ok(s) if s > 0.0 && s.is_finite() => Ok(Some(Duration::from_secs_f64(s))),
+            // More seconds than a Duration holds (timeout=1e60) is refused, not a panic.
+            Some(t) => match t.parse::<f64>().map(Duration::try_from_secs_f64) {
+                Ok(Ok(d)) if !d.is_zero() => Ok(Some(d)),
                 _ => Err(self.err(format!("timeout {t:?} is not a positive number of seconds"))),
             },
         }
