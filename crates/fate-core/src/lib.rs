@@ -12,6 +12,8 @@
 //! - [`process`] (feature `process`): child processes with `ProcessProtocol`s, pidfd exit
 //!   watching and no zombies; `get_process_output`.
 //! - [`stdio`] (feature `net`): `StandardIO`, the process's stdin and stdout as a transport.
+//! - [`pool`]: one reactor per thread for servers that use every core: shared listening
+//!   ports, messages between loops, one place that stops them all.
 //! - [`threads`]: `defer_to_thread` and a `getaddrinfo` resolver on a bounded thread pool.
 //! - `testing` (feature `testing`): a virtual `Clock` so that time-based code is tested
 //!   without sleeping.
@@ -25,6 +27,7 @@
 mod entry;
 #[cfg(feature = "net")]
 pub mod net;
+pub mod pool;
 #[cfg(feature = "process")]
 pub mod process;
 #[cfg(feature = "net")]
@@ -47,4 +50,5 @@ pub use entry::{
     block_on, call_later, call_soon, react, reactor, run, run_until_idle, sleep, sleep_until,
     spawn, spawn_local, timeout,
 };
+pub use pool::run_threads;
 pub use threads::defer_to_thread;

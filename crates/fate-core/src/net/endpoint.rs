@@ -9,9 +9,14 @@
 //!
 //! | server | |
 //! |---|---|
-//! | `tcp:PORT[:interface=ADDR][:backlog=N]` | also `tcp:port=PORT` |
+//! | `tcp:PORT[:interface=ADDR][:backlog=N][:reusePort=BOOL]` | also `tcp:port=PORT` |
 //! | `unix:PATH[:backlog=N]` | also `unix:address=PATH` |
-//! | `tls:PORT:certKey=CERT.pem:privateKey=KEY.pem[:interface=ADDR][:backlog=N]` | `cert=`/`key=` too (feature `tls`) |
+//! | `tls:PORT:certKey=CERT.pem:privateKey=KEY.pem[:interface=ADDR][:backlog=N][:reusePort=BOOL]` | `cert=`/`key=` too (feature `tls`) |
+//!
+//! `reusePort=true` sets `SO_REUSEPORT` so several listeners (threads or processes) share the
+//! port and the kernel balances connections between them; `reusePort=false` keeps a pool
+//! worker's listener its own (a pool's workers share ports by default, see
+//! [`ListenOptions::reuse_port`]).
 //!
 //! | client | |
 //! |---|---|
@@ -177,6 +182,17 @@ impl<'a> Parsed<'a> {
         }
     }
 
+    fn reuse_port(&mut self) -> Result<Option<bool>, EndpointError> {
+        match self.take(&["reusePort"], false) {
+            None => Ok(None),
+            Some(b) => match b.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" => Ok(Some(true)),
+                "false" | "no" | "0" => Ok(Some(false)),
+                _ => Err(self.err(format!("reusePort {b:?} is not true or false"))),
+            },
+        }
+    }
+
     fn timeout(&mut self) -> Result<Option<Duration>, EndpointError> {
         match self.take(&["timeout"], false) {
             None => Ok(None),
@@ -243,6 +259,9 @@ enum ServerKind {
 ///
 /// let e = server_from_str("tcp:8080:interface=127.0.0.1:backlog=50").unwrap();
 /// assert_eq!(e.to_string(), "tcp:127.0.0.1:8080");
+/// let shared = server_from_str("tcp:8080:reusePort=true").unwrap();
+/// assert_eq!(shared.options().get_reuse_port(), Some(true));
+/// assert!(server_from_str("tcp:8080:reusePort=maybe").is_err());
 /// assert!(server_from_str("udp:53").unwrap_err().to_string().contains("unknown endpoint type"));
 /// assert!(server_from_str("tcp:8080:color=red").unwrap_err().to_string().contains("unknown option"));
 /// ```
@@ -253,6 +272,9 @@ pub fn server_from_str(s: &str) -> Result<ServerEndpoint, EndpointError> {
         "tcp" | "tls" | "ssl" => {
             let port = p.port(true)?;
             let ip = p.interface()?;
+            if let Some(on) = p.reuse_port()? {
+                options = options.reuse_port(on);
+            }
             if p.kind != "tcp" {
                 options = tls_server(&mut p, options)?;
             }
@@ -285,6 +307,26 @@ fn tls_server(p: &mut Parsed<'_>, _: ListenOptions) -> Result<ListenOptions, End
 }
 
 impl ServerEndpoint {
+    /// How the endpoint listens (backlog, `SO_REUSEPORT`, TLS).
+    pub fn options(&self) -> &ListenOptions {
+        &self.options
+    }
+
+    /// The endpoint with other listen options, e.g. `SO_REUSEPORT` set from code:
+    /// `endpoint.with_options(endpoint.options().clone().reuse_port(true))`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = fate::net::server_from_str("tcp:8080").unwrap();
+    /// let shared = e.clone().with_options(e.options().clone().reuse_port(true));
+    /// assert_eq!(shared.options().get_reuse_port(), Some(true));
+    /// ```
+    pub fn with_options(mut self, options: ListenOptions) -> ServerEndpoint {
+        self.options = options;
+        self
+    }
+
     /// Starts listening with `factory`; the Deferred fires with the port, or errbacks with
     /// the `io::Error` naming the address.
     pub fn listen(&self, factory: impl Factory) -> Deferred<ListeningPort> {

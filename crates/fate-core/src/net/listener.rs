@@ -69,7 +69,8 @@ impl ListenSocket for mio::net::UnixListener {
 pub struct ListenOptions {
     pub(crate) backlog: i32,
     pub(crate) reuse_address: bool,
-    pub(crate) reuse_port: bool,
+    /// `None`: on inside a pool worker, off elsewhere.
+    pub(crate) reuse_port: Option<bool>,
     pub(crate) accept_retry_delay: Duration,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::net::TlsServerConfig>,
@@ -82,8 +83,8 @@ impl Default for ListenOptions {
 }
 
 impl ListenOptions {
-    /// Backlog 1024, `SO_REUSEADDR` on, `SO_REUSEPORT` off, 100 ms pause after an accept
-    /// error, no TLS.
+    /// Backlog 1024, `SO_REUSEADDR` on, `SO_REUSEPORT` off (on for listeners of a pool's
+    /// workers), 100 ms pause after an accept error, no TLS.
     ///
     /// The backlog is larger than Twisted's 50: a burst of connects beyond the accept queue
     /// waits a full second for the SYN retransmit.
@@ -91,7 +92,7 @@ impl ListenOptions {
         ListenOptions {
             backlog: 1024,
             reuse_address: true,
-            reuse_port: false,
+            reuse_port: None,
             accept_retry_delay: Duration::from_millis(100),
             #[cfg(feature = "tls")]
             tls: None,
@@ -115,10 +116,20 @@ impl ListenOptions {
         self
     }
 
-    /// `SO_REUSEPORT`, to share a port among several listeners (TCP only; default off).
+    /// `SO_REUSEPORT`, to share a port among several listeners, each accepting on its own
+    /// socket while the kernel spreads connections between them (TCP only).
+    ///
+    /// Default: off, except on the workers of a [`Pool`](crate::pool::Pool), where the
+    /// listeners of every worker on one address share its port (port 0 included: they all get
+    /// the port the first one got). `reuse_port(false)` keeps a worker's listener its own.
     pub fn reuse_port(mut self, on: bool) -> Self {
-        self.reuse_port = on;
+        self.reuse_port = Some(on);
         self
+    }
+
+    /// The `SO_REUSEPORT` choice: `None` when left to the default.
+    pub fn get_reuse_port(&self) -> Option<bool> {
+        self.reuse_port
     }
 
     /// How long to pause accepting after an error such as `EMFILE` (default 100 ms).

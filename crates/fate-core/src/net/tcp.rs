@@ -76,10 +76,23 @@ pub fn adopt_tcp_listener(
     )
 }
 
-/// A non-blocking TCP listening socket made with socket2 (real backlog, reuse options).
+/// A non-blocking TCP listening socket made with socket2 (real backlog, reuse options),
+/// shared with the other workers of a pool when this thread is one.
 pub(crate) fn bind_tcp(
     addr: SocketAddr,
     options: &ListenOptions,
+) -> io::Result<mio::net::TcpListener> {
+    crate::pool::ports::bind_shared(addr, options.reuse_port, |addr, reuse_port| {
+        let socket = bind_socket(addr, options, reuse_port)?;
+        let bound = socket.local_addr()?;
+        Ok((socket, bound))
+    })
+}
+
+fn bind_socket(
+    addr: SocketAddr,
+    options: &ListenOptions,
+    reuse_port: bool,
 ) -> io::Result<mio::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(
@@ -90,7 +103,7 @@ pub(crate) fn bind_tcp(
     if options.reuse_address {
         socket.set_reuse_address(true)?;
     }
-    if options.reuse_port {
+    if reuse_port {
         socket.set_reuse_port(true)?;
     }
     socket.bind(&addr.into())?;

@@ -30,6 +30,9 @@ pub enum ReactorError {
     /// The `main` function given to `fate::run` or `fate::run_until_idle` panicked (with this
     /// message); the reactor was stopped.
     MainPanicked(String),
+    /// User code panicked under [`PanicPolicy::Stop`](super::PanicPolicy::Stop) (with this
+    /// message); the reactor was stopped.
+    Panicked(String),
 }
 
 impl fmt::Display for ReactorError {
@@ -45,6 +48,7 @@ impl fmt::Display for ReactorError {
             }
             ReactorError::Io(e) => write!(f, "the reactor could not get an OS resource: {e}"),
             ReactorError::MainPanicked(msg) => write!(f, "the main function panicked: {msg}"),
+            ReactorError::Panicked(msg) => write!(f, "a callback panicked: {msg}"),
         }
     }
 }

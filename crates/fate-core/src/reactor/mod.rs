@@ -139,6 +139,9 @@ pub(crate) struct Inner {
     triggers: RefCell<Triggers>,
     /// What to do when user code panics.
     pub(crate) panic_policy: PanicPolicy,
+    /// The first panic that stopped the reactor under `PanicPolicy::Stop`, for `run` to
+    /// return.
+    pub(crate) panicked: RefCell<Option<String>>,
     /// Whether `run` installs SIGINT/SIGTERM handlers.
     handle_signals: bool,
     /// SIGINT/SIGTERM delivery while running with signal handling on.
@@ -253,6 +256,7 @@ impl ReactorBuilder {
             exit_requested: Cell::new(false),
             triggers: RefCell::new(Triggers::default()),
             panic_policy: self.panic_policy,
+            panicked: RefCell::new(None),
             handle_signals: self.handle_signals,
             signals: RefCell::new(None),
             budget: self.budget,
@@ -443,11 +447,21 @@ impl Reactor {
     ///
     /// # Errors
     ///
-    /// `AlreadyRunning` if called from inside the loop; `NotRestartable` after a full stop.
+    /// `AlreadyRunning` if called from inside the loop; `NotRestartable` after a full stop;
+    /// [`ReactorError::Panicked`] if user code panicked under [`PanicPolicy::Stop`].
     pub fn run(&self) -> Result<(), ReactorError> {
         self.enter()?;
         self.fire_event(SystemEvent::Startup);
-        self.turn_until(&|| false, false)
+        self.turn_until(&|| false, false)?;
+        self.panicked()
+    }
+
+    /// The run's outcome as `PanicPolicy::Stop` left it.
+    fn panicked(&self) -> Result<(), ReactorError> {
+        match self.inner.panicked.borrow_mut().take() {
+            Some(message) => Err(ReactorError::Panicked(message)),
+            None => Ok(()),
+        }
     }
 
     /// Runs until nothing is pending: no timer, no ready callback or task, no I/O source, no
@@ -470,7 +484,8 @@ impl Reactor {
         if self.inner.state.get() == RunState::Running {
             self.inner.state.set(RunState::Idle);
         }
-        result
+        result?;
+        self.panicked()
     }
 
     /// Runs the loop until `fut` completes and returns its output.

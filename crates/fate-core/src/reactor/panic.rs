@@ -11,6 +11,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// `tracing` error event (target `fate::reactor`) when the program installed a subscriber, and
 /// a line on stderr otherwise — naming what panicked (a callback, a timed call, a task, an I/O
 /// handler, a process protocol method, the main function) and the panic's message.
+/// [`PanicPolicy::Stop`] reports it and stops the reactor gracefully (shutdown triggers run),
+/// after which `run` returns [`ReactorError::Panicked`](super::ReactorError::Panicked): what a
+/// pool worker that should be restarted, or a server that should exit with an error, wants.
 /// [`PanicPolicy::Abort`] logs it and aborts the process, for programs that prefer to die
 /// rather than run on with state a panic may have left half-updated.
 ///
@@ -29,6 +32,19 @@ pub enum PanicPolicy {
     /// Log the panic and keep running (the default).
     #[default]
     Log,
+    /// Log the panic, then stop the reactor gracefully; `run` returns
+    /// [`ReactorError::Panicked`](super::ReactorError::Panicked) with the first such panic's
+    /// message.
+    ///
+    /// ```
+    /// use fate::reactor::{PanicPolicy, Reactor, ReactorError};
+    ///
+    /// let reactor = Reactor::builder().panic_policy(PanicPolicy::Stop).build().unwrap();
+    /// reactor.call_soon(|| panic!("a bad callback"));
+    /// let ended = reactor.run();
+    /// assert!(matches!(ended, Err(ReactorError::Panicked(m)) if m == "a bad callback"));
+    /// ```
+    Stop,
     /// Log the panic, then abort the process.
     Abort,
 }
@@ -46,9 +62,19 @@ impl PanicPolicy {
     pub(crate) fn report(self, what: &'static str, payload: &(dyn Any + Send)) {
         let message = panic_message(payload);
         super::report::error(format_args!("a {what} panicked: {message}"));
-        if self == PanicPolicy::Abort {
-            eprintln!("fate: a {what} panicked ({message}); aborting as the panic policy says");
-            std::process::abort();
+        match self {
+            PanicPolicy::Log => {}
+            PanicPolicy::Stop => {
+                if let Some(reactor) = super::try_current() {
+                    reactor.inner.panicked.borrow_mut().get_or_insert(message);
+                    // Harmless if it is already stopping.
+                    reactor.stop();
+                }
+            }
+            PanicPolicy::Abort => {
+                eprintln!("fate: a {what} panicked ({message}); aborting as the panic policy says");
+                std::process::abort();
+            }
         }
     }
 }

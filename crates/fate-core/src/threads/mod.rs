@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod pool;
+pub(crate) mod reply;
 mod resolve;
 
 pub use pool::{defer_to_thread, ThreadPool};

@@ -1,14 +1,13 @@
 //! `ThreadPool`: a bounded set of std threads that run jobs and send results to the reactor.
 
-use std::any::Any;
-use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use fate_deferred::{Deferred, Fire};
-use slab::Slab;
+use fate_deferred::Deferred;
+
+use super::reply::Reply;
 
 /// How long an idle worker waits for a job before its thread exits.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
@@ -17,12 +16,6 @@ const IDLE_EXIT: Duration = Duration::from_secs(30);
 const DEFAULT_THREADS: usize = 10;
 
 type Job = Box<dyn FnOnce() + Send>;
-
-thread_local! {
-    /// The firing ends of Deferreds waiting for a job, by job id (each a `Fire<T>` as `Any`):
-    /// `Fire` is `!Send`, so it stays here and only the id travels with the job.
-    static WAITING: RefCell<Slab<Box<dyn Any>>> = RefCell::new(Slab::new());
-}
 
 /// A bounded pool of worker threads for blocking work.
 ///
@@ -108,14 +101,11 @@ impl ThreadPool {
         T: Send + 'static,
     {
         let reactor = crate::reactor::current();
-        let (deferred, fire) = Deferred::<T>::pending();
-        let id = WAITING.with(|w| w.borrow_mut().insert(Box::new(fire)));
-        let outstanding = &reactor.inner.outstanding;
-        outstanding.set(outstanding.get() + 1);
-        let remote = reactor.remote();
+        let (deferred, reply) = Reply::park(&reactor, 0, |_| {
+            fate_deferred::Failure::msg("the thread pool dropped a job unrun")
+        });
         self.submit(Box::new(move || {
-            let result = catch_unwind(AssertUnwindSafe(job));
-            remote.call_from_thread(move || deliver(id, result));
+            reply.send(catch_unwind(AssertUnwindSafe(job)))
         }));
         deferred
     }
@@ -183,31 +173,6 @@ fn work(shared: &Shared) {
             state.threads -= 1;
             return;
         }
-    }
-}
-
-/// On the reactor's thread: fires the Deferred of job `id` with its result.
-fn deliver<T: 'static>(id: usize, result: Result<T, Box<dyn Any + Send>>) {
-    if let Some(reactor) = crate::reactor::try_current() {
-        let outstanding = &reactor.inner.outstanding;
-        outstanding.set(outstanding.get().saturating_sub(1));
-    }
-    let fire = WAITING.with(|w| w.borrow_mut().try_remove(id));
-    let Some(Ok(fire)) = fire.map(|f| f.downcast::<Fire<T>>()) else {
-        return;
-    };
-    // An error means the Deferred was cancelled meanwhile: the result is not wanted.
-    fire.try_fire(result.map_err(panic_failure)).ok();
-}
-
-/// The `Panicked` failure for a panic payload, with its message, without running the panic
-/// hook a second time.
-fn panic_failure(payload: Box<dyn Any + Send>) -> fate_deferred::Failure {
-    let rethrown =
-        fate_deferred::succeed(()).add_callback(move |()| -> () { resume_unwind(payload) });
-    match rethrown.try_result() {
-        Ok(Err(failure)) => failure,
-        _ => fate_deferred::Failure::msg("a thread-pool job panicked"),
     }
 }
 
