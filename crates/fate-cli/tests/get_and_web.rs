@@ -1,5 +1,6 @@
 //! `fate web` and `fate get` end to end: the real binary serves a directory on a free port
-//! of 127.0.0.1, and `fate get` downloads from it (and from a refused port).
+//! of 127.0.0.1, and `fate get` downloads from it (and from a refused port). Every test that
+//! runs `fate web` runs twice, side by side: on one reactor and with `--threads 2`.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -32,9 +33,12 @@ struct Web {
 }
 
 impl Web {
-    fn start(dir: &PathBuf) -> Web {
+    /// Starts `fate web --threads THREADS` on `dir`.
+    fn start(dir: &PathBuf, threads: u32) -> Web {
         let mut child = Command::new(FATE)
-            .args(["web", "--listen", "tcp:0:interface=127.0.0.1", "--path"])
+            .args(["web", "--listen", "tcp:0:interface=127.0.0.1", "--threads"])
+            .arg(threads.to_string())
+            .arg("--path")
             .arg(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -67,14 +71,31 @@ fn data(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-#[test]
-fn get_downloads_what_web_serves_and_fails_loudly() {
-    let site = TempDir::new("site");
+/// Runs `$check(threads)` as one test per mode, so both modes run side by side.
+macro_rules! on_one_and_two_threads {
+    ($check:ident: $one:ident, $two:ident) => {
+        #[test]
+        fn $one() {
+            $check(1);
+        }
+
+        #[test]
+        fn $two() {
+            $check(2);
+        }
+    };
+}
+
+on_one_and_two_threads!(get_downloads_what_web_serves_and_fails_loudly:
+    get_downloads_from_web, get_downloads_from_web_on_two_threads);
+
+fn get_downloads_what_web_serves_and_fails_loudly(threads: u32) {
+    let site = TempDir::new(&format!("site{threads}"));
     let big = data(3 << 20, 1);
     std::fs::write(site.0.join("big.bin"), &big).unwrap();
     std::fs::write(site.0.join("small.txt"), b"small").unwrap();
-    let web = Web::start(&site.0);
-    let out = TempDir::new("out");
+    let web = Web::start(&site.0, threads);
+    let out = TempDir::new(&format!("out{threads}"));
     let refused = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -135,14 +156,16 @@ fn web_refuses_bad_endpoints() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("not a port number"));
 }
 
-#[test]
-fn web_finishes_a_download_in_flight_when_interrupted() {
+on_one_and_two_threads!(web_finishes_a_download_in_flight_when_interrupted:
+    web_finishes_a_download_when_interrupted, web_finishes_a_download_when_interrupted_on_two_threads);
+
+fn web_finishes_a_download_in_flight_when_interrupted(threads: u32) {
     use std::io::{Read, Write};
 
-    let site = TempDir::new("graceful");
+    let site = TempDir::new(&format!("graceful{threads}"));
     let big = data(8 << 20, 3);
     std::fs::write(site.0.join("big.bin"), &big).unwrap();
-    let mut web = Web::start(&site.0);
+    let mut web = Web::start(&site.0, threads);
     let addr = web.base.trim_start_matches("http://").to_string();
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
@@ -166,4 +189,43 @@ fn web_finishes_a_download_in_flight_when_interrupted() {
     assert!(answer[head_end..] == big[..], "the same bytes");
     let status = web.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn web_on_two_threads_finishes_fifty_downloads_on_sigterm() {
+    use std::io::{Read, Write};
+
+    let site = TempDir::new("sigterm");
+    let big = data(4 << 20, 5);
+    std::fs::write(site.0.join("big.bin"), &big).unwrap();
+    let mut web = Web::start(&site.0, 2);
+    let addr = web.base.trim_start_matches("http://").to_string();
+    // Fifty downloads, each begun (its first bytes read) before the signal.
+    let mut downloads: Vec<(std::net::TcpStream, Vec<u8>)> = (0..50)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut first = vec![0u8; 1024];
+            let n = s.read(&mut first).unwrap();
+            assert!(n > 0);
+            first.truncate(n);
+            (s, first)
+        })
+        .collect();
+    let terminated = Command::new("kill")
+        .args(["-TERM", &web.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    for (s, answer) in &mut downloads {
+        s.read_to_end(answer).unwrap();
+        let head_end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert_eq!(answer.len() - head_end, big.len(), "the whole file arrived");
+        assert!(answer[head_end..] == big[..], "the same bytes");
+    }
+    let status = web.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
 }

@@ -1,10 +1,11 @@
 //! `fate echo`: an echo server on any stream endpoint, for tests and benchmarks.
 
-use std::cell::RefCell;
 use std::process::ExitCode;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use fate::net::{self, Protocol, Transport};
+
+use super::threads::{self, Threads};
 
 /// Options of `fate echo`.
 #[derive(clap::Args, Debug)]
@@ -13,6 +14,9 @@ pub(crate) struct Args {
     /// `unix:PATH`, `tls:PORT:certKey=CERT.pem:privateKey=KEY.pem`.
     #[arg(long, value_name = "ENDPOINT", default_value = "tcp:8000")]
     listen: String,
+
+    #[command(flatten)]
+    threads: Threads,
 }
 
 /// Writes back whatever it reads.
@@ -40,20 +44,23 @@ pub(crate) fn main(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let failed: Rc<RefCell<Option<String>>> = Rc::default();
+    let failed: Arc<Mutex<Option<String>>> = Arc::default();
     let f = failed.clone();
-    let ran = fate::run(move || {
+    let ran = args.threads.run(move |stop| {
+        let f = f.clone();
         let _ = endpoint
             .listen(net::for_protocol(|| Echo(None)))
             .add_callback(|port| {
-                println!("fate echo: listening on {}", port.host());
+                if threads::is_first() {
+                    println!("fate echo: listening on {}", port.host());
+                }
             })
             .add_errback(move |failure| {
-                *f.borrow_mut() = Some(failure.to_string());
-                fate::reactor().stop();
+                f.lock().unwrap().get_or_insert(failure.to_string());
+                stop.stop();
             });
     });
-    if let Some(e) = failed.borrow().as_ref() {
+    if let Some(e) = failed.lock().unwrap().as_ref() {
         eprintln!("fate echo: {e}");
         return ExitCode::FAILURE;
     }

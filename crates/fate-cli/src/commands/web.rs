@@ -1,5 +1,6 @@
-//! `fate web [--listen ENDPOINT] [--path DIR|FILE]`: a static web server, like `twist web`.
-//! Ctrl-C shuts it down gracefully: requests in flight finish (for up to 10 s).
+//! `fate web [--listen ENDPOINT] [--path DIR|FILE] [--threads N]`: a static web server, like
+//! `twist web`, on one reactor or on N sharing the port. Ctrl-C (or SIGTERM) shuts it down
+//! gracefully: requests in flight finish (for up to 10 s).
 //!
 //! Files are found, opened and read on the thread pool, never on the reactor; only regular
 //! files and directories are served; dotfiles are hidden unless `--dotfiles`; a client that
@@ -8,10 +9,14 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fate::http::server::{File, Site};
 use fate::reactor::{Phase, SystemEvent, TriggerWait};
+
+use super::threads::{self, Threads};
 
 /// How long a shutdown waits for requests in flight.
 const GRACE: Duration = Duration::from_secs(10);
@@ -40,6 +45,9 @@ pub(crate) struct Args {
     /// client stopped reading); checked every 1/8 of it, at most every second.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_seconds)]
     send_timeout: f64,
+
+    #[command(flatten)]
+    threads: Threads,
 }
 
 /// A positive number of seconds.
@@ -65,29 +73,32 @@ pub(crate) fn main(args: Args) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let failed = std::rc::Rc::new(std::cell::Cell::new(false));
+    let failed = Arc::new(AtomicBool::new(false));
     let flag = failed.clone();
-    let root = File::new(&args.path)
-        .directory_listing(!args.no_listing)
-        .dotfiles(args.dotfiles);
     let send_timeout = Duration::from_secs_f64(args.send_timeout);
     let path = args.path.clone();
-    let ran = fate::run(move || {
+    let (listing, dotfiles) = (!args.no_listing, args.dotfiles);
+    let ran = args.threads.run(move |stop| {
+        let root = File::new(&path)
+            .directory_listing(listing)
+            .dotfiles(dotfiles);
         let site = Site::new(root).send_timeout(send_timeout);
         let listening = match site.listen(addr) {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("fate web: {e}");
-                flag.set(true);
-                fate::reactor().stop();
+                flag.store(true, Ordering::SeqCst);
+                stop.stop();
                 return;
             }
         };
-        println!(
-            "fate web: serving {} on http://{}/",
-            path.display(),
-            listening.local_addr()
-        );
+        if threads::is_first() {
+            println!(
+                "fate web: serving {} on http://{}/",
+                path.display(),
+                listening.local_addr()
+            );
+        }
         fate::reactor().add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move || {
             TriggerWait::future(async move {
                 if fate::timeout(GRACE, listening.shutdown()).await.is_err() {
@@ -97,7 +108,7 @@ pub(crate) fn main(args: Args) -> ExitCode {
         });
     });
     match ran {
-        Ok(()) if !failed.get() => ExitCode::SUCCESS,
+        Ok(()) if !failed.load(Ordering::SeqCst) => ExitCode::SUCCESS,
         Ok(()) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("fate web: {e}");
