@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::measure::{self, percentile_us, ThreadClock};
+use crate::measure::{self, percentile_us};
 use crate::report::Report;
 use crate::server;
 
@@ -47,8 +47,8 @@ pub(crate) struct Load {
     pub(crate) duration: Duration,
     /// CPU to pin the client thread to.
     pub(crate) cpu: Option<usize>,
-    /// The server thread's CPU clock.
-    pub(crate) server: ThreadClock,
+    /// The CPU clock of the server's threads.
+    pub(crate) server: server::ServerClock,
 }
 
 /// What the client measured over the window.

@@ -70,11 +70,11 @@ fn run(argv: &[String]) -> Result<(), UsageError> {
     }
     let (imp, args) = Args::parse(workload.flags, rest)?;
     let runs = match imp.as_deref().unwrap_or("all") {
-        "all" => return run_each_in_a_child(workload, rest),
+        "all" => return run_each_in_a_child(workload, &args, rest),
         name => {
             let Some(imp) = Impl::from_name(name) else {
                 return Err(UsageError(format!(
-                    "unknown --impl {name:?} (fate, fate-async, tokio or all)"
+                    "unknown --impl {name:?} (fate, fate-async, tokio, tokio-reuseport or all)"
                 )));
             };
             let Some(run) = workload.get(imp) else {
@@ -110,7 +110,11 @@ fn run(argv: &[String]) -> Result<(), UsageError> {
 /// slower — for `timers` that is hundreds of megabytes of first-touch page faults. A child per
 /// implementation gives each the same cold start, and the runs still share one invocation and
 /// one time window.
-fn run_each_in_a_child(workload: &Workload, rest: &[String]) -> Result<(), UsageError> {
+fn run_each_in_a_child(
+    workload: &Workload,
+    args: &Args,
+    rest: &[String],
+) -> Result<(), UsageError> {
     let exe = std::env::current_exe()
         .map_err(|e| UsageError(format!("cannot find this program to re-run it: {e}")))?;
     let mut flags: Vec<&String> = Vec::new();
@@ -125,7 +129,12 @@ fn run_each_in_a_child(workload: &Workload, rest: &[String]) -> Result<(), Usage
             flags.push(arg);
         }
     }
+    let threaded =
+        workload.flags.iter().any(|f| f.name == "threads") && args.get::<usize>("threads") > 1;
     for (imp, _) in workload.existing() {
+        if !imp.runs_when(threaded) {
+            continue;
+        }
         let status = std::process::Command::new(&exe)
             .arg(workload.name)
             .args(&flags)
@@ -141,7 +150,7 @@ fn run_each_in_a_child(workload: &Workload, rest: &[String]) -> Result<(), Usage
 
 fn usage() -> String {
     let mut s = String::from(
-        "fate-bench WORKLOAD [--impl fate|fate-async|tokio|all] [size flags]\n\n\
+        "fate-bench WORKLOAD [--impl fate|fate-async|tokio|tokio-reuseport|all] [size flags]\n\n\
          Prints one JSON line per implementation run: workload, impl, n, secs, ops_per_sec\n\
          and the workload's extras. --impl defaults to all (every implementation that\n\
          exists, one after another in one invocation, each in its own child process

@@ -1,16 +1,19 @@
-//! The server side of `echo` and `http`: a server implementation on its own thread, with a
-//! loopback listener bound for it, a way to tell it to stop, and its CPU clock.
+//! The server side of `echo` and `http`: a server implementation on its own thread, with
+//! loopback listeners bound for it, a way to tell it to stop, and its CPU clock.
 //!
-//! Any implementation plugs in as `FnOnce(std::net::TcpListener, Stop)`: serve connections
-//! on the listener (127.0.0.1, port 0, blocking mode as bound) until [`Stop`] resolves, then
-//! return, closing every connection. All of the server's work must happen on the calling
-//! thread — its CPU clock is what `server_cpu_us_per_op` reads.
+//! Any implementation plugs in as `FnOnce(Vec<std::net::TcpListener>, Stop)`: serve
+//! connections on the listeners (127.0.0.1, one port, blocking mode as bound) until [`Stop`]
+//! resolves, then return, closing every connection. One listener is a plain socket; several
+//! (for a server on several threads, `--threads N`) share the port with `SO_REUSEPORT`, so
+//! each thread accepts on its own. The server's CPU is the calling thread's plus that of
+//! every thread the server starts and counts with [`count_this_thread`]: the sum is what
+//! `server_cpu_us_per_op` reads.
 
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::thread;
 use std::time::Duration;
@@ -36,6 +39,121 @@ impl Future for Stop {
     }
 }
 
+impl Stop {
+    /// A stop for each of `n` threads, and what fires them all: a server on several threads
+    /// hands one to each.
+    pub(crate) fn split(n: usize) -> (Vec<Stop>, impl FnOnce()) {
+        let (senders, stops): (Vec<_>, Vec<_>) = (0..n)
+            .map(|_| {
+                let (tx, rx) = oneshot::channel::<()>();
+                (tx, Stop(rx))
+            })
+            .unzip();
+        let fire = move || {
+            for tx in senders {
+                let _ = tx.send(());
+            }
+        };
+        (stops, fire)
+    }
+}
+
+/// The CPU clocks of the running server's threads: the server thread's first.
+static SERVER_THREADS: Mutex<Vec<ThreadClock>> = Mutex::new(Vec::new());
+
+/// Counts the calling thread's CPU as the running server's: every thread a server starts
+/// (a pool's workers, a multi-thread runtime's workers) calls it as it starts.
+pub(crate) fn count_this_thread() {
+    SERVER_THREADS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(ThreadClock::current());
+}
+
+/// The CPU of every thread of the running server (see [`count_this_thread`]), readable from
+/// the load generator.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ServerClock;
+
+impl ServerClock {
+    /// CPU time (user + system) the server's threads have used so far, summed.
+    ///
+    /// # Errors
+    /// A counted thread has exited.
+    pub(crate) fn read(self) -> io::Result<Duration> {
+        let clocks = SERVER_THREADS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        clocks.iter().map(|clock| clock.read()).sum()
+    }
+}
+
+/// `n` listening sockets on one free port of 127.0.0.1: a plain one for `n` = 1, else `n`
+/// sharing the port with `SO_REUSEPORT`.
+fn bind_listeners(n: usize) -> io::Result<Vec<TcpListener>> {
+    if n <= 1 {
+        return Ok(vec![TcpListener::bind(("127.0.0.1", 0))?]);
+    }
+    let mut addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let mut listeners = Vec::with_capacity(n);
+    for _ in 0..n {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+        socket.set_reuse_port(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        let listener: TcpListener = socket.into();
+        addr = listener.local_addr()?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// The one listener of a server on one thread.
+pub(crate) fn only(listeners: Vec<TcpListener>) -> TcpListener {
+    let [listener] = <[TcpListener; 1]>::try_from(listeners).expect("one listener");
+    listener
+}
+
+/// A tokio multi-thread runtime with `workers` worker threads, each counted as the server's.
+pub(crate) fn tokio_multi_thread(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .on_thread_start(count_this_thread)
+        .enable_all()
+        .build()
+        .expect("tokio multi-thread runtime")
+}
+
+/// Serves with `serve_one` on one thread per listener, each counted as the server's, until
+/// `stop`: the shape of a thread-per-core server built from single-thread ones.
+pub(crate) fn per_thread(
+    listeners: Vec<TcpListener>,
+    stop: Stop,
+    serve_one: fn(TcpListener, Stop),
+) {
+    let (stops, fire) = Stop::split(listeners.len());
+    let threads: Vec<_> = listeners
+        .into_iter()
+        .zip(stops)
+        .enumerate()
+        .map(|(i, (listener, stop))| {
+            thread::Builder::new()
+                .name(format!("fate-bench-server-{i}"))
+                .spawn(move || {
+                    count_this_thread();
+                    serve_one(listener, stop);
+                })
+                .expect("start a server thread")
+        })
+        .collect();
+    futures::executor::block_on(stop);
+    fire();
+    for thread in threads {
+        thread.join().expect("a server thread panicked");
+    }
+}
+
 /// Which CPUs the server and the client threads are pinned to, when they are.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Pinning {
@@ -45,9 +163,10 @@ pub(crate) struct Pinning {
 
 impl Pinning {
     /// Server on the first CPU this process may use, client on the second (as
-    /// shared/peers/run.sh does); no pinning when `off` or with fewer than two CPUs.
-    pub(crate) fn choose(off: bool) -> Pinning {
-        let cpus = if off {
+    /// shared/peers/run.sh does); no pinning when `off`, with fewer than two CPUs, or for a
+    /// server on more than one thread (its threads would inherit the one CPU).
+    pub(crate) fn choose(off: bool, server_threads: usize) -> Pinning {
+        let cpus = if off || server_threads > 1 {
             Vec::new()
         } else {
             sys::allowed_cpus().unwrap_or_default()
@@ -83,7 +202,6 @@ pub(crate) fn pin(cpu: Option<usize>) {
 #[must_use = "a server thread runs until stopped; dropping this leaves it running"]
 pub(crate) struct ServerThread {
     addr: SocketAddr,
-    clock: ThreadClock,
     stop: oneshot::Sender<()>,
     /// Receives () when `serve` has returned; disconnected if it panicked.
     done: mpsc::Receiver<()>,
@@ -91,30 +209,40 @@ pub(crate) struct ServerThread {
 }
 
 impl ServerThread {
-    /// Binds 127.0.0.1 port 0 and runs `serve` on a new thread named `name`, pinned to `cpu`.
-    pub(crate) fn start<F>(name: &str, cpu: Option<usize>, serve: F) -> io::Result<ServerThread>
+    /// Binds `listeners` sockets on one port of 127.0.0.1 and runs `serve` on a new thread
+    /// named `name`, pinned to `cpu`.
+    pub(crate) fn start<F>(
+        name: &str,
+        cpu: Option<usize>,
+        listeners: usize,
+        serve: F,
+    ) -> io::Result<ServerThread>
     where
-        F: FnOnce(TcpListener, Stop) + Send + 'static,
+        F: FnOnce(Vec<TcpListener>, Stop) + Send + 'static,
     {
-        let listener = TcpListener::bind(("127.0.0.1", 0))?;
-        let addr = listener.local_addr()?;
+        let listeners = bind_listeners(listeners)?;
+        let addr = listeners[0].local_addr()?;
         let (stop, stop_rx) = oneshot::channel();
-        let (clock_tx, clock_rx) = mpsc::channel();
+        let (started_tx, started) = mpsc::channel();
         let (done_tx, done) = mpsc::channel();
+        SERVER_THREADS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         let handle = thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
                 pin(cpu);
-                let _ = clock_tx.send(ThreadClock::current());
-                serve(listener, Stop(stop_rx));
+                count_this_thread();
+                let _ = started_tx.send(());
+                serve(listeners, Stop(stop_rx));
                 let _ = done_tx.send(());
             })?;
-        let clock = clock_rx
+        started
             .recv()
             .map_err(|_| io::Error::other("server thread died before starting"))?;
         Ok(ServerThread {
             addr,
-            clock,
             stop,
             done,
             handle,
@@ -129,13 +257,14 @@ impl ServerThread {
     pub(crate) fn round<F, R>(
         name: &str,
         cpu: Option<usize>,
+        listeners: usize,
         serve: F,
         client: impl FnOnce(&ServerThread) -> R,
     ) -> Result<R, String>
     where
-        F: FnOnce(TcpListener, Stop) + Send + 'static,
+        F: FnOnce(Vec<TcpListener>, Stop) + Send + 'static,
     {
-        let server = ServerThread::start(name, cpu, serve)
+        let server = ServerThread::start(name, cpu, listeners, serve)
             .map_err(|e| format!("starting the server: {e}"))?;
         let out = client(&server);
         server.stop()?;
@@ -147,9 +276,9 @@ impl ServerThread {
         self.addr
     }
 
-    /// The server thread's CPU clock.
-    pub(crate) fn clock(&self) -> ThreadClock {
-        self.clock
+    /// The CPU clock of the server's threads.
+    pub(crate) fn clock(&self) -> ServerClock {
+        ServerClock
     }
 
     /// Asks the server to stop and waits for it to return.

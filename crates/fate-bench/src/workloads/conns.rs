@@ -22,7 +22,7 @@ use crate::args::{Args, Flag};
 use crate::loadgen::{http_response_len, HTTP_REQUEST};
 use crate::measure::Footprint;
 use crate::report::{round, Report};
-use crate::server::{ServerThread, Stop};
+use crate::server::{self, ServerThread, Stop};
 use crate::workloads::{echo, fail, http, Impl, Workload};
 
 pub(crate) const WORKLOAD: Workload = Workload {
@@ -95,7 +95,8 @@ fn bench(args: &Args, peer: &str, serve: fn(TcpListener, Stop)) -> Report {
         fail("conns", "--conns must be >= 1");
     }
     let exchange = Exchange::from_args(args);
-    let measured = ServerThread::round("fate-bench-conns", None, serve, |server| {
+    let serve_one = move |listeners, stop| serve(server::only(listeners), stop);
+    let measured = ServerThread::round("fate-bench-conns", None, 1, serve_one, |server| {
         let addr = server.addr();
         // The first connection builds what a server builds once (buffers pools, a
         // runtime's first task); it is not per connection.

@@ -11,11 +11,17 @@
 //! reports the round with the median `server_cpu_us_per_op` whole, every round's figure in
 //! `server_cpu_us_per_op_rounds` (see [`crate::report::median_round`]).
 //!
-//! A server implementation is a `fn(std::net::TcpListener, server::Stop)` (see
+//! `--threads N` (N > 1) serves on N threads: `fate` is a `fate::pool::Pool` of N
+//! reactors, `tokio` a multi-thread runtime with N workers, `tokio-reuseport` N
+//! current-thread runtimes each on its own `SO_REUSEPORT` socket; `server_cpu_us_per_op`
+//! sums the CPU of all the server's threads (see [`crate::server`]).
+//!
+//! A server implementation is a `fn(Vec<std::net::TcpListener>, server::Stop)` (see
 //! [`crate::server`]); its workload entry is `pub(crate) fn fate(args: &Args) -> Report {
 //! bench(args, "fate Protocol", serve) }`.
 
 use std::net::TcpListener;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,7 +29,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::args::{Args, Flag};
 use crate::loadgen::{self, Load, Protocol};
 use crate::report::{median_round, Report};
-use crate::server::{Pinning, ServerThread, Stop};
+use crate::server::{self, Pinning, ServerThread, Stop};
 use crate::workloads::{fail, Impl, Workload};
 
 pub(crate) const WORKLOAD: Workload = Workload {
@@ -39,14 +45,42 @@ pub(crate) const WORKLOAD: Workload = Workload {
             "3",
             "rounds, each against a fresh server; the median is reported",
         ),
+        Flag::value("threads", "1", "server threads (reactors, runtime workers)"),
         Flag::switch("no-pin", "do not pin server and client threads to CPUs"),
     ],
     impls: &[
         (Impl::Fate, fate),
         (Impl::FateAsync, fate_async),
         (Impl::Tokio, tokio),
+        (Impl::TokioReuseport, tokio_reuseport),
     ],
 };
+
+/// `--threads`, checked: at least 1.
+pub(crate) fn threads(workload: &str, args: &Args) -> usize {
+    let n: usize = args.get("threads");
+    if n == 0 {
+        fail(workload, "--threads must be >= 1");
+    }
+    n
+}
+
+/// What a report of a server on `threads` threads says about where it ran.
+pub(crate) fn threads_note(report: Report, threads: usize) -> Report {
+    let report = report.with("server_threads", threads as u64);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads > 1 && threads >= cores {
+        report.with(
+            "note",
+            format!(
+                "the load generator shares the {cores} cores with the {threads} server threads: \
+                 requests/s and latency are bounded by that; server CPU per op stays comparable"
+            ),
+        )
+    } else {
+        report
+    }
+}
 
 /// The load flags shared by `echo` and `http`'s built-in client, checked.
 pub(crate) fn window(workload: &str, args: &Args) -> (usize, Duration, Duration) {
@@ -68,22 +102,23 @@ pub(crate) fn window(workload: &str, args: &Args) -> (usize, Duration, Duration)
 
 /// Runs `serve` on a server thread under the shared load generator and reports it.
 /// Exits with status 1 if a connection failed or the server did not stop.
-pub(crate) fn bench<F>(args: &Args, peer: &str, serve: F) -> Report
+pub(crate) fn bench<F>(args: &Args, peer: &str, listeners: usize, serve: F) -> Report
 where
-    F: FnOnce(TcpListener, Stop) + Copy + Send + 'static,
+    F: FnOnce(Vec<TcpListener>, Stop) + Copy + Send + 'static,
 {
     let window = window("echo", args);
+    let threads = threads("echo", args);
     let msg_size: usize = args.get("msg-size");
     if msg_size == 0 {
         fail("echo", "--msg-size must be >= 1");
     }
-    let pinning = Pinning::choose(args.switch("no-pin"));
+    let pinning = Pinning::choose(args.switch("no-pin"), threads);
     let rounds = args.get::<u32>("rounds").max(1);
     let protocol = Protocol::Echo { msg_size };
     let measured: Vec<Report> = (0..rounds)
-        .map(|_| loadgen_round("echo", serve, pinning, window, protocol))
+        .map(|_| loadgen_round("echo", (listeners, serve), pinning, window, protocol))
         .collect();
-    median_round(measured)
+    threads_note(median_round(measured), threads)
         .with("peer", peer)
         .with("conns", window.0 as u64)
         .with("msg_size", msg_size as u64)
@@ -91,21 +126,21 @@ where
 }
 
 /// One round of a server workload under the built-in load generator: a fresh server thread
-/// running `serve`, for `window` = (connections, measured time, warm-up) as [`window`] gives
-/// them, speaking `protocol`. Exits with status 1 if a connection failed or the server did
-/// not stop.
+/// running `serve` on `listeners` sockets, for `window` = (connections, measured time,
+/// warm-up) as [`window`] gives them, speaking `protocol`. Exits with status 1 if a
+/// connection failed or the server did not stop.
 pub(crate) fn loadgen_round<F>(
     workload: &str,
-    serve: F,
+    (listeners, serve): (usize, F),
     pinning: Pinning,
     (conns, duration, warmup): (usize, Duration, Duration),
     protocol: Protocol,
 ) -> Report
 where
-    F: FnOnce(TcpListener, Stop) + Send + 'static,
+    F: FnOnce(Vec<TcpListener>, Stop) + Send + 'static,
 {
     let name = format!("fate-bench-{workload}");
-    let outcome = ServerThread::round(&name, pinning.server, serve, |server| {
+    let outcome = ServerThread::round(&name, pinning.server, listeners, serve, |server| {
         loadgen::run(
             Load {
                 addr: server.addr(),
@@ -128,31 +163,70 @@ where
 
 /// fate Protocol: an echo `Protocol` per connection on an adopted listener; the reactor
 /// stops (closing every connection through its shutdown triggers) when the harness asks.
+/// With `--threads N`, a pool of N reactors, each adopting one of the port's sockets.
 pub(crate) fn fate(args: &Args) -> Report {
-    bench(args, "fate Protocol (callbacks), fate reactor", serve_fate)
+    match threads("echo", args) {
+        1 => bench(
+            args,
+            "fate Protocol (callbacks), fate reactor",
+            1,
+            |listeners, stop| serve_fate(server::only(listeners), stop),
+        ),
+        n => bench(
+            args,
+            "fate Protocol (callbacks), fate::pool of N reactors, SO_REUSEPORT",
+            n,
+            |listeners, stop| serve_pool(listeners, stop, adopt_echo),
+        ),
+    }
+}
+
+/// Writes back whatever it reads.
+struct Echo(Option<fate::net::Transport>);
+
+impl fate::net::Protocol for Echo {
+    fn connection_made(&mut self, transport: fate::net::Transport) {
+        self.0 = Some(transport);
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        if let Some(t) = &self.0 {
+            t.write(data);
+        }
+    }
+}
+
+/// Serves echo on `listener` from this thread's reactor.
+fn adopt_echo(listener: TcpListener) {
+    fate::net::adopt_tcp_listener(listener, fate::net::for_protocol(|| Echo(None)))
+        .expect("fate listener");
+}
+
+/// A `fate::pool::Pool` with a worker per listener: worker `i` counts its thread as the
+/// server's and runs `adopt` on listener `i`; the pool stops when the harness asks.
+pub(crate) fn serve_pool(listeners: Vec<TcpListener>, stop: Stop, adopt: fn(TcpListener)) {
+    let threads = listeners.len();
+    let listeners: Mutex<Vec<Option<TcpListener>>> =
+        Mutex::new(listeners.into_iter().map(Some).collect());
+    let pool = fate::pool::Pool::new()
+        .threads(threads)
+        .handle_signals(false)
+        .start(move |worker| {
+            server::count_this_thread();
+            let listener = listeners.lock().unwrap()[worker.index()].take();
+            adopt(listener.expect("one listener per worker"));
+        })
+        .expect("fate pool");
+    futures::executor::block_on(stop);
+    pool.handle().stop();
+    pool.join().expect("fate pool");
 }
 
 pub(crate) fn serve_fate(listener: TcpListener, stop: Stop) {
-    use fate::net::{self, Protocol, Transport};
-
-    struct Echo(Option<Transport>);
-    impl Protocol for Echo {
-        fn connection_made(&mut self, transport: Transport) {
-            self.0 = Some(transport);
-        }
-        fn data_received(&mut self, data: &[u8]) {
-            if let Some(t) = &self.0 {
-                t.write(data);
-            }
-        }
-    }
-
     let reactor = fate::reactor::Reactor::builder()
         .handle_signals(false)
         .build()
         .expect("fate reactor");
-    let _port =
-        net::adopt_tcp_listener(listener, net::for_protocol(|| Echo(None))).expect("fate listener");
+    adopt_echo(listener);
     reactor
         .spawn_local(async move {
             stop.await;
@@ -165,16 +239,24 @@ pub(crate) fn serve_fate(listener: TcpListener, stop: Stop) {
 /// fate async: a task per connection over `fate::net::TcpStream`, reading up to 64 KiB
 /// and writing it back (the tokio peer's shape on Fate's reactor).
 pub(crate) fn fate_async(args: &Args) -> Report {
+    if threads("echo", args) > 1 {
+        fail(
+            "echo",
+            "fate-async has no --threads form; --impl fate runs a pool",
+        );
+    }
     bench(
         args,
         "fate async TcpStream, task per connection",
+        1,
         serve_fate_async,
     )
 }
 
-fn serve_fate_async(listener: TcpListener, stop: Stop) {
+fn serve_fate_async(listeners: Vec<TcpListener>, stop: Stop) {
     use futures::{AsyncReadExt, AsyncWriteExt};
 
+    let listener = server::only(listeners);
     fate::block_on(async move {
         let listener = fate::net::TcpListener::from_std(listener).expect("fate listener");
         let accept = async {
@@ -204,12 +286,36 @@ fn serve_fate_async(listener: TcpListener, stop: Stop) {
 }
 
 /// tokio current_thread, a task per connection reading up to 64 KiB and writing it back
-/// (shared/peers w3_tokio_echo).
+/// (shared/peers w3_tokio_echo); with `--threads N`, the multi-thread runtime with N
+/// workers (work stealing), one listener.
 pub(crate) fn tokio(args: &Args) -> Report {
+    match threads("echo", args) {
+        1 => bench(
+            args,
+            "tokio current_thread, task per connection",
+            1,
+            |listeners, stop| serve_tokio(server::only(listeners), stop),
+        ),
+        n => bench(
+            args,
+            "tokio multi_thread (N workers), task per connection",
+            1,
+            move |listeners, stop| {
+                echo_on(server::tokio_multi_thread(n), server::only(listeners), stop)
+            },
+        ),
+    }
+}
+
+/// N tokio current_thread runtimes, one per thread, each accepting on its own
+/// `SO_REUSEPORT` socket: thread-per-core built from tokio (the same shape as fate's pool).
+pub(crate) fn tokio_reuseport(args: &Args) -> Report {
+    let n = threads("echo", args);
     bench(
         args,
-        "tokio current_thread, task per connection",
-        serve_tokio,
+        "tokio current_thread x N, SO_REUSEPORT, task per connection",
+        n,
+        |listeners, stop| server::per_thread(listeners, stop, serve_tokio),
     )
 }
 
@@ -218,6 +324,11 @@ pub(crate) fn serve_tokio(listener: TcpListener, stop: Stop) {
         .enable_io()
         .build()
         .expect("tokio runtime");
+    echo_on(rt, listener, stop);
+}
+
+/// The tokio echo server on `rt` until `stop`.
+fn echo_on(rt: tokio::runtime::Runtime, listener: TcpListener, stop: Stop) {
     rt.block_on(async move {
         listener
             .set_nonblocking(true)

@@ -23,8 +23,13 @@
 //! sleeps more often and pays that more often: fate's server blocks about three times as
 //! often as tokio's here, which gives back part of what it saves in user space.
 //!
-//! A server implementation is a `fn(std::net::TcpListener, server::Stop)`; its entry is
-//! `pub(crate) fn fate(args: &Args) -> Report { bench(args, "fate http", serve) }`.
+//! `--threads N` (N > 1) serves on N threads, as `echo --threads N` does: `fate` a
+//! `fate::pool::Pool` of N reactors on `SO_REUSEPORT` sockets, `tokio` hyper on a
+//! multi-thread runtime with N workers, `tokio-reuseport` N current-thread runtimes each on
+//! its own socket; the CPU figure sums every server thread.
+//!
+//! A server implementation is a `fn(Vec<std::net::TcpListener>, server::Stop)`; its entry
+//! is `pub(crate) fn fate(args: &Args) -> Report { bench(args, "fate http", 1, serve) }`.
 
 use std::convert::Infallible;
 use std::net::TcpListener;
@@ -42,7 +47,7 @@ use crate::args::{Args, Flag};
 use crate::loadgen::Protocol;
 use crate::measure;
 use crate::report::{median_round, round, Report};
-use crate::server::{Pinning, ServerThread, Stop};
+use crate::server::{self, Pinning, ServerThread, Stop};
 use crate::workloads::{echo, fail, Impl, Workload};
 use crate::wrk;
 
@@ -63,35 +68,45 @@ pub(crate) const WORKLOAD: Workload = Workload {
             "3",
             "rounds, each against a fresh server; the median is reported",
         ),
+        Flag::value("threads", "1", "server threads (reactors, runtime workers)"),
         Flag::switch("no-pin", "do not pin server and client threads to CPUs"),
     ],
-    impls: &[(Impl::Fate, fate), (Impl::Tokio, tokio)],
+    impls: &[
+        (Impl::Fate, fate),
+        (Impl::Tokio, tokio),
+        (Impl::TokioReuseport, tokio_reuseport),
+    ],
 };
 
 /// Runs `serve` on a server thread under the chosen client and reports it. Exits with
 /// status 1 if any request failed or the server did not stop.
-pub(crate) fn bench<F>(args: &Args, peer: &str, serve: F) -> Report
+pub(crate) fn bench<F>(args: &Args, peer: &str, listeners: usize, serve: F) -> Report
 where
-    F: FnOnce(TcpListener, Stop) + Copy + Send + 'static,
+    F: FnOnce(Vec<TcpListener>, Stop) + Copy + Send + 'static,
 {
     let (conns, duration, warmup) = echo::window("http", args);
+    let threads = echo::threads("http", args);
     let wrk = match args.get::<String>("client").as_str() {
         "auto" => wrk::find("wrk"),
         "wrk" => Some(wrk::find("wrk").unwrap_or_else(|| fail("http", "wrk is not on PATH"))),
         "builtin" => None,
         other => fail("http", format!("--client {other:?}: auto, wrk or builtin")),
     };
-    let pinning = Pinning::choose(args.switch("no-pin"));
+    let pinning = Pinning::choose(args.switch("no-pin"), threads);
     let rounds = args.get::<u32>("rounds").max(1);
     let measured: Vec<Report> = (0..rounds)
         .map(|_| match &wrk {
-            Some(wrk) => ServerThread::round("fate-bench-http", pinning.server, serve, |server| {
-                wrk_round(wrk, server, conns, duration, pinning.client)
-            })
+            Some(wrk) => ServerThread::round(
+                "fate-bench-http",
+                pinning.server,
+                listeners,
+                serve,
+                |server| wrk_round(wrk, server, conns, duration, pinning.client),
+            )
             .unwrap_or_else(|e| fail("http", e)),
             None => echo::loadgen_round(
                 "http",
-                serve,
+                (listeners, serve),
                 pinning,
                 (conns, duration, warmup),
                 Protocol::Http,
@@ -99,7 +114,7 @@ where
         })
         .collect();
     let client = if wrk.is_some() { "wrk" } else { "builtin" };
-    median_round(measured)
+    echo::threads_note(median_round(measured), threads)
         .with("client", client)
         .with("peer", peer)
         .with("conns", conns as u64)
@@ -151,28 +166,50 @@ fn wrk_round(
 }
 
 /// fate-http's `Site` on the fate reactor: hyper 1.x `http1` over fate-core transports, a
-/// `from_fn` resource answering every path.
+/// `from_fn` resource answering every path. With `--threads N`, a pool of N reactors, each
+/// with its `Site` on one of the port's sockets.
 pub(crate) fn fate(args: &Args) -> Report {
-    bench(
-        args,
-        "fate-http Site (hyper 1 http1), fate reactor",
-        serve_fate,
-    )
+    match echo::threads("http", args) {
+        1 => bench(
+            args,
+            "fate-http Site (hyper 1 http1), fate reactor",
+            1,
+            |listeners, stop| serve_fate(server::only(listeners), stop),
+        ),
+        n => bench(
+            args,
+            "fate-http Site (hyper 1 http1), fate::pool of N reactors, SO_REUSEPORT",
+            n,
+            |listeners, stop| {
+                echo::serve_pool(listeners, stop, |listener| {
+                    hello_site()
+                        .adopt(listener)
+                        .expect("fate-http adopts the listener");
+                })
+            },
+        ),
+    }
+}
+
+/// The hello-world site.
+fn hello_site() -> fate::http::server::Site {
+    use fate::http::server::{from_fn, Request, Response, Site};
+
+    Site::new(from_fn(|_: Request| {
+        let mut resp = Response::new(fate::http::Body::from("hello"));
+        resp.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/html"),
+        );
+        resp
+    }))
 }
 
 pub(crate) fn serve_fate(listener: TcpListener, stop: Stop) {
-    use fate::http::server::{from_fn, Request, Response, Site};
-
     fate::block_on(async move {
-        let site = Site::new(from_fn(|_: Request| {
-            let mut resp = Response::new(fate::http::Body::from("hello"));
-            resp.headers_mut().insert(
-                hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static("text/html"),
-            );
-            resp
-        }));
-        let listening = site.adopt(listener).expect("fate-http adopts the listener");
+        let listening = hello_site()
+            .adopt(listener)
+            .expect("fate-http adopts the listener");
         stop.await;
         listening.stop_listening();
     })
@@ -180,9 +217,37 @@ pub(crate) fn serve_fate(listener: TcpListener, stop: Stop) {
 }
 
 /// hyper 1.x `http1` on tokio current_thread, a task per connection, keep-alive
-/// (shared/peers w4_hyper_hello).
+/// (shared/peers w4_hyper_hello); with `--threads N`, on the multi-thread runtime with N
+/// workers (work stealing), one listener.
 pub(crate) fn tokio(args: &Args) -> Report {
-    bench(args, "hyper 1 http1, tokio current_thread", serve_tokio)
+    match echo::threads("http", args) {
+        1 => bench(
+            args,
+            "hyper 1 http1, tokio current_thread",
+            1,
+            |listeners, stop| serve_tokio(server::only(listeners), stop),
+        ),
+        n => bench(
+            args,
+            "hyper 1 http1, tokio multi_thread (N workers)",
+            1,
+            move |listeners, stop| {
+                hyper_on(server::tokio_multi_thread(n), server::only(listeners), stop)
+            },
+        ),
+    }
+}
+
+/// hyper on N tokio current_thread runtimes, one per thread, each accepting on its own
+/// `SO_REUSEPORT` socket.
+pub(crate) fn tokio_reuseport(args: &Args) -> Report {
+    let n = echo::threads("http", args);
+    bench(
+        args,
+        "hyper 1 http1, tokio current_thread x N, SO_REUSEPORT",
+        n,
+        |listeners, stop| server::per_thread(listeners, stop, serve_tokio),
+    )
 }
 
 async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -200,6 +265,11 @@ pub(crate) fn serve_tokio(listener: TcpListener, stop: Stop) {
         .enable_time()
         .build()
         .expect("tokio runtime");
+    hyper_on(rt, listener, stop);
+}
+
+/// The hyper server on `rt` until `stop`.
+fn hyper_on(rt: tokio::runtime::Runtime, listener: TcpListener, stop: Stop) {
     rt.block_on(async move {
         listener
             .set_nonblocking(true)

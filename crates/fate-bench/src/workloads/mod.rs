@@ -14,7 +14,8 @@
 //!
 //! Adding an implementation is one `pub(crate) fn NAME(args: &Args) -> Report` (in the
 //! workload's file, or in its own file under `src/workloads/WORKLOAD/`) plus one entry in
-//! `impls`. `--impl all` runs them in [`Impl`] order: fate, fate-async, tokio.
+//! `impls`. `--impl all` runs them in [`Impl`] order: fate, fate-async, tokio, tokio-reuseport
+//! (with `--threads` > 1: fate, tokio, tokio-reuseport; see [`Impl::runs_when`]).
 
 use crate::args::{Args, Flag};
 use crate::report::Report;
@@ -89,11 +90,19 @@ pub(crate) enum Impl {
     FateAsync,
     /// The peer: the tokio-ecosystem construct that does the job best.
     Tokio,
+    /// For servers on several threads (`--threads N`), a reference peer: N tokio
+    /// current-thread runtimes, one per thread, each on its own `SO_REUSEPORT` socket.
+    TokioReuseport,
 }
 
 impl Impl {
     /// Every implementation kind, in run order.
-    pub(crate) const ALL: [Impl; 3] = [Impl::Fate, Impl::FateAsync, Impl::Tokio];
+    pub(crate) const ALL: [Impl; 4] = [
+        Impl::Fate,
+        Impl::FateAsync,
+        Impl::Tokio,
+        Impl::TokioReuseport,
+    ];
 
     /// The name on the command line and in the JSON `impl` field.
     pub(crate) fn name(self) -> &'static str {
@@ -101,6 +110,18 @@ impl Impl {
             Impl::Fate => "fate",
             Impl::FateAsync => "fate-async",
             Impl::Tokio => "tokio",
+            Impl::TokioReuseport => "tokio-reuseport",
+        }
+    }
+
+    /// Whether `--impl all` runs it for a server on several threads (`threaded`, from
+    /// `--threads` > 1) or on one: `tokio-reuseport` differs from `tokio` only with several,
+    /// and `fate-async` has no form on several.
+    pub(crate) fn runs_when(self, threaded: bool) -> bool {
+        match self {
+            Impl::TokioReuseport => threaded,
+            Impl::FateAsync => !threaded,
+            Impl::Fate | Impl::Tokio => true,
         }
     }
 
