@@ -222,49 +222,38 @@ impl<D: Driver> ConnectionPool<D> {
         T: Send + 'static,
         E: std::error::Error + Send + 'static,
     {
-        let (deferred, reply) = deliver::pending::<T>();
-        self.handle.shared.queue(
-            Box::new(move |conn: Result<&mut D::Connection, Error>| {
-                let conn = match conn {
-                    Ok(conn) => conn,
+        self.with_connection(move |conn, reply| {
+            if let Err(e) = conn.begin() {
+                reply.send::<T, Error>(Ok(Err(e)));
+                return conn.is_broken();
+            }
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                interaction(&mut Transaction::new(conn))
+            }));
+            match outcome {
+                Ok(Ok(value)) => match conn.commit() {
+                    Ok(()) => {
+                        reply.send::<T, E>(Ok(Ok(value)));
+                        false
+                    }
                     Err(e) => {
+                        rollback(conn);
                         reply.send::<T, Error>(Ok(Err(e)));
-                        return false;
-                    }
-                };
-                if let Err(e) = conn.begin() {
-                    reply.send::<T, Error>(Ok(Err(e)));
-                    return conn.is_broken();
-                }
-                let outcome = catch_unwind(AssertUnwindSafe(|| {
-                    interaction(&mut Transaction::new(conn))
-                }));
-                match outcome {
-                    Ok(Ok(value)) => match conn.commit() {
-                        Ok(()) => {
-                            reply.send::<T, E>(Ok(Ok(value)));
-                            false
-                        }
-                        Err(e) => {
-                            rollback(conn);
-                            reply.send::<T, Error>(Ok(Err(e)));
-                            conn.is_broken()
-                        }
-                    },
-                    Ok(Err(e)) => {
-                        rollback(conn);
-                        reply.send::<T, E>(Ok(Err(e)));
                         conn.is_broken()
                     }
-                    Err(panic) => {
-                        rollback(conn);
-                        reply.send::<T, E>(Err(panic));
-                        conn.is_broken()
-                    }
+                },
+                Ok(Err(e)) => {
+                    rollback(conn);
+                    reply.send::<T, E>(Ok(Err(e)));
+                    conn.is_broken()
                 }
-            }),
-            deferred,
-        )
+                Err(panic) => {
+                    rollback(conn);
+                    reply.send::<T, E>(Err(panic));
+                    conn.is_broken()
+                }
+            }
+        })
     }
 
     /// Closes the pool (adbapi's `close`): new calls fail with [`Error::is_closed`]; the work
@@ -302,20 +291,30 @@ impl<D: Driver> ConnectionPool<D> {
         &self,
         call: impl FnOnce(&mut D::Connection) -> Result<T, Error> + Send + 'static,
     ) -> Deferred<T> {
+        self.with_connection(move |conn, reply| {
+            let outcome = catch_unwind(AssertUnwindSafe(|| call(conn)));
+            let failed = !matches!(outcome, Ok(Ok(_)));
+            reply.send(outcome);
+            failed && conn.is_broken()
+        })
+    }
+
+    /// Queues `job` for a pool thread, which runs it with its connection and the reply to
+    /// send; `job` returns whether the connection should be checked for breakage. A thread
+    /// that has no connection (its connect failed) answers with that error instead.
+    #[track_caller]
+    fn with_connection<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut D::Connection, Reply) -> bool + Send + 'static,
+    ) -> Deferred<T> {
         let (deferred, reply) = deliver::pending::<T>();
         self.handle.shared.queue(
-            Box::new(move |conn: Result<&mut D::Connection, Error>| {
-                let conn = match conn {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        reply.send::<T, Error>(Ok(Err(e)));
-                        return false;
-                    }
-                };
-                let outcome = catch_unwind(AssertUnwindSafe(|| call(conn)));
-                let failed = !matches!(outcome, Ok(Ok(_)));
-                reply.send(outcome);
-                failed && conn.is_broken()
+            Box::new(move |conn: Result<&mut D::Connection, Error>| match conn {
+                Ok(conn) => job(conn, reply),
+                Err(e) => {
+                    reply.send::<T, Error>(Ok(Err(e)));
+                    false
+                }
             }),
             deferred,
         )
