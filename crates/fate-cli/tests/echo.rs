@@ -1,10 +1,12 @@
 //! `fate echo` end to end: the real binary holds bounded memory against a client that sends
 //! and never reads, and on `unix:PATH` it restarts after a clean SIGTERM or SIGINT stop.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+mod common;
 
 const FATE: &str = env!("CARGO_BIN_EXE_fate");
 
@@ -23,10 +25,7 @@ impl Echo {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let line = common::first_line(&mut child);
         let listening = line
             .trim()
             .strip_prefix("fate echo: listening on ")

@@ -2,29 +2,13 @@
 //! of 127.0.0.1, and `fate get` downloads from it (and from a refused port). Every test that
 //! runs `fate web` runs twice, side by side: on one reactor and with `--threads 2`.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+mod common;
+use common::TempDir;
+
 const FATE: &str = env!("CARGO_BIN_EXE_fate");
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("fate-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `fate web` on a free port; killed when dropped.
 struct Web {
@@ -44,10 +28,7 @@ impl Web {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let line = common::first_line(&mut child);
         let base = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
