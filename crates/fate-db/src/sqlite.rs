@@ -69,8 +69,8 @@ impl Driver for Sqlite {
         let conn = match &self.target {
             Target::File(path) => {
                 let conn = rusqlite::Connection::open(path).map_err(Error::connect)?;
-                conn.pragma_update(None, "journal_mode", "WAL")
-                    .map_err(Error::connect)?;
+                conn.busy_timeout(BUSY_TIMEOUT).map_err(Error::connect)?;
+                use_wal(&conn)?;
                 conn
             }
             Target::Memory(name) => rusqlite::Connection::open_with_flags(
@@ -139,5 +139,26 @@ impl rusqlite::ToSql for Value {
             Value::Text(s) => ValueRef::Text(s.as_bytes()),
             Value::Blob(b) => ValueRef::Blob(b),
         }))
+    }
+}
+
+/// Puts the file in WAL mode (it stays so). The switch takes a lock that SQLite does not wait
+/// for even with a busy timeout, so connections opened at once retry it (on a pool thread,
+/// where waiting is allowed) instead of failing with "database is locked".
+fn use_wal(conn: &rusqlite::Connection) -> Result<(), Error> {
+    let started = std::time::Instant::now();
+    loop {
+        let mode = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0));
+        match mode {
+            Ok(_) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Err(e) => return Err(Error::connect(e)),
+        }
     }
 }
