@@ -17,7 +17,8 @@ use fate::{Deferred, Failure};
 fn slow_multiply(x: i64, y: i64, delay: Duration) -> Deferred<i64> {
     let (d, fire) = Deferred::pending();
     let _timer = fate::call_later(delay, move || {
-        // The Deferred has no other producer, so this cannot be `AlreadyCalled`.
+        // Fire and forget: `fire` is the only firing end (never cloned), so nothing can have
+        // fired the Deferred first and no already-called report can follow.
         fire.callback(x * y);
     });
     d

@@ -49,6 +49,16 @@ fn fast_demo_narrates_each_scenario_and_exits_zero() {
         endings.iter().any(|e| stdout.contains(e)),
         "no ending in:\n{stdout}"
     );
+    // The getPage scenario's embedded server keeps its access log to itself, and nothing
+    // writes colour codes into a pipe.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for (name, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+        assert!(!text.contains('\x1b'), "colour codes in {name}:\n{text}");
+        assert!(
+            !text.contains("\"GET /article"),
+            "an access-log line in {name}:\n{text}"
+        );
+    }
     // Every narrated event carries a timestamp.
     assert!(stdout.contains("[  0.00 s]"), "no timestamps in:\n{stdout}");
     // Fast mode shortens every fuse tenfold: the whole demo takes a few seconds at most.
