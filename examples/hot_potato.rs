@@ -15,7 +15,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use fate::net::{HalfClose, Protocol, Transport};
+use fate::net::{CloseReason, HalfClose, Transport};
+use fate::protocols::{LineHandler, LineReceiver, Lines};
 use fate::stdio::StandardIO;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -82,40 +83,32 @@ impl Game {
 /// Your keyboard: each line names whom to pass your lowest-numbered firecracker to.
 struct Keyboard {
     game: Rc<RefCell<Option<Shared>>>,
-    line: Vec<u8>,
 }
 
-impl Protocol for Keyboard {
-    fn data_received(&mut self, data: &[u8]) {
-        self.line.extend_from_slice(data);
-        while let Some(end) = self.line.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.line.drain(..=end).collect();
-            let Some(game) = self.game.borrow().clone() else {
-                continue;
-            };
-            let to = match String::from_utf8_lossy(&line)
-                .trim()
-                .to_lowercase()
-                .as_str()
-            {
-                "a" | "alice" => 1,
-                "b" | "bob" => 2,
-                "" => continue,
-                other => {
-                    game.borrow()
-                        .say(&format!("Nobody here is called {other:?}: alice or bob?"));
-                    continue;
-                }
-            };
-            let mine = game.borrow().holder.iter().position(|h| *h == Some(0));
-            match mine {
-                Some(id) => Game::pass(&game, id, 0, to),
-                None => game.borrow().say("Your hands are empty."),
+impl LineHandler for Keyboard {
+    fn line_received(&mut self, _: &mut Lines, line: &[u8]) {
+        let Some(game) = self.game.borrow().clone() else {
+            return;
+        };
+        let to = match String::from_utf8_lossy(line).trim().to_lowercase().as_str() {
+            "a" | "alice" => 1,
+            "b" | "bob" => 2,
+            "" => return,
+            other => {
+                game.borrow()
+                    .say(&format!("Nobody here is called {other:?}: alice or bob?"));
+                return;
             }
+        };
+        let mine = game.borrow().holder.iter().position(|h| *h == Some(0));
+        match mine {
+            Some(id) => Game::pass(&game, id, 0, to),
+            None => game.borrow().say("Your hands are empty."),
         }
     }
 
-    fn read_connection_lost(&mut self) -> HalfClose {
+    /// End of input is not the end of the game: stdout stays open for the fuses.
+    fn read_connection_lost(&mut self, _: &mut Lines) -> HalfClose {
         if let Some(game) = self.game.borrow().as_ref() {
             game.borrow()
                 .say("(no more input: you hold on to what you have)");
@@ -123,7 +116,7 @@ impl Protocol for Keyboard {
         HalfClose::KeepOpen
     }
 
-    fn connection_lost(&mut self, _: fate::net::CloseReason) {
+    fn connection_lost(&mut self, _: &mut Lines, _: CloseReason) {
         fate::reactor().stop();
     }
 }
@@ -141,10 +134,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     fate::run(move || {
         let slot = Rc::new(RefCell::new(None));
-        let keyboard = Keyboard {
-            game: slot.clone(),
-            line: Vec::new(),
-        };
+        let keyboard = LineReceiver::new(Keyboard { game: slot.clone() });
         let stdio = StandardIO::new(keyboard).expect("stdin and stdout as a transport");
         let mut rng = SmallRng::seed_from_u64(seed);
         let fuses: Vec<f64> = (0..3).map(|_| rng.random_range(4.0..9.0) * scale).collect();

@@ -2,7 +2,7 @@
 //! byte at a time: the outcome must not depend on how the bytes were chunked.
 #![cfg(all(feature = "testing", feature = "net"))]
 
-use fate_core::net::{CloseReason, Protocol};
+use fate_core::net::{CloseReason, HalfClose, Protocol};
 use fate_core::protocols::{
     FrameError, Int16StringReceiver, Int32StringReceiver, LineHandler, LineReceiver, LineTooLong,
     Lines, NetstringReceiver, StringHandler, Strings,
@@ -271,6 +271,48 @@ fn bare_newlines_end_lines_by_default_and_not_in_strict_mode() {
             "{chunks:?}"
         );
     }
+}
+
+/// Answers after the input ended: how many lines, then what the unterminated last line was.
+struct Tally(usize);
+
+impl LineHandler for Tally {
+    fn line_received(&mut self, _: &mut Lines, _: &[u8]) {
+        self.0 += 1;
+    }
+    fn read_connection_lost(&mut self, lines: &mut Lines) -> HalfClose {
+        lines.send_line(format!("{} lines", self.0).as_bytes());
+        let rest = lines.clear_line_buffer();
+        lines.send_line(&rest);
+        HalfClose::KeepOpen
+    }
+}
+
+#[test]
+fn end_of_input_reaches_the_handler_which_may_keep_writing() {
+    for chunks in chunkings(b"one\ntwo\r\nthr") {
+        let t = StringTransport::new();
+        let mut p = LineReceiver::new(Tally(0));
+        p.connection_made(t.transport());
+        for c in &chunks {
+            p.data_received(c);
+        }
+        assert_eq!(p.read_connection_lost(), HalfClose::KeepOpen);
+        assert_eq!(t.value(), b"2 lines\r\nthr\r\n", "{chunks:?}");
+        assert!(!t.disconnecting());
+        // Writing goes on after the end of input until the handler closes.
+        p.lines().send_line(b"later");
+        assert_eq!(t.value(), b"2 lines\r\nthr\r\nlater\r\n");
+    }
+    // A handler that does not override the hook closes when the input ends.
+    let mut p = LineReceiver::new(Lh {
+        log: LineLog::default(),
+        raw_on: b"",
+        line_on: None,
+        echo: false,
+    });
+    p.connection_made(StringTransport::new().transport());
+    assert_eq!(p.read_connection_lost(), HalfClose::Close);
 }
 
 #[derive(Default)]

@@ -4,7 +4,7 @@
 use std::error::Error;
 use std::fmt;
 
-use crate::net::{CloseReason, Protocol, Transport};
+use crate::net::{CloseReason, HalfClose, Protocol, Transport};
 
 /// A line longer than the maximum (or an undelimited stretch that can no longer become a
 /// valid line).
@@ -210,6 +210,50 @@ pub trait LineHandler: 'static {
         lines.lose_connection();
     }
 
+    /// The peer will send no more: stdin reached its end, or a socket's peer shut down its
+    /// side (Twisted's `IHalfCloseableProtocol.readConnectionLost`).
+    ///
+    /// Return [`HalfClose::KeepOpen`] to go on writing — a line program answering the last
+    /// command, a game finishing after its input ran out — until you call
+    /// [`Lines::lose_connection`]; `connection_lost` follows then. The default,
+    /// [`HalfClose::Close`], closes the connection once what was written is sent.
+    ///
+    /// An unterminated last line is not delivered (as in Twisted); it is still in the buffer,
+    /// and [`Lines::clear_line_buffer`] returns it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fate::net::{HalfClose, Protocol};
+    /// use fate::protocols::{LineHandler, LineReceiver, Lines};
+    /// use fate::testing::StringTransport;
+    ///
+    /// /// Counts lines, and says how many once the input has ended.
+    /// struct Count(usize);
+    ///
+    /// impl LineHandler for Count {
+    ///     fn line_received(&mut self, _: &mut Lines, _: &[u8]) {
+    ///         self.0 += 1;
+    ///     }
+    ///     fn read_connection_lost(&mut self, lines: &mut Lines) -> HalfClose {
+    ///         lines.send_line(format!("{} lines", self.0).as_bytes());
+    ///         lines.lose_connection();
+    ///         HalfClose::KeepOpen
+    ///     }
+    /// }
+    ///
+    /// let t = StringTransport::new();
+    /// let mut p = LineReceiver::new(Count(0));
+    /// p.connection_made(t.transport());
+    /// p.data_received(b"a\nb\n");
+    /// assert_eq!(p.read_connection_lost(), HalfClose::KeepOpen);
+    /// assert_eq!(t.value(), b"2 lines\r\n");
+    /// ```
+    fn read_connection_lost(&mut self, lines: &mut Lines) -> HalfClose {
+        let _ = lines;
+        HalfClose::Close
+    }
+
     /// The connection is gone.
     fn connection_lost(&mut self, lines: &mut Lines, reason: CloseReason) {
         let _ = (lines, reason);
@@ -358,6 +402,10 @@ impl<H: LineHandler> Protocol for LineReceiver<H> {
 
     fn data_received(&mut self, data: &[u8]) {
         self.feed(data);
+    }
+
+    fn read_connection_lost(&mut self) -> HalfClose {
+        self.handler.read_connection_lost(&mut self.lines)
     }
 
     fn connection_lost(&mut self, reason: CloseReason) {
