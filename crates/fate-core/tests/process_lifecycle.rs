@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fate_core::process::{
     self, ChildFd, ExitStatus, ProcessProtocol, ProcessTransport, SignalError, SpawnErrorKind,
@@ -100,6 +100,65 @@ fn events_come_in_twisted_order() {
     assert!(at("data 1 out\n") < at("lost 1"));
     assert!(at("data 2 err\n") < at("lost 2"));
     assert_eq!(lines.len(), 8, "{lines:?}");
+}
+
+/// A background grandchild inherits the shell's stdout and stderr and keeps them open after
+/// the shell exits: the end still comes, one pipe grace after the exit, with what the shell
+/// wrote (the grandchild's pid, so that the test can stop it).
+#[test]
+fn the_end_comes_while_a_grandchild_holds_the_pipes() {
+    let log = Log::default();
+    let l = log.clone();
+    let grace = Duration::from_millis(200);
+    let start = Instant::now();
+    run(move || {
+        process::Command::new("sh")
+            .args(["-c", "sleep 10 & echo $!"])
+            .pipe_grace(grace)
+            .spawn(Recorder::new(&l))
+            .unwrap();
+    });
+    let took = start.elapsed();
+    let lines = log.lines();
+    let grandchild = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("data 1 "))
+        .and_then(|pid| pid.trim().parse::<u32>().ok());
+    if let Some(pid) = grandchild {
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+    }
+    assert!(grandchild.is_some(), "no pid in {lines:?}");
+    assert!(
+        took >= grace && took < Duration::from_secs(5),
+        "took {took:?}"
+    );
+    let at = |s: &str| lines.iter().position(|l| l == s).unwrap();
+    assert!(at("exited exit code 0") < at("lost 1"), "{lines:?}");
+    assert!(at("exited exit code 0") < at("lost 2"), "{lines:?}");
+    assert_eq!(lines.last().unwrap(), "ended exit code 0 pid=None");
+}
+
+/// With a grace of `Duration::MAX` the end waits for the grandchild, as in Twisted, and
+/// what it writes after the shell's exit is delivered.
+#[test]
+fn an_endless_grace_waits_for_the_grandchild() {
+    let log = Log::default();
+    let l = log.clone();
+    run(move || {
+        process::Command::new("sh")
+            .args(["-c", "(sleep 0.2; echo late) & echo early"])
+            .pipe_grace(Duration::MAX)
+            .spawn(Recorder::new(&l))
+            .unwrap();
+    });
+    let lines = log.lines();
+    let at = |s: &str| lines.iter().position(|l| l == s).unwrap();
+    at("data 1 early\n");
+    assert!(at("exited exit code 0") < at("data 1 late\n"), "{lines:?}");
+    assert!(at("data 1 late\n") < at("lost 1"), "{lines:?}");
+    assert_eq!(lines.last().unwrap(), "ended exit code 0 pid=None");
 }
 
 #[test]

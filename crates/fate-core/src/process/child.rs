@@ -13,6 +13,11 @@
 //!
 //! `Running` → (reaped) `Exited` → (every pipe closed) `Ended`; or `Running`/`Exited` →
 //! `Detached` at shutdown with [`OnShutdown::Detach`]. Nothing goes back.
+//!
+//! `Exited` lasts at most the command's pipe grace: a pipe still open that long after the
+//! exit is held by someone else (a grandchild the child started in the background), and
+//! waiting for its end of file could take forever. What is in it is read, then it is closed,
+//! so `process_ended` always comes.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -21,6 +26,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::Child;
 use std::rc::{Rc, Weak};
 use std::task::Waker;
+use std::time::Duration;
 
 use fate_deferred::{Deferred, Fire};
 
@@ -28,6 +34,7 @@ use super::{Detached, ExitStatus, OnShutdown, ProcessProtocol, ProcessTransport,
 use crate::reactor::io::{IoHandler, IoRegistration, Readiness};
 use crate::reactor::{PanicPolicy, Reactor};
 use crate::sys::{PidFd, PipeFd};
+use crate::time::DelayedCall;
 
 /// How much one readiness event may read from one pipe before yielding to the rest of the
 /// loop (the pipe is re-armed and read again next turn): 100 MiB of output never starves timers.
@@ -118,6 +125,10 @@ pub(crate) struct Process {
     /// A pipe became readable while reading was paused: re-arm the readers on resume.
     missed_read: Cell<bool>,
     pub(crate) on_shutdown: OnShutdown,
+    /// How long pipes may stay open after the exit before they are closed.
+    pipe_grace: Duration,
+    /// Closes the pipes once the grace is over; set while `Exited` with pipes open.
+    grace_timer: RefCell<Option<DelayedCall>>,
     panic_policy: PanicPolicy,
     /// Woken when the child is reaped or detached (shutdown waits on them).
     waiters: RefCell<Vec<Waker>>,
@@ -152,6 +163,7 @@ impl Process {
         child: Child,
         protocol: Box<dyn ProcessProtocol>,
         on_shutdown: OnShutdown,
+        pipe_grace: Duration,
     ) -> Rc<Process> {
         let pid = child.id();
         Rc::new_cyclic(|me| Process {
@@ -169,6 +181,8 @@ impl Process {
             reading_paused: Cell::new(false),
             missed_read: Cell::new(false),
             on_shutdown,
+            pipe_grace,
+            grace_timer: RefCell::new(None),
             panic_policy: reactor.inner.panic_policy,
             waiters: RefCell::new(Vec::new()),
             on_end: RefCell::new(Vec::new()),
@@ -608,6 +622,46 @@ impl Process {
         self.wake_waiters();
         self.push(Event::Exited(status));
         self.maybe_end();
+        if self.stage.get() == Stage::Exited && self.pipe_grace != Duration::MAX {
+            // The exit closed the child's own ends: a pipe still open is usually at its end
+            // of file already (the next turn reads it), else held by a grandchild.
+            let me = self.me.clone();
+            let timer = crate::reactor::current().call_later(self.pipe_grace, move || {
+                if let Some(process) = me.upgrade() {
+                    process.pipes_outlived_child();
+                }
+            });
+            *self.grace_timer.borrow_mut() = Some(timer);
+        }
+    }
+
+    /// The pipe grace is over and some pipes are still open: something other than the child
+    /// holds them. Reads what they hold, then closes them all, which ends the process.
+    fn pipes_outlived_child(&self) {
+        self.grace_timer.borrow_mut().take();
+        let fds: Vec<(i32, bool)> = self
+            .pipes
+            .borrow()
+            .iter()
+            .map(|p| (p.child_fd, matches!(p.direction, Direction::Read)))
+            .collect();
+        for (fd, reader) in fds {
+            tracing::debug!(
+                target: "fate::process",
+                "child {} exited {:?} ago but fd {fd} is still open elsewhere: closing it",
+                self.pid,
+                self.pipe_grace
+            );
+            if reader {
+                let drain = Readiness {
+                    readable: true,
+                    read_closed: true,
+                    ..Readiness::default()
+                };
+                self.read_pipe(fd, drain);
+            }
+            self.close_pipe(fd);
+        }
     }
 
     fn maybe_end(&self) {
@@ -615,6 +669,9 @@ impl Process {
             return;
         }
         if let Some(status) = self.status.get() {
+            if let Some(timer) = self.grace_timer.borrow_mut().take() {
+                let _ = timer.cancel();
+            }
             self.stage.set(Stage::Ended);
             self.push(Event::Ended(status));
         }
@@ -644,6 +701,9 @@ impl Process {
             let _ = reg.deregister(&mut fd);
         }
         self.stage.set(Stage::Detached);
+        if let Some(timer) = self.grace_timer.borrow_mut().take() {
+            let _ = timer.cancel();
+        }
         let pipes = std::mem::take(&mut *self.pipes.borrow_mut());
         for mut pipe in pipes {
             if let Some(reg) = pipe.reg.take() {

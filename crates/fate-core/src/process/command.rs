@@ -5,6 +5,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::time::Duration;
 
 use super::child::Process;
 use super::reaper::{self, SigchldWatch};
@@ -65,7 +66,18 @@ pub enum ChildFd {
     Write,
 }
 
-/// What happens to a child still running when the reactor stops or is dropped.
+/// What happens to a child still running when the reactor stops or is dropped; set per
+/// command with [`Command::on_shutdown`].
+///
+/// The default is [`Kill`](OnShutdown::Kill), which differs from Twisted: Twisted leaves
+/// running children alone when its reactor stops. Fate kills them because, once the reactor
+/// is gone, nothing reads a child's output or hears its end any more: a child left running
+/// is an orphan its program has forgotten — a test run that leaves servers behind, a service
+/// that leaks a worker at each restart. [`Detach`](OnShutdown::Detach) is Twisted's behaviour,
+/// for a child meant to outlive its parent (an editor it opened, a daemon it started).
+///
+/// Either way the child is reaped, so no zombie stays; a child that has already exited but
+/// whose pipes are still open (see [`Command::pipe_grace`]) is left as it is.
 ///
 /// # Examples
 ///
@@ -132,12 +144,20 @@ pub struct Command {
     stderr: Stdio,
     child_fds: Vec<(i32, ChildFd)>,
     on_shutdown: OnShutdown,
+    /// How long the pipes may stay open after the child exited; see [`Command::pipe_grace`].
+    pipe_grace: Duration,
     pidfd: bool,
     /// For `output()`: kill the child after this long.
     pub(super) output_timeout: Option<std::time::Duration>,
 }
 
 impl Command {
+    /// The default of [`pipe_grace`](Command::pipe_grace): long enough for a child's own
+    /// output, which is in the pipe when it exits, to be read on the next turn, with room
+    /// for a loaded machine; short enough that a background grandchild does not hold up the
+    /// end of a command noticeably.
+    pub const DEFAULT_PIPE_GRACE: Duration = Duration::from_millis(500);
+
     /// A command to run `program`, found on `PATH` if it has no `/`.
     pub fn new(program: impl AsRef<OsStr>) -> Command {
         Command {
@@ -151,6 +171,7 @@ impl Command {
             stderr: Stdio::Pipe,
             child_fds: Vec::new(),
             on_shutdown: OnShutdown::Kill,
+            pipe_grace: Command::DEFAULT_PIPE_GRACE,
             pidfd: true,
             output_timeout: None,
         }
@@ -262,6 +283,46 @@ impl Command {
         self
     }
 
+    /// How long, after the child exited, its pipes may stay open before they are closed
+    /// (default [`DEFAULT_PIPE_GRACE`](Command::DEFAULT_PIPE_GRACE), 0.5 s).
+    ///
+    /// `process_ended` comes once the child has exited *and* every pipe has closed (as in
+    /// Twisted). A child's own ends close when it exits, but a process it started in the
+    /// background (`sh -c 'server & echo started'`) inherits them and may keep them open
+    /// for as long as it lives. Once the grace is over, what the pipes hold is read and
+    /// delivered, then they are closed (`child_connection_lost` for each) and
+    /// `process_ended` follows: the end always comes, at most `grace` after the exit.
+    /// Output the grandchild writes later is not read; to collect it, give the grandchild
+    /// pipes of its own, or wait for it another way, or set a longer grace.
+    /// `Duration::MAX` waits for the pipes however long it takes, as Twisted does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use fate::process::{Command, ExitStatus};
+    ///
+    /// fate::run_until_idle(|| {
+    ///     // The background `sleep` holds the shell's stdout for 5 s; the end comes 0.1 s
+    ///     // after the shell exits, with what the shell wrote: the sleep's pid.
+    ///     Command::new("sh")
+    ///         .args(["-c", "sleep 5 & echo $!"])
+    ///         .pipe_grace(Duration::from_millis(100))
+    ///         .output()
+    ///         .add_callback(|out| {
+    ///             assert_eq!(out.status, ExitStatus::Exited(0));
+    ///             let sleep = String::from_utf8(out.stdout).unwrap();
+    ///             std::process::Command::new("kill").arg(sleep.trim()).status().unwrap();
+    ///         });
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn pipe_grace(mut self, grace: Duration) -> Command {
+        self.pipe_grace = grace;
+        self
+    }
+
     /// Whether to learn of the exit through a pidfd (default true). With `false`, or on a
     /// kernel without `pidfd_open`, a SIGCHLD handler is used instead.
     pub fn pidfd(mut self, on: bool) -> Command {
@@ -320,7 +381,7 @@ impl Command {
         let stdin = child.stdin.take().map(OwnedFd::from);
         let stdout = child.stdout.take().map(OwnedFd::from);
         let stderr = child.stderr.take().map(OwnedFd::from);
-        let process = Process::new(reactor, child, protocol, self.on_shutdown);
+        let process = Process::new(reactor, child, protocol, self.on_shutdown, self.pipe_grace);
         let wired = (|| -> io::Result<()> {
             for (fd, end, writer) in [(0, stdin, true), (1, stdout, false), (2, stderr, false)] {
                 if let Some(end) = end {
