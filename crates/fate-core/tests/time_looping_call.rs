@@ -279,6 +279,40 @@ where
     lc
 }
 
+/// A function that stops its own loop through the handle it is given makes no cycle: once
+/// the loop has stopped and its handles are dropped, the function and what it holds are
+/// freed. (Keeping a clone of the `LoopingCall` in the function, as `self_aware` does, would
+/// keep both alive for ever.)
+#[test]
+fn lc_with_handle_stops_itself_without_a_cycle() {
+    let clock = Clock::new();
+    let ticks = Rc::new(Cell::new(0));
+    let lc = LoopingCall::with_handle(&clock, {
+        let ticks = ticks.clone();
+        move |lc: &LoopingCall| {
+            ticks.set(ticks.get() + 1);
+            if ticks.get() == 3 {
+                lc.stop();
+            }
+        }
+    });
+    let done = watch(lc.start(secs(1.0), true).unwrap());
+    clock.pump(&[secs(1.0); 2]);
+    assert_eq!(ticks.get(), 3);
+    assert!(fired_ok(&done));
+    assert!(!lc.running());
+    assert!(clock.pending_calls().is_empty());
+    clock.advance(secs(5.0));
+    assert_eq!(ticks.get(), 3);
+    // Stopped, the loop can still be started again, so it keeps its function while a
+    // handle exists: here, `lc` and the one the completion fired with.
+    assert_eq!(Rc::strong_count(&ticks), 2);
+    drop(done.borrow_mut().take());
+    assert_eq!(Rc::strong_count(&ticks), 2);
+    drop(lc);
+    assert_eq!(Rc::strong_count(&ticks), 1, "the function was not freed");
+}
+
 #[test]
 fn lc12_with_count_interval_zero_delay() {
     let clock = Clock::new();

@@ -28,7 +28,9 @@ use super::{DelayedCall, Timeline};
 /// [`start`](Self::start) returns the loop's completion Deferred: it fires with the
 /// `LoopingCall` when [`stop`](Self::stop) is called (once a pending Deferred of the function
 /// has fired), or fails with the function's failure. `LoopingCall` is a cheap handle: clones
-/// share the loop, so the function may hold one to stop or reset its own loop.
+/// share the loop. A function that stops or resets its own loop takes the handle as an
+/// argument ([`with_handle`](Self::with_handle)) rather than keeping a clone, which would be
+/// a reference cycle: the loop holds its function, the function would hold the loop.
 ///
 /// # Examples
 ///
@@ -83,7 +85,11 @@ struct Inner {
 enum Body {
     Plain(Box<dyn FnMut() -> Deferred<()>>),
     Counted(Box<dyn FnMut(u64) -> Deferred<()>>),
+    Handle(Box<WithHandle>),
 }
+
+/// A function of [`LoopingCall::with_handle`], given its own loop.
+type WithHandle = dyn FnMut(&LoopingCall) -> Deferred<()>;
 
 /// The loop's state. Stopped: `running` false, `call` and `completion` `None`. Running and
 /// waiting for the next grid point: `call` is `Some`. Running while the function runs or
@@ -194,6 +200,53 @@ impl LoopingCall {
     {
         let body = Body::Counted(Box::new(move |count| {
             maybe_deferred(|| f(count)).add_callback(|_: U| ())
+        }));
+        LoopingCall::with_body(timeline.as_ref(), body)
+    }
+
+    /// A stopped loop that calls `f(&loop)`: the function gets its own loop's handle, to
+    /// stop, reset or re-time it without keeping a clone (which would be a reference cycle
+    /// that keeps the loop and everything its function holds alive forever).
+    ///
+    /// # Examples
+    ///
+    /// A countdown that stops itself; once stopped and its handles dropped, the loop and its
+    /// function are freed:
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    ///
+    /// use fate::time::LoopingCall;
+    ///
+    /// let clock = fate::testing::Clock::new();
+    /// let left = Rc::new(Cell::new(3));
+    /// let lc = LoopingCall::with_handle(&clock, {
+    ///     let left = left.clone();
+    ///     move |lc: &LoopingCall| {
+    ///         left.set(left.get() - 1);
+    ///         if left.get() == 0 {
+    ///             lc.stop();
+    ///         }
+    ///     }
+    /// });
+    /// let done = lc.start(Duration::from_secs(1), true).unwrap(); // ticks at t = 0, 1, 2
+    /// clock.pump(&[Duration::from_secs(1); 2]);
+    /// assert!(done.has_result() && !lc.running());
+    /// drop((lc, done));
+    /// assert_eq!(Rc::strong_count(&left), 1); // the function is gone
+    /// ```
+    pub fn with_handle<U, R, M>(
+        timeline: impl AsRef<Timeline>,
+        mut f: impl FnMut(&LoopingCall) -> R + 'static,
+    ) -> LoopingCall
+    where
+        U: 'static,
+        R: IntoOutcome<U, M>,
+    {
+        let body = Body::Handle(Box::new(move |lc: &LoopingCall| {
+            maybe_deferred(|| f(lc)).add_callback(|_: U| ())
         }));
         LoopingCall::with_body(timeline.as_ref(), body)
     }
@@ -449,6 +502,7 @@ impl LoopingCall {
                 Some(count) => f(count),
                 None => succeed(()),
             },
+            Body::Handle(f) => f(self),
         };
         *self.inner.body.borrow_mut() = Some(body);
         let this = self.clone();
