@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 mod common;
-use common::TempDir;
+use common::{on_one_and_two_threads, TempDir};
 
 const FATE: &str = env!("CARGO_BIN_EXE_fate");
 
@@ -50,21 +50,6 @@ fn data(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
-}
-
-/// Runs `$check(threads)` as one test per mode, so both modes run side by side.
-macro_rules! on_one_and_two_threads {
-    ($check:ident: $one:ident, $two:ident) => {
-        #[test]
-        fn $one() {
-            $check(1);
-        }
-
-        #[test]
-        fn $two() {
-            $check(2);
-        }
-    };
 }
 
 on_one_and_two_threads!(get_downloads_what_web_serves_and_fails_loudly:

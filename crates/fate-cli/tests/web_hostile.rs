@@ -2,7 +2,8 @@
 //! binary on a free port of 127.0.0.1 and talks raw HTTP to it over std sockets, with a read
 //! timeout on every socket, so a server that stalls fails the test instead of hanging it.
 //! A server that blocks its loop (a FIFO opened for reading) is a child process: it is killed
-//! when the test ends, whatever happened.
+//! when the test ends, whatever happened. Each test runs twice: `fate web` on one reactor and
+//! with `--threads 2`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::TempDir;
+use common::{on_one_and_two_threads, TempDir};
 
 const FATE: &str = env!("CARGO_BIN_EXE_fate");
 
@@ -27,22 +28,25 @@ struct Web {
 }
 
 impl Web {
-    fn start(path: &Path, extra: &[&str]) -> Web {
-        Web::spawn(Command::new(FATE), path, extra)
+    /// `fate web --threads THREADS --path PATH EXTRA...`.
+    fn start(path: &Path, threads: u32, extra: &[&str]) -> Web {
+        Web::spawn(Command::new(FATE), path, threads, extra)
     }
 
     /// With at most `nofile` open files (set by the shell, in the child only).
-    fn start_with_nofile(path: &Path, nofile: u32) -> Web {
+    fn start_with_nofile(path: &Path, threads: u32, nofile: u32) -> Web {
         let mut sh = Command::new("sh");
         sh.arg("-c")
             .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
             .arg(FATE);
-        Web::spawn(sh, path, &[])
+        Web::spawn(sh, path, threads, &[])
     }
 
-    fn spawn(mut cmd: Command, path: &Path, extra: &[&str]) -> Web {
+    fn spawn(mut cmd: Command, path: &Path, threads: u32, extra: &[&str]) -> Web {
         let mut child = cmd
-            .args(["web", "--listen", "tcp:0:interface=127.0.0.1", "--path"])
+            .args(["web", "--listen", "tcp:0:interface=127.0.0.1", "--threads"])
+            .arg(threads.to_string())
+            .arg("--path")
             .arg(path)
             .args(extra)
             .env("RUST_LOG", "error")
@@ -133,11 +137,12 @@ fn read_answer(s: &mut TcpStream) -> Result<Answer, String> {
     Ok(Answer { status, head, body })
 }
 
+on_one_and_two_threads!(a_fifo_is_not_found_and_freezes_nothing: fifo_is_not_found, fifo_is_not_found_on_two_threads);
+
 /// Issue 10, defect 2: a FIFO (or a symlink to one) is answered 404 at once; the server does
 /// not wait for a writer and goes on serving.
-#[test]
-fn a_fifo_is_not_found_and_freezes_nothing() {
-    let dir = TempDir::new("fifo");
+fn a_fifo_is_not_found_and_freezes_nothing(threads: u32) {
+    let dir = TempDir::new(&format!("fifo-{threads}"));
     dir.write("small.txt", b"small");
     let made = Command::new("mkfifo")
         .arg(dir.0.join("pipe"))
@@ -145,7 +150,7 @@ fn a_fifo_is_not_found_and_freezes_nothing() {
         .unwrap();
     assert!(made.success());
     std::os::unix::fs::symlink(dir.0.join("pipe"), dir.0.join("link")).unwrap();
-    let web = Web::start(&dir.0, &[]);
+    let web = Web::start(&dir.0, threads, &[]);
     let started = Instant::now();
     assert_eq!(web.get("/pipe").status, 404);
     assert_eq!(web.get("/link").status, 404);
@@ -154,12 +159,13 @@ fn a_fifo_is_not_found_and_freezes_nothing() {
     assert_eq!((small.status, &small.body[..]), (200, &b"small"[..]));
 }
 
+on_one_and_two_threads!(path_to_a_file_serves_that_file: path_to_a_file, path_to_a_file_on_two_threads);
+
 /// Issue 10, defect 9: `--path FILE` serves that file, at `/` and under its own name.
-#[test]
-fn path_to_a_file_serves_that_file() {
-    let dir = TempDir::new("one-file");
+fn path_to_a_file_serves_that_file(threads: u32) {
+    let dir = TempDir::new(&format!("one-file-{threads}"));
     let file = dir.write("hello.txt", b"hello, file");
-    let web = Web::start(&file, &[]);
+    let web = Web::start(&file, threads, &[]);
     for path in ["/", "/hello.txt"] {
         let a = web.get(path);
         assert_eq!(
@@ -173,17 +179,18 @@ fn path_to_a_file_serves_that_file() {
     assert_eq!(web.get("/hello.txt/x").status, 404);
 }
 
+on_one_and_two_threads!(dotfiles_are_hidden_unless_asked_for: dotfiles_hidden, dotfiles_hidden_on_two_threads);
+
 /// Issue 10, defect 16: a path with a segment that starts with `.` is not found (nor listed)
 /// unless `--dotfiles`.
-#[test]
-fn dotfiles_are_hidden_unless_asked_for() {
-    let dir = TempDir::new("dotfiles");
+fn dotfiles_are_hidden_unless_asked_for(threads: u32) {
+    let dir = TempDir::new(&format!("dotfiles-{threads}"));
     dir.write(".env", b"SECRET=1");
     dir.write(".git/config", b"[core]");
     dir.write("public/.htpasswd", b"admin:x");
     dir.write("visible.txt", b"visible");
     std::os::unix::fs::symlink(dir.0.join(".env"), dir.0.join("env-link")).unwrap();
-    let web = Web::start(&dir.0, &[]);
+    let web = Web::start(&dir.0, threads, &[]);
     for path in [
         "/.env",
         "/.git/config",
@@ -203,20 +210,21 @@ fn dotfiles_are_hidden_unless_asked_for() {
     );
     drop(web);
 
-    let web = Web::start(&dir.0, &["--dotfiles"]);
+    let web = Web::start(&dir.0, threads, &["--dotfiles"]);
     assert_eq!(web.get("/.env").body, b"SECRET=1");
     assert_eq!(web.get("/.git/config").body, b"[core]");
     let listing = String::from_utf8(web.get("/").body).unwrap();
     assert!(listing.contains(".env"), "{listing}");
 }
 
+on_one_and_two_threads!(out_of_file_descriptors_is_503_with_retry_after: out_of_descriptors_is_503, out_of_descriptors_is_503_on_two_threads);
+
 /// Issue 10, defect 10: out of file descriptors, a request is answered 503 with
 /// `Retry-After` (never 403), and the server serves again once descriptors are free.
-#[test]
-fn out_of_file_descriptors_is_503_with_retry_after() {
-    let dir = TempDir::new("emfile");
+fn out_of_file_descriptors_is_503_with_retry_after(threads: u32) {
+    let dir = TempDir::new(&format!("emfile-{threads}"));
     dir.write("small.txt", b"small");
-    let web = Web::start_with_nofile(&dir.0, 40);
+    let web = Web::start_with_nofile(&dir.0, threads, 40);
     let mut held = Vec::new();
     let mut refused = None;
     // Each kept-alive connection holds one descriptor of the server's 40: one of them gets
@@ -254,15 +262,16 @@ fn out_of_file_descriptors_is_503_with_retry_after() {
     }
 }
 
+on_one_and_two_threads!(a_client_that_never_reads_is_cut_after_the_send_timeout: never_reading_client_is_cut, never_reading_client_is_cut_on_two_threads);
+
 /// Issue 10, defect 11: a client that never reads a large response loses its connection
 /// after `--send-timeout` without progress; the server goes on serving.
-#[test]
-fn a_client_that_never_reads_is_cut_after_the_send_timeout() {
-    let dir = TempDir::new("send-timeout");
+fn a_client_that_never_reads_is_cut_after_the_send_timeout(threads: u32) {
+    let dir = TempDir::new(&format!("send-timeout-{threads}"));
     let size = 32 << 20;
     dir.write("big.bin", &vec![7u8; size]);
     dir.write("small.txt", b"small");
-    let web = Web::start(&dir.0, &["--send-timeout", "0.4"]);
+    let web = Web::start(&dir.0, threads, &["--send-timeout", "0.4"]);
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     socket.set_recv_buffer_size(16 * 1024).unwrap();
     socket.connect(&web.addr.into()).unwrap();
@@ -326,11 +335,11 @@ impl std::fmt::Debug for Storm {
 /// `clients` clients (on four threads) each ask for a `file_mib` MiB file, wait for the
 /// first byte of the answer, and reset the connection (`SO_LINGER` 0); meanwhile another
 /// client fetches a small file again and again on one keep-alive connection.
-fn reset_storm(clients: usize, file_mib: usize) -> Storm {
-    let dir = TempDir::new(&format!("storm-{clients}"));
+fn reset_storm(clients: usize, file_mib: usize, threads: u32) -> Storm {
+    let dir = TempDir::new(&format!("storm-{clients}-{threads}"));
     dir.write("big.bin", &vec![1u8; file_mib << 20]);
     dir.write("small.txt", b"small");
-    let web = Web::start(&dir.0, &[]);
+    let web = Web::start(&dir.0, threads, &[]);
     let addr = web.addr;
     let stormed = Arc::new(AtomicBool::new(false));
     let small = std::thread::spawn({
@@ -396,11 +405,12 @@ fn reset_storm(clients: usize, file_mib: usize) -> Storm {
     }
 }
 
+on_one_and_two_threads!(a_reset_storm_reads_little_and_stalls_nobody: reset_storm_reads_little, reset_storm_reads_little_on_two_threads);
+
 /// Issue 10, defect 1 (the suite's size): clients that reset right after asking for a large
 /// file cost the server at most a chunk or two each, and never stall the other clients.
-#[test]
-fn a_reset_storm_reads_little_and_stalls_nobody() {
-    let storm = reset_storm(100, 16);
+fn a_reset_storm_reads_little_and_stalls_nobody(threads: u32) {
+    let storm = reset_storm(100, 16, threads);
     eprintln!("{storm:?}");
     assert!(storm.read_per_client < 1 << 20, "{storm:?}");
     // Generous: the suite runs on a busy machine; the acceptance test holds to 50 ms.
@@ -413,7 +423,7 @@ fn a_reset_storm_reads_little_and_stalls_nobody() {
 #[test]
 #[ignore = "the acceptance figure: 500 clients, a 64 MiB file, a strict latency bound"]
 fn a_reset_storm_of_500_on_64_mib() {
-    let storm = reset_storm(500, 64);
+    let storm = reset_storm(500, 64, 1);
     eprintln!("{storm:?}");
     assert!(storm.read_per_client < 1 << 20, "{storm:?}");
     assert!(storm.p99() < Duration::from_millis(50), "{storm:?}");

@@ -1,14 +1,19 @@
 //! The client against Fate's own server (a `Site` with `File`, as `fate web` runs it, plus
-//! handlers for the cases a static site cannot show), all on one reactor over 127.0.0.1.
+//! handlers for the cases a static site cannot show) over 127.0.0.1. Each test runs twice:
+//! with the site on the test's own reactor, and on a pool of two reactors sharing the port
+//! (`fate web --threads 2`), the client on the test's reactor.
 
 mod common;
 
 use std::cell::Cell;
+use std::path::Path;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{data, raw_request, run, TempDir};
+use common::{data, on_a_reactor_and_a_pool, raw_request, run, On, Served, TempDir};
 use fate_http::client::Agent;
 use fate_http::server::{from_fn, File, Reply, Request, Response, Site, Tree};
 use fate_http::Body;
@@ -16,10 +21,27 @@ use http::{header, Method, StatusCode};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-thread_local! {
-    /// How many requests the `/slow` page has begun to answer on this thread.
-    static SLOW_STARTED: Cell<u32> = const { Cell::new(0) };
-}
+on_a_reactor_and_a_pool!(
+    ten_mib_file_arrives_byte_for_byte,
+    download_page_writes_the_file_and_removes_it_on_failure,
+    chunked_bodies_stream_both_ways,
+    redirects_follow_the_method_and_body_rules,
+    gzip_bodies_are_decoded,
+    not_found_and_refused_are_errors,
+    two_hundred_concurrent_downloads,
+    keep_alive_reuses_one_connection,
+    ranges_give_exact_bytes,
+    path_escapes_are_refused,
+    request_bodies_over_the_limit_are_refused,
+    graceful_shutdown_finishes_the_request_in_flight,
+    cancelling_get_page_closes_the_connection,
+    header_read_timeout_closes_a_silent_client,
+    header_read_timeout_closes_a_client_that_trickles_its_head,
+    header_read_timeout_spares_slow_responses_and_slow_bodies,
+    header_read_timeout_spares_a_slow_reader_of_a_large_response,
+    head_requests_get_headers_only,
+    idle_connections_expire_on_both_sides,
+);
 
 fn redirect(status: u16, to: &'static str) -> impl fate_http::server::Resource {
     from_fn(move |_: Request| {
@@ -53,9 +75,9 @@ fn echo() -> impl fate_http::server::Resource {
     })
 }
 
-fn site(dir: &TempDir) -> Site {
+fn site(dir: &Path) -> Site {
     let root = Tree::new()
-        .put_child("files", File::new(dir.path()))
+        .put_child("files", File::new(dir))
         .put_child("r301", redirect(301, "/files/small.txt"))
         .put_child("r302", redirect(302, "r301"))
         .put_child("r303", redirect(303, "/echo"))
@@ -93,31 +115,26 @@ fn site(dir: &TempDir) -> Site {
             }),
         )
         .put_child(
-            "slow",
-            from_fn(|_: Request| {
-                SLOW_STARTED.with(|n| n.set(n.get() + 1));
-                Reply::future(async {
-                    fate_core::sleep(Duration::from_millis(200)).await;
-                    Response::new("slow done".into())
-                })
-            }),
-        )
-        .put_child(
             "never",
             from_fn(|_: Request| Reply::future(std::future::pending())),
         );
     Site::new(root).max_request_body(1000)
 }
 
-#[test]
-fn ten_mib_file_arrives_byte_for_byte() {
+/// Builds [`site`] on `dir` (on every worker of a pool).
+fn site_of(dir: &TempDir) -> impl Fn() -> Site + Send + Sync + 'static {
+    let dir = dir.path().to_owned();
+    move || site(&dir)
+}
+
+fn ten_mib_file_arrives_byte_for_byte(on: On) {
     let dir = TempDir::new("big");
     let big = data(10 << 20, 1);
     dir.write("big.bin", &big);
     let got = run(LIMIT, {
-        let site = site(&dir);
+        let site = site_of(&dir);
         async move {
-            let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let l = Served::start(on, site);
             let url = format!("http://{}/files/big.bin", l.local_addr());
             let page = fate_http::client::get_page(&url).await.unwrap();
             let mut response = Agent::new().get(&url).await.unwrap();
@@ -137,17 +154,16 @@ fn ten_mib_file_arrives_byte_for_byte() {
     assert!(got == big, "the bytes differ");
 }
 
-#[test]
-fn download_page_writes_the_file_and_removes_it_on_failure() {
+fn download_page_writes_the_file_and_removes_it_on_failure(on: On) {
     let dir = TempDir::new("download");
     let body = data(200_000, 2);
     dir.write("d.bin", &body);
     let out = TempDir::new("download-out");
     let (target, missing) = (out.path().join("d.bin"), out.path().join("missing.bin"));
     run(LIMIT, {
-        let (site, target, missing) = (site(&dir), target.clone(), missing.clone());
+        let (site, target, missing) = (site_of(&dir), target.clone(), missing.clone());
         async move {
-            let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let l = Served::start(on, site);
             let url = format!("http://{}/files/d.bin", l.local_addr());
             let n = fate_http::client::download_page(&url, &target)
                 .await
@@ -165,13 +181,12 @@ fn download_page_writes_the_file_and_removes_it_on_failure() {
     assert!(!missing.exists());
 }
 
-#[test]
-fn chunked_bodies_stream_both_ways() {
+fn chunked_bodies_stream_both_ways(on: On) {
     let dir = TempDir::new("chunked");
     run(LIMIT, {
-        let site = site(&dir);
+        let site = site_of(&dir);
         async move {
-            let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let l = Served::start(on, site);
             let base = format!("http://{}", l.local_addr());
             let response = Agent::new().get(&format!("{base}/chunked")).await.unwrap();
             assert_eq!(response.progress().total, None, "no Content-Length");
@@ -200,14 +215,13 @@ fn chunked_bodies_stream_both_ways() {
     });
 }
 
-#[test]
-fn redirects_follow_the_method_and_body_rules() {
+fn redirects_follow_the_method_and_body_rules(on: On) {
     let dir = TempDir::new("redirect");
     dir.write("small.txt", b"small");
     run(LIMIT, {
-        let site = site(&dir);
+        let site = site_of(&dir);
         async move {
-            let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let l = Served::start(on, site);
             let base = format!("http://{}", l.local_addr());
             let agent = Agent::new();
             // 302 -> 301 -> file.
@@ -256,13 +270,12 @@ fn redirects_follow_the_method_and_body_rules() {
     });
 }
 
-#[test]
-fn gzip_bodies_are_decoded() {
+fn gzip_bodies_are_decoded(on: On) {
     let dir = TempDir::new("gzip");
     run(LIMIT, {
-        let site = site(&dir);
+        let site = site_of(&dir);
         async move {
-            let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let l = Served::start(on, site);
             let url = format!("http://{}/gzip", l.local_addr());
             let r = Agent::new().get(&url).await.unwrap();
             assert!(r.headers().get(header::CONTENT_ENCODING).is_none());
@@ -280,13 +293,12 @@ fn gzip_bodies_are_decoded() {
     });
 }
 
-#[test]
-fn not_found_and_refused_are_errors() {
+fn not_found_and_refused_are_errors(on: On) {
     let dir = TempDir::new("errors");
     run(LIMIT, {
-        let site = site(&dir);
+        let site = site_of(&dir);
         async move {
-            let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let l = Served::start(on, site);
             let failure = fate_http::client::get_page(&format!("http://{}/nope", l.local_addr()))
                 .await
                 .unwrap_err();
@@ -310,16 +322,15 @@ fn not_found_and_refused_are_errors() {
     });
 }
 
-#[test]
-fn two_hundred_concurrent_downloads() {
+fn two_hundred_concurrent_downloads(on: On) {
     let dir = TempDir::new("concurrent");
     for i in 0..200 {
         dir.write(&format!("f{i}.bin"), &data(32 * 1024, i));
     }
     run(LIMIT, {
-        let site = site(&dir);
+        let site = site_of(&dir);
         async move {
-            let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let l = Served::start(on, site);
             let agent = Agent::new();
             let pages: Vec<_> = (0..200u64)
                 .map(|i| agent.get_page(&format!("http://{}/files/f{i}.bin", l.local_addr())))
@@ -332,36 +343,34 @@ fn two_hundred_concurrent_downloads() {
     });
 }
 
-#[test]
-fn keep_alive_reuses_one_connection() {
+fn keep_alive_reuses_one_connection(on: On) {
     let dir = TempDir::new("keepalive");
     dir.write("a.txt", b"a");
     run(LIMIT, {
-        let site = site(&dir);
+        let site = site_of(&dir);
         async move {
-            let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let l = Served::start(on, site);
             let url = format!("http://{}/files/a.txt", l.local_addr());
             let agent = Agent::new();
             for _ in 0..5 {
                 assert_eq!(agent.get_page(&url).await.unwrap(), "a");
                 assert_eq!(agent.idle_connections(&url), 1);
             }
-            assert_eq!(l.connections(), 1, "one connection served all five");
+            assert_eq!(l.connections().await, 1, "one connection served all five");
             agent.close_idle_connections();
             assert_eq!(agent.idle_connections(&url), 0);
         }
     });
 }
 
-#[test]
-fn ranges_give_exact_bytes() {
+fn ranges_give_exact_bytes(on: On) {
     let dir = TempDir::new("range");
     let body = data(100_000, 3);
     dir.write("r.bin", &body);
     run(LIMIT, {
-        let site = site(&dir);
+        let site = site_of(&dir);
         async move {
-            let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let l = Served::start(on, site);
             let url = format!("http://{}/files/r.bin", l.local_addr());
             let agent = Agent::new();
             // (Range, status, expected slice)
@@ -403,8 +412,7 @@ fn ranges_give_exact_bytes() {
     });
 }
 
-#[test]
-fn path_escapes_are_refused() {
+fn path_escapes_are_refused(on: On) {
     let outside = TempDir::new("outside");
     outside.write("secret.txt", b"TOP SECRET");
     let dir = TempDir::new("root");
@@ -415,7 +423,7 @@ fn path_escapes_are_refused() {
     )
     .unwrap();
     std::os::unix::fs::symlink(outside.path(), dir.path().join("linkdir")).unwrap();
-    let site = site(&dir);
+    let site = site_of(&dir);
     let outside_name = outside
         .path()
         .file_name()
@@ -424,7 +432,7 @@ fn path_escapes_are_refused() {
         .unwrap()
         .to_string();
     run(LIMIT, async move {
-        let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let l = Served::start(on, site);
         let addr = l.local_addr();
         let attempts = vec![
             "/files/../Cargo.toml".to_string(),
@@ -478,13 +486,12 @@ fn path_escapes_are_refused() {
     });
 }
 
-#[test]
-fn request_bodies_over_the_limit_are_refused() {
+fn request_bodies_over_the_limit_are_refused(on: On) {
     let dir = TempDir::new("limit");
     run(LIMIT, {
-        let site = site(&dir);
+        let site = site_of(&dir);
         async move {
-            let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let l = Served::start(on, site);
             let url = format!("http://{}/echo", l.local_addr());
             let agent = Agent::new();
             let req = http::Request::post(&url)
@@ -518,62 +525,71 @@ fn request_bodies_over_the_limit_are_refused() {
     });
 }
 
-#[test]
-fn graceful_shutdown_finishes_the_request_in_flight() {
-    let dir = TempDir::new("shutdown");
+fn graceful_shutdown_finishes_the_request_in_flight(on: On) {
+    // How many requests the page has begun to answer, on whichever worker.
+    let started = Arc::new(AtomicU32::new(0));
     run(LIMIT, {
-        let site = site(&dir);
+        let started = started.clone();
         async move {
-            let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let counter = started.clone();
+            let l = Served::start(on, move || {
+                let counter = counter.clone();
+                Site::new(from_fn(move |_: Request| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    Reply::future(async {
+                        fate_core::sleep(Duration::from_millis(200)).await;
+                        Response::new("slow done".into())
+                    })
+                }))
+            });
             let url = format!("http://{}/slow", l.local_addr());
             let page = fate_http::client::get_page(&url);
             common::wait_until(LIMIT, "the request to arrive", || {
-                SLOW_STARTED.with(Cell::get) == 1
+                started.load(Ordering::SeqCst) == 1
             })
             .await;
-            assert_eq!(l.connections(), 1);
+            assert_eq!(l.connections().await, 1);
             let drained = Rc::new(Cell::new(false));
             let flag = drained.clone();
-            let shutdown = l.shutdown().add_callback(move |()| flag.set(true));
+            let shutdown = l.shutdown();
+            let shutdown = async move {
+                shutdown.await.unwrap();
+                flag.set(true);
+            };
+            let shutdown = fate_core::spawn_local(shutdown);
             assert!(!drained.get(), "the slow request is still in flight");
             assert_eq!(page.await.unwrap(), "slow done");
             shutdown.await.unwrap();
             assert!(drained.get());
-            assert_eq!(l.connections(), 0);
+            assert_eq!(l.connections().await, 0);
             let err = Agent::new().get(&url).await.unwrap_err();
             assert!(err.is_connect(), "{err}");
         }
     });
 }
 
-#[test]
-fn cancelling_get_page_closes_the_connection() {
+fn cancelling_get_page_closes_the_connection(on: On) {
     let dir = TempDir::new("cancel");
     run(LIMIT, {
-        let site = site(&dir);
+        let site = site_of(&dir);
         async move {
-            let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let l = Served::start(on, site);
             let page = fate_http::client::get_page(&format!("http://{}/never", l.local_addr()));
-            common::wait_until(LIMIT, "the connection", || l.connections() == 1).await;
+            l.wait_connections(LIMIT, 1).await;
             page.cancel();
             let failure = page.await.unwrap_err();
             assert!(failure.check::<fate_deferred::Cancelled>(), "{failure}");
-            common::wait_until(
-                Duration::from_secs(5),
-                "the server to see the close",
-                || l.connections() == 0,
-            )
-            .await;
+            l.wait_connections(Duration::from_secs(5), 0).await;
         }
     });
 }
 
 /// A one-page site whose clients have 200 ms to send a request head.
-fn impatient_site() -> fate_http::server::Listening {
-    Site::new(from_fn(|_: Request| Response::new("x".into())))
-        .header_read_timeout(Duration::from_millis(200))
-        .listen("127.0.0.1:0".parse().unwrap())
-        .unwrap()
+fn impatient_site(on: On) -> Served {
+    Served::start(on, || {
+        Site::new(from_fn(|_: Request| Response::new("x".into())))
+            .header_read_timeout(Duration::from_millis(200))
+    })
 }
 
 /// The impatient site closed the connection no sooner than its limit, and not much later.
@@ -584,10 +600,9 @@ fn assert_closed_in_time(waited: Duration) {
     );
 }
 
-#[test]
-fn header_read_timeout_closes_a_silent_client() {
-    run(LIMIT, async {
-        let l = impatient_site();
+fn header_read_timeout_closes_a_silent_client(on: On) {
+    run(LIMIT, async move {
+        let l = impatient_site(on);
         let addr = l.local_addr();
         let started = std::time::Instant::now();
         let answer = common::off_thread(move || {
@@ -609,10 +624,9 @@ fn header_read_timeout_closes_a_silent_client() {
     });
 }
 
-#[test]
-fn header_read_timeout_closes_a_client_that_trickles_its_head() {
-    run(LIMIT, async {
-        let l = impatient_site();
+fn header_read_timeout_closes_a_client_that_trickles_its_head(on: On) {
+    run(LIMIT, async move {
+        let l = impatient_site(on);
         let addr = l.local_addr();
         let started = std::time::Instant::now();
         // A byte every 20 ms keeps the connection busy but never finishes the head: bytes
@@ -633,41 +647,43 @@ fn header_read_timeout_closes_a_client_that_trickles_its_head() {
         .await;
         assert!(sent < 500, "the server never closed the connection");
         assert_closed_in_time(started.elapsed());
-        common::wait_until(LIMIT, "the connection to be gone", || l.connections() == 0).await;
+        l.wait_connections(LIMIT, 0).await;
     });
 }
 
-#[test]
-fn header_read_timeout_spares_slow_responses_and_slow_bodies() {
-    run(LIMIT, async {
+fn header_read_timeout_spares_slow_responses_and_slow_bodies(on: On) {
+    run(LIMIT, async move {
         // Both pages take three timeouts to answer; the head arrived in time, so neither
         // connection may be cut.
-        let root = Tree::new()
-            .put_child(
-                "slow-reply",
-                from_fn(|_: Request| {
-                    Reply::future(async {
-                        fate_core::sleep(Duration::from_millis(300)).await;
-                        Response::new("late".into())
-                    })
-                }),
-            )
-            .put_child(
-                "slow-body",
-                from_fn(|_: Request| {
-                    let (tx, body) = Body::channel();
-                    fate_core::spawn_local(async move {
-                        for chunk in ["a", "b", "c"] {
-                            fate_core::sleep(Duration::from_millis(100)).await;
-                            tx.send(chunk.into()).await.unwrap();
-                        }
-                    })
-                    .detach();
-                    Response::new(body)
-                }),
-            );
-        let site = Site::new(root).header_read_timeout(Duration::from_millis(100));
-        let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let root = || {
+            Tree::new()
+                .put_child(
+                    "slow-reply",
+                    from_fn(|_: Request| {
+                        Reply::future(async {
+                            fate_core::sleep(Duration::from_millis(300)).await;
+                            Response::new("late".into())
+                        })
+                    }),
+                )
+                .put_child(
+                    "slow-body",
+                    from_fn(|_: Request| {
+                        let (tx, body) = Body::channel();
+                        fate_core::spawn_local(async move {
+                            for chunk in ["a", "b", "c"] {
+                                fate_core::sleep(Duration::from_millis(100)).await;
+                                tx.send(chunk.into()).await.unwrap();
+                            }
+                        })
+                        .detach();
+                        Response::new(body)
+                    }),
+                )
+        };
+        let l = Served::start(on, move || {
+            Site::new(root()).header_read_timeout(Duration::from_millis(100))
+        });
         let agent = Agent::new();
         let base = format!("http://{}", l.local_addr());
         assert_eq!(
@@ -679,15 +695,11 @@ fn header_read_timeout_spares_slow_responses_and_slow_bodies() {
             "abc"
         );
         // Then the keep-alive connection, idle, is closed by the same limit.
-        common::wait_until(LIMIT, "the idle connection to be closed", || {
-            l.connections() == 0
-        })
-        .await;
+        l.wait_connections(LIMIT, 0).await;
     });
 }
 
-#[test]
-fn header_read_timeout_spares_a_slow_reader_of_a_large_response() {
+fn header_read_timeout_spares_a_slow_reader_of_a_large_response(on: On) {
     // A file goes out a chunk at a time as the reader makes room, over a second, against a
     // 200 ms head timeout: the wait for the next head starts when hyper has taken the last
     // chunk, while most of the file is still on its way. Every byte must arrive.
@@ -696,9 +708,11 @@ fn header_read_timeout_spares_a_slow_reader_of_a_large_response() {
     let expected = data(LEN, 7);
     dir.write("big.bin", &expected);
     run(LIMIT, async move {
-        let site = Site::new(Tree::new().put_child("files", File::new(dir.path())))
-            .header_read_timeout(Duration::from_millis(200));
-        let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let path = dir.path().to_owned();
+        let l = Served::start(on, move || {
+            Site::new(Tree::new().put_child("files", File::new(&path)))
+                .header_read_timeout(Duration::from_millis(200))
+        });
         let addr = l.local_addr();
         let received = common::off_thread(move || {
             use std::io::{Read, Write};
@@ -728,6 +742,7 @@ fn header_read_timeout_spares_a_slow_reader_of_a_large_response() {
     });
 }
 
+/// On one reactor only: it is about the timers of the reactor that runs the site.
 #[test]
 fn a_site_whose_connections_have_closed_leaves_the_reactor_idle() {
     // The head timeout ticks (every second here) only while connections are open: once the
@@ -758,14 +773,13 @@ fn a_site_whose_connections_have_closed_leaves_the_reactor_idle() {
     assert!(served.get());
 }
 
-#[test]
-fn head_requests_get_headers_only() {
+fn head_requests_get_headers_only(on: On) {
     let dir = TempDir::new("head");
     dir.write("h.txt", b"hello head");
     run(LIMIT, {
-        let site = site(&dir);
+        let site = site_of(&dir);
         async move {
-            let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let l = Served::start(on, site);
             let req = http::Request::head(format!("http://{}/files/h.txt", l.local_addr()))
                 .body(Body::empty())
                 .unwrap();
@@ -790,14 +804,16 @@ fn head_requests_get_headers_only() {
     });
 }
 
-#[test]
-fn idle_connections_expire_on_both_sides() {
+fn idle_connections_expire_on_both_sides(on: On) {
     let dir = TempDir::new("expire");
     dir.write("a.txt", b"a");
     run(LIMIT, {
-        let site = site(&dir).header_read_timeout(Duration::from_millis(150));
+        let site = {
+            let site = site_of(&dir);
+            move || site().header_read_timeout(Duration::from_millis(150))
+        };
         async move {
-            let l = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let l = Served::start(on, site);
             let url = format!("http://{}/files/a.txt", l.local_addr());
             // The agent's pool lets go first.
             let agent = Agent::builder()
@@ -811,10 +827,7 @@ fn idle_connections_expire_on_both_sides() {
             // notices and connects afresh.
             let agent = Agent::new();
             assert_eq!(agent.get_page(&url).await.unwrap(), "a");
-            common::wait_until(Duration::from_secs(5), "the server to close it", || {
-                l.connections() == 0
-            })
-            .await;
+            l.wait_connections(Duration::from_secs(5), 0).await;
             assert_eq!(agent.get_page(&url).await.unwrap(), "a");
             assert_eq!(agent.idle_connections(&url), 1);
         }

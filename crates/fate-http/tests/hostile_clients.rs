@@ -1,6 +1,7 @@
 //! A `Site` against clients that break the rules (issue 10): requests without a `Host` or
 //! with two, heads over the limit sent in one write, and clients that stop reading. Real
-//! sockets on 127.0.0.1; the clients are blocking std sockets on helper threads.
+//! sockets on 127.0.0.1; the clients are blocking std sockets on helper threads. Each test
+//! runs twice: the site on the test's reactor, and on a pool of two reactors.
 
 mod common;
 
@@ -9,27 +10,36 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{off_thread, raw_request, run, wait_until, TempDir};
+use common::{off_thread, on_a_reactor_and_a_pool, raw_request, run, On, Served, TempDir};
 use fate_http::server::{from_fn, File, Request, Response, Site, Tree};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-fn site(dir: &TempDir) -> Site {
+on_a_reactor_and_a_pool!(
+    requests_without_a_host_or_with_two_are_400,
+    a_head_over_the_limit_is_refused_even_in_one_write,
+    send_timeout_aborts_a_client_that_stops_reading_a_file,
+    send_timeout_aborts_a_closing_connection_whose_last_bytes_never_leave,
+);
+
+/// Serves `dir` under `/files` and 8 MiB at `/big`, set up by `tune`.
+fn serve(on: On, dir: &TempDir, tune: fn(Site) -> Site) -> Served {
+    let dir = dir.path().to_owned();
     let big = Bytes::from(vec![3u8; 8 << 20]);
-    Site::new(
-        Tree::new()
-            .put_child("files", File::new(dir.path()))
-            .put_child(
+    Served::start(on, move || {
+        let big = big.clone();
+        tune(Site::new(
+            Tree::new().put_child("files", File::new(&dir)).put_child(
                 "big",
                 from_fn(move |_: Request| Response::new(big.clone().into())),
             ),
-    )
+        ))
+    })
 }
 
 /// Issue 10, weakness 14: RFC 9112 §3.2 — an HTTP/1.1 request without `Host`, or any request
 /// with two, is answered 400 (and the connection closed).
-#[test]
-fn requests_without_a_host_or_with_two_are_400() {
+fn requests_without_a_host_or_with_two_are_400(on: On) {
     let dir = TempDir::new("host");
     dir.write("a.txt", b"a");
     // (request, expected status line)
@@ -54,7 +64,7 @@ fn requests_without_a_host_or_with_two_are_400() {
         ("GET /files/a.txt HTTP/1.0\r\n\r\n", "HTTP/1.0 200"),
     ];
     run(LIMIT, async move {
-        let l = site(&dir).listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let l = serve(on, &dir, |site| site);
         let addr = l.local_addr();
         for (request, want) in table {
             let answer = off_thread(move || raw_request(addr, request)).await;
@@ -65,8 +75,7 @@ fn requests_without_a_host_or_with_two_are_400() {
 
 /// Issue 10, weakness 15: the head limit (64 KiB by default) holds even when the whole head
 /// arrives in one write; a head under it is served.
-#[test]
-fn a_head_over_the_limit_is_refused_even_in_one_write() {
+fn a_head_over_the_limit_is_refused_even_in_one_write(on: On) {
     let dir = TempDir::new("head-limit");
     dir.write("a.txt", b"a");
     let head = |filler: usize| {
@@ -77,7 +86,7 @@ fn a_head_over_the_limit_is_refused_even_in_one_write() {
     };
     let fits = head(32 << 10);
     run(LIMIT, async move {
-        let l = site(&dir).listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let l = serve(on, &dir, |site| site);
         let addr = l.local_addr();
         // Without a hard limit, heads up to about 100 KiB got through: they fit the spare
         // room of the read buffer, and were parsed whole before its size was checked.
@@ -120,29 +129,19 @@ fn assert_cut_short(mut s: TcpStream, len: usize) {
 
 /// Issue 10, weakness 11: a client that stops reading a file is aborted once the send has
 /// made no progress for the send timeout, and no sooner.
-#[test]
-fn send_timeout_aborts_a_client_that_stops_reading_a_file() {
+fn send_timeout_aborts_a_client_that_stops_reading_a_file(on: On) {
     let dir = TempDir::new("send-timeout");
     let len = 32 << 20;
     dir.write("big.bin", &vec![5u8; len]);
     run(LIMIT, async move {
-        let l = site(&dir)
-            .send_timeout(Duration::from_millis(300))
-            .listen("127.0.0.1:0".parse().unwrap())
-            .unwrap();
+        let l = serve(on, &dir, |site| {
+            site.send_timeout(Duration::from_millis(300))
+        });
         let addr = l.local_addr();
         let started = Instant::now();
         let s = off_thread(move || ask_and_never_read(addr, "/files/big.bin")).await;
-        wait_until(Duration::from_secs(10), "the client to be accepted", || {
-            l.connections() == 1
-        })
-        .await;
-        wait_until(
-            Duration::from_secs(10),
-            "the stalled client to be cut",
-            || l.connections() == 0,
-        )
-        .await;
+        l.wait_connections(Duration::from_secs(10), 1).await;
+        l.wait_connections(Duration::from_secs(10), 0).await;
         assert!(started.elapsed() >= Duration::from_millis(300));
         off_thread(move || assert_cut_short(s, len)).await;
     });
@@ -151,27 +150,17 @@ fn send_timeout_aborts_a_client_that_stops_reading_a_file() {
 /// The same once the response was handed over whole and only its last bytes wait: the
 /// connection, closed by the head timeout, would wait for ever for a client that never
 /// reads them.
-#[test]
-fn send_timeout_aborts_a_closing_connection_whose_last_bytes_never_leave() {
+fn send_timeout_aborts_a_closing_connection_whose_last_bytes_never_leave(on: On) {
     let dir = TempDir::new("send-timeout-closing");
     run(LIMIT, async move {
-        let l = site(&dir)
-            .header_read_timeout(Duration::from_millis(100))
-            .send_timeout(Duration::from_millis(400))
-            .listen("127.0.0.1:0".parse().unwrap())
-            .unwrap();
+        let l = serve(on, &dir, |site| {
+            site.header_read_timeout(Duration::from_millis(100))
+                .send_timeout(Duration::from_millis(400))
+        });
         let addr = l.local_addr();
         let s = off_thread(move || ask_and_never_read(addr, "/big")).await;
-        wait_until(Duration::from_secs(10), "the client to be accepted", || {
-            l.connections() == 1
-        })
-        .await;
-        wait_until(
-            Duration::from_secs(10),
-            "the stalled client to be cut",
-            || l.connections() == 0,
-        )
-        .await;
+        l.wait_connections(Duration::from_secs(10), 1).await;
+        l.wait_connections(Duration::from_secs(10), 0).await;
         off_thread(move || assert_cut_short(s, 8 << 20)).await;
     });
 }

@@ -1,4 +1,5 @@
-//! What the CLI's test binaries share: a scratch directory, and the first line a child prints.
+//! What the CLI's test binaries share: a scratch directory, the first line a child prints,
+//! and running a server test on one reactor and on two.
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
 
@@ -51,3 +52,23 @@ pub(crate) fn first_line(child: &mut Child) -> String {
         .unwrap();
     line
 }
+
+/// Runs `$check(threads)` as one test per mode, `fate web` (or `echo`) on one reactor and with
+/// `--threads 2`, so both modes run side by side.
+// Not every test binary that shares this module runs servers.
+#[allow(unused_macros)]
+macro_rules! on_one_and_two_threads {
+    ($check:ident: $one:ident, $two:ident) => {
+        #[test]
+        fn $one() {
+            $check(1);
+        }
+
+        #[test]
+        fn $two() {
+            $check(2);
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_one_and_two_threads;

@@ -10,6 +10,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+mod served;
+// Only the test binaries that run a site use these.
+#[allow(unused_imports)]
+pub(crate) use served::on_a_reactor_and_a_pool;
+#[allow(unused_imports)]
+pub use served::{On, Served};
+
 /// Runs `fut` on a fresh reactor on this thread; panics if it takes longer than `limit`.
 pub fn run<F: Future + 'static>(limit: Duration, fut: F) -> F::Output {
     let reactor = fate_core::reactor::Reactor::builder()
