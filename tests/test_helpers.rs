@@ -95,7 +95,7 @@ fn a_deferred_list_cut_by_a_timeout_says_timed_out_for_each_entry() {
     let list = DeferredList::new([fast, slow, slower])
         .consume_errors()
         .into_deferred();
-    let list = fate::time::add_timeout(list, &clock, Duration::from_secs(5));
+    let list = list.add_timeout(Duration::from_secs(5), &clock);
     clock.advance(Duration::from_secs(1));
     fire_fast.callback("fast");
     clock.advance(Duration::from_secs(4));

@@ -1,4 +1,4 @@
-//! `time::defer_later` and `time::add_timeout`: twisted-semantics.md 3.11 (`DeferLaterTests`)
+//! `time::defer_later` and `Deferred::add_timeout` on a timeline: twisted-semantics.md 3.11 (`DeferLaterTests`)
 //! on a virtual `Clock`.
 #![cfg(feature = "testing")]
 
@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use fate_core::testing::Clock;
-use fate_core::time::{add_timeout, defer_later};
+use fate_core::time::defer_later;
 use fate_deferred::{Cancelled, Deferred, Failure, TimedOut};
 
 fn secs(s: u64) -> Duration {
@@ -110,9 +110,9 @@ fn dl04_f_may_return_a_deferred() {
 fn add_timeout_times_out_and_cancels_its_timer_on_success() {
     let clock = Clock::new();
     let (slow, _fire_slow) = Deferred::<u8>::pending();
-    let slow = outcome(add_timeout(slow, &clock, secs(10)));
+    let slow = outcome(slow.add_timeout(secs(10), &clock));
     let (quick, fire_quick) = Deferred::<u8>::pending();
-    let quick = outcome(add_timeout(quick, &clock, secs(10)));
+    let quick = outcome(quick.add_timeout(secs(10), &clock));
     assert_eq!(clock.pending_calls().len(), 2);
     fire_quick.try_callback(1).unwrap();
     assert!(matches!(*quick.borrow(), Some(Ok(1))));

@@ -48,7 +48,7 @@
 //! | ready-made Deferreds | [`succeed`], [`fail`], [`maybe_deferred`] |
 //! | fan-in | [`DeferredList`], [`gather_results`], [`gather_results_consuming_errors`], [`race`], [`first_success`] |
 //! | coordination | [`DeferredLock`], [`DeferredSemaphore`], [`Permit`], [`DeferredQueue`] |
-//! | time (clock injected) | [`Deferred::add_timeout`] |
+//! | time (clock injected) | [`Deferred::add_timeout`] on a [`Scheduler`] |
 //! | async/await | `Deferred: IntoFuture` ([`DeferredFuture`]), [`Deferred::from_future`], [`set_local_spawner`] |
 //!
 //! # Async blocks are `inlineCallbacks`
@@ -148,4 +148,5 @@ pub use queue::DeferredQueue;
 pub use race::{first_success, race};
 pub use semaphore::{DeferredLock, DeferredSemaphore, Permit};
 pub use spawn::{set_local_spawner, LocalFuture, LocalSpawner};
+pub use timeout::Scheduler;
 pub use unhandled::{reset_unhandled_hook, set_unhandled_hook, Unhandled};

@@ -1,4 +1,5 @@
-//! `add_timeout`: cancel a Deferred that takes too long (twisted-semantics 2.13).
+//! `add_timeout`: cancel a Deferred that takes too long (Twisted's `addTimeout`), on any
+//! clock that implements [`Scheduler`].
 
 use std::cell::Cell;
 use std::panic::Location;
@@ -8,13 +9,57 @@ use std::time::Duration;
 use crate::error::{Cancelled, TimedOut};
 use crate::{Deferred, Failure, IntoOutcome, Outcome};
 
+/// A clock [`Deferred::add_timeout`] can set its timer on: Twisted's `IReactorTime`, as far
+/// as a timeout needs it.
+///
+/// Fate's clocks implement it: the reactor (`fate::reactor()`), any `fate::time::Timeline`
+/// and the virtual `fate::testing::Clock`. So does a closure
+/// `Fn(Duration, Box<dyn FnOnce()>) -> C` that schedules the call and returns a `C: FnOnce()`
+/// that cancels it (write its argument types out: they are not inferred).
+///
+/// # Examples
+///
+/// A toy clock that only collects its timers:
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc, time::Duration};
+///
+/// use fate::deferred::{Deferred, TimedOut};
+///
+/// let timers: Rc<RefCell<Vec<Box<dyn FnOnce()>>>> = Rc::default();
+/// let t = timers.clone();
+/// let clock = move |_delay: Duration, f: Box<dyn FnOnce()>| {
+///     t.borrow_mut().push(f);
+///     || {} // cancelling the timer: nothing to do in this toy
+/// };
+/// let (d, _fire) = Deferred::<i64>::pending();
+/// let d = d.add_timeout(Duration::from_secs(10), &clock);
+/// let expire = timers.borrow_mut().pop().unwrap();
+/// expire(); // ten seconds pass
+/// assert!(d.try_result().unwrap().unwrap_err().check::<TimedOut>());
+/// ```
+pub trait Scheduler {
+    /// Arranges for `f` to run once, after `delay`, and returns a function that cancels
+    /// that; it is called when the Deferred fires first, never after `f` ran.
+    fn schedule(&self, delay: Duration, f: Box<dyn FnOnce()>) -> Box<dyn FnOnce()>;
+}
+
+impl<F, C> Scheduler for F
+where
+    F: Fn(Duration, Box<dyn FnOnce()>) -> C,
+    C: FnOnce() + 'static,
+{
+    fn schedule(&self, delay: Duration, f: Box<dyn FnOnce()>) -> Box<dyn FnOnce()> {
+        Box::new(self(delay, f))
+    }
+}
+
 impl<T: 'static> Deferred<T> {
-    /// Cancels this Deferred if it has not fired within `timeout`, turning the resulting
-    /// [`Cancelled`] into [`TimedOut`] (Twisted's `addTimeout`).
+    /// Cancels this Deferred if it has not fired within `timeout` on `clock`, turning the
+    /// resulting [`Cancelled`] into [`TimedOut`]: Twisted's `d.addTimeout(timeout, clock)`.
     ///
-    /// This crate has no clock: `schedule(delay, f)` must arrange for `f` to run after
-    /// `delay` and return a function that cancels that arrangement — with fate-core,
-    /// `|delay, f| { let call = reactor.call_later(delay, f); move || call.cancel() }`.
+    /// `clock` is any [`Scheduler`]: `&fate::reactor()` for real time, a
+    /// `fate::testing::Clock` in tests.
     ///
     /// - Only callbacks added before `add_timeout` are inside the timeout; the translation runs
     ///   after them and before callbacks added later.
@@ -24,29 +69,23 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// use fate::deferred::{Deferred, TimedOut};
-    /// use std::{cell::RefCell, rc::Rc, time::Duration};
+    /// use std::time::Duration;
     ///
-    /// let timers: Rc<RefCell<Vec<Box<dyn FnOnce()>>>> = Rc::default();
-    /// let t = timers.clone();
+    /// use fate::deferred::{Deferred, TimedOut};
+    /// use fate::testing::Clock;
+    ///
+    /// let clock = Clock::new();
     /// let (d, _fire) = Deferred::<i64>::pending();
-    /// let d = d.add_timeout(Duration::from_secs(10), move |_delay, f| {
-    ///     t.borrow_mut().push(f);
-    ///     || {} // cancelling the timer: nothing to do in this toy
-    /// });
-    /// let expire = timers.borrow_mut().pop().unwrap();
-    /// expire(); // ten seconds pass
+    /// let d = d.add_timeout(Duration::from_secs(10), &clock);
+    /// clock.advance(Duration::from_secs(10));
     /// let f = d.try_result().ok().and_then(|r| r.err()).unwrap();
     /// assert_eq!(f.downcast_ref::<TimedOut>().map(|t| t.timeout()), Some(Duration::from_secs(10)));
+    /// assert!(clock.pending_calls().is_empty());
     /// ```
     #[track_caller]
-    pub fn add_timeout<S, C>(self, timeout: Duration, schedule: S) -> Deferred<T>
-    where
-        S: FnOnce(Duration, Box<dyn FnOnce()>) -> C,
-        C: FnOnce() + 'static,
-    {
+    pub fn add_timeout(self, timeout: Duration, clock: &(impl Scheduler + ?Sized)) -> Deferred<T> {
         let at = Location::caller();
-        self.add_timeout_with(timeout, schedule, move |r, timeout| match r {
+        self.add_timeout_with(timeout, clock, move |r, timeout| match r {
             Err(f) if f.check::<Cancelled>() => Err(Failure::at(TimedOut::new(timeout), at)),
             r => r,
         })
@@ -59,37 +98,32 @@ impl<T: 'static> Deferred<T> {
     ///
     /// # Examples
     /// ```
-    /// use fate::Deferred;
-    /// use std::{cell::RefCell, rc::Rc, time::Duration};
+    /// use std::time::Duration;
     ///
-    /// let timers: Rc<RefCell<Vec<Box<dyn FnOnce()>>>> = Rc::default();
-    /// let t = timers.clone();
+    /// use fate::testing::Clock;
+    /// use fate::Deferred;
+    ///
+    /// let clock = Clock::new();
     /// let (d, _fire) = Deferred::<&str>::pending();
-    /// let d = d.add_timeout_with(
-    ///     Duration::from_secs(10),
-    ///     move |_delay, f| { t.borrow_mut().push(f); || {} },
-    ///     |_result, _timeout| "OVERRIDDEN",
-    /// );
-    /// (timers.borrow_mut().pop().unwrap())();
+    /// let d = d.add_timeout_with(Duration::from_secs(10), &clock, |_result, _timeout| "OVERRIDDEN");
+    /// clock.advance(Duration::from_secs(10));
     /// assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some("OVERRIDDEN"));
     /// ```
     #[track_caller]
-    pub fn add_timeout_with<S, C, F, R, M>(
+    pub fn add_timeout_with<F, R, M>(
         self,
         timeout: Duration,
-        schedule: S,
+        clock: &(impl Scheduler + ?Sized),
         on_timeout_cancel: F,
     ) -> Deferred<T>
     where
-        S: FnOnce(Duration, Box<dyn FnOnce()>) -> C,
-        C: FnOnce() + 'static,
         F: FnOnce(Result<T, Failure>, Duration) -> R + 'static,
         R: IntoOutcome<T, M>,
     {
         let timed_out = Rc::new(Cell::new(false));
         let control = self.control();
         let flag = timed_out.clone();
-        let cancel_timer = schedule(
+        let cancel_timer = clock.schedule(
             timeout,
             Box::new(move || {
                 flag.set(true);

@@ -20,12 +20,10 @@ fn t02_success_result_before_timeout() {
     let inner_ctl = inner.control();
     let seen = Log::new();
     let s = seen.clone();
-    let d = d
-        .add_timeout(TEN, clock.scheduler())
-        .add_callback(move |r| {
-            s.push(r);
-            inner
-        });
+    let d = d.add_timeout(TEN, &clock).add_callback(move |r| {
+        s.push(r);
+        inner
+    });
     fire.try_callback("results").unwrap();
     assert_eq!(seen.get(), ["results"]);
     assert_eq!(clock.pending_calls(), 0); // T4: the timer was cancelled
@@ -43,7 +41,7 @@ fn t03_failure_before_timeout() {
     let failure = Failure::new(GenericError("fail"));
     let seen = Log::new();
     let s = seen.clone();
-    let d = d.add_timeout(TEN, clock.scheduler()).add_errback(move |f| {
+    let d = d.add_timeout(TEN, &clock).add_errback(move |f| {
         s.push(f);
         inner
     });
@@ -58,7 +56,7 @@ fn t03_failure_before_timeout() {
 fn t04_timed_out() {
     let clock = Clock::new();
     let (d, _fire) = Deferred::<i64>::pending();
-    let d = d.add_timeout(TEN, clock.scheduler());
+    let d = d.add_timeout(TEN, &clock);
     clock.advance(Duration::from_secs(9));
     let d = no_result(d);
     clock.advance(Duration::from_secs(1));
@@ -69,7 +67,7 @@ fn t04_timed_out() {
 fn t05_timed_out_custom() {
     let clock = Clock::new();
     let (d, _fire) = Deferred::<&str>::pending();
-    let d = d.add_timeout_with(TEN, clock.scheduler(), |_r, _t| "OVERRIDDEN");
+    let d = d.add_timeout_with(TEN, &clock, |_r, _t| "OVERRIDDEN");
     clock.advance(FIFTEEN);
     assert_eq!(ok_of(d), "OVERRIDDEN");
 }
@@ -79,7 +77,7 @@ fn t06_timed_out_provided_cancel_success() {
     let clock = Clock::new();
     let (d, _fire) =
         Deferred::<&str>::with_canceller(|fire| fire.try_callback("I was cancelled!").unwrap());
-    let d = d.add_timeout(TEN, clock.scheduler());
+    let d = d.add_timeout(TEN, &clock);
     clock.advance(FIFTEEN);
     assert_eq!(ok_of(d), "I was cancelled!");
 }
@@ -90,7 +88,7 @@ fn t08_cancel_before_timeout() {
     let custom_calls = Log::new();
     let c = custom_calls.clone();
     let (d, _fire) = Deferred::<&str>::pending();
-    let d = d.add_timeout_with(TEN, clock.scheduler(), move |r, _t| {
+    let d = d.add_timeout_with(TEN, &clock, move |r, _t| {
         c.push(());
         r
     });
@@ -107,7 +105,7 @@ fn t09_provided_cancel_called_before_timeout_custom() {
     let (d, _fire) = Deferred::<&str>::with_canceller(|fire| {
         fire.try_errback(GenericError("canceller")).unwrap();
     });
-    let d = d.add_timeout_with(TEN, clock.scheduler(), |_r, _t| "OVERRIDDEN");
+    let d = d.add_timeout_with(TEN, &clock, |_r, _t| "OVERRIDDEN");
     clock.advance(FIFTEEN);
     assert_eq!(ok_of(d), "OVERRIDDEN");
 }
@@ -118,7 +116,7 @@ fn t11_errback_added_before_timeout_suppresses_cancellation() {
     let (d, _fire) = Deferred::<()>::pending();
     let d = d
         .add_errback(|f| f.trap::<Cancelled>().map(|_| ()))
-        .add_timeout(TEN, clock.scheduler());
+        .add_timeout(TEN, &clock);
     clock.advance(FIFTEEN);
     ok_of(d);
 }
@@ -129,13 +127,13 @@ fn t12_errback_added_before_timeout_custom() {
     let (d, _fire) = Deferred::<&str>::pending();
     let d = d
         .add_errback(|f| -> Result<&str, Failure> { Err(f) })
-        .add_timeout_with(TEN, clock.scheduler(), |_r, _t| "OVERRIDDEN");
+        .add_timeout_with(TEN, &clock, |_r, _t| "OVERRIDDEN");
     clock.advance(FIFTEEN);
     assert_eq!(ok_of(d), "OVERRIDDEN");
     let (d, _fire) = Deferred::<&str>::pending();
     let d = d
         .add_errback(|_f| "swallowed")
-        .add_timeout_with(TEN, clock.scheduler(), |_r, _t| "OVERRIDDEN");
+        .add_timeout_with(TEN, &clock, |_r, _t| "OVERRIDDEN");
     clock.advance(FIFTEEN);
     assert_eq!(ok_of(d), "OVERRIDDEN");
 }
@@ -146,14 +144,12 @@ fn t14_custom_runs_on_success_after_timeout() {
     let seen = Log::new();
     let s = seen.clone();
     let (d, _fire) = Deferred::<&str>::pending();
-    let d = d.add_errback(|_f| "success from errback").add_timeout_with(
-        TEN,
-        clock.scheduler(),
-        move |r, _t| {
-            s.push(r.ok());
-            "OVERRIDDEN"
-        },
-    );
+    let d =
+        d.add_errback(|_f| "success from errback")
+            .add_timeout_with(TEN, &clock, move |r, _t| {
+                s.push(r.ok());
+                "OVERRIDDEN"
+            });
     clock.advance(FIFTEEN);
     assert_eq!(ok_of(d), "OVERRIDDEN");
     assert_eq!(seen.get(), [Some("success from errback")]);
@@ -163,7 +159,7 @@ fn t14_custom_runs_on_success_after_timeout() {
 fn t15_timeout_error_args() {
     let clock = Clock::new();
     let (d, _fire) = Deferred::<()>::pending();
-    let d = d.add_timeout(Duration::from_millis(2500), clock.scheduler());
+    let d = d.add_timeout(Duration::from_millis(2500), &clock);
     clock.advance(Duration::from_secs(3));
     let f = err_of(d);
     let t = f.downcast_ref::<TimedOut>().unwrap();
@@ -179,9 +175,7 @@ fn t16_timeout_forwards_into_chained_deferred() {
     let (inner, _fire_inner) = Deferred::<i64>::pending();
     let inner_ctl = inner.control();
     let (d, fire) = Deferred::<()>::pending();
-    let d = d
-        .add_callback(move |()| inner)
-        .add_timeout(TEN, clock.scheduler());
+    let d = d.add_callback(move |()| inner).add_timeout(TEN, &clock);
     fire.try_callback(()).unwrap();
     clock.advance(FIFTEEN);
     assert!(inner_ctl.is_called());

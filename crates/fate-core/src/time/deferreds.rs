@@ -1,13 +1,14 @@
-//! Deferreds on a timeline: `defer_later` and `add_timeout` (Twisted's `task.deferLater` and
-//! `Deferred.addTimeout` with the clock filled in).
+//! Deferreds on a timeline: `defer_later` (Twisted's `task.deferLater`), and the timelines
+//! as clocks for `Deferred::add_timeout` (Twisted's `addTimeout(timeout, clock)`).
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use fate_deferred::{maybe_deferred, Deferred, IntoOutcome};
+use fate_deferred::{maybe_deferred, Deferred, IntoOutcome, Scheduler};
 
 use super::{DelayedCall, Timeline};
+use crate::reactor::Reactor;
 
 /// Calls `f` after `delay` and returns a Deferred of what it returns: Twisted's `deferLater`.
 ///
@@ -68,41 +69,61 @@ where
     d
 }
 
-/// Cancels `deferred` if it has not fired within `timeout` on `timeline`, failing it with
-/// [`TimedOut`](fate_deferred::TimedOut): Twisted's `addTimeout(timeout, clock)`.
-///
-/// The timer is cancelled as soon as the Deferred fires. See
-/// [`Deferred::add_timeout`] for the exact rules (which callbacks are inside the timeout,
-/// what a manual `cancel` does).
+/// A timeline is a clock for [`Deferred::add_timeout`]: `d.add_timeout(timeout, &timeline)`
+/// is Twisted's `d.addTimeout(timeout, clock)`. The timer is cancelled as soon as the
+/// Deferred fires.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
 ///
-/// use fate::testing::Clock;
-/// use fate::time::add_timeout;
 /// use fate::deferred::{Deferred, TimedOut};
+/// use fate::testing::Clock;
 ///
 /// let clock = Clock::new();
 /// let (slow, _fire) = Deferred::<u32>::pending();
-/// let slow = add_timeout(slow, &clock, Duration::from_secs(10));
+/// let slow = slow.add_timeout(Duration::from_secs(10), clock.timeline());
 /// clock.advance(Duration::from_secs(10));
 /// let failure = slow.try_result().ok().and_then(|r| r.err()).unwrap();
 /// assert!(failure.check::<TimedOut>());
 /// assert!(clock.pending_calls().is_empty());
 /// ```
-#[track_caller]
-pub fn add_timeout<T: 'static>(
-    deferred: Deferred<T>,
-    timeline: impl AsRef<Timeline>,
-    timeout: Duration,
-) -> Deferred<T> {
-    let timeline = timeline.as_ref().clone();
-    deferred.add_timeout(timeout, move |delay, expire| {
-        let call = timeline.call_later(delay, expire);
-        move || {
+impl Scheduler for Timeline {
+    fn schedule(&self, delay: Duration, f: Box<dyn FnOnce()>) -> Box<dyn FnOnce()> {
+        let call = self.call_later(delay, f);
+        Box::new(move || {
             let _ = call.cancel();
-        }
-    })
+        })
+    }
+}
+
+/// The reactor's timeline, for [`Deferred::add_timeout`] in real time.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// fate::run_until_idle(|| {
+///     let (d, fire) = fate::Deferred::<u32>::pending();
+///     let d = d.add_timeout(Duration::from_secs(10), &fate::reactor());
+///     fire.callback(7); // in time: the timer is cancelled, nothing keeps the loop waiting
+///     assert_eq!(d.try_result().ok().and_then(|r| r.ok()), Some(7));
+/// })
+/// .unwrap();
+/// ```
+impl Scheduler for Reactor {
+    fn schedule(&self, delay: Duration, f: Box<dyn FnOnce()>) -> Box<dyn FnOnce()> {
+        self.as_ref().schedule(delay, f)
+    }
+}
+
+/// The virtual clock's timeline, for [`Deferred::add_timeout`] in tests; see
+/// [`Deferred::add_timeout`]'s example.
+#[cfg(feature = "testing")]
+impl Scheduler for crate::testing::Clock {
+    fn schedule(&self, delay: Duration, f: Box<dyn FnOnce()>) -> Box<dyn FnOnce()> {
+        self.as_ref().schedule(delay, f)
+    }
 }

@@ -11,8 +11,8 @@
 //!   `async` forms.
 //! - [`LoopingCall`] calls a function every interval, aligned to its start (Twisted's
 //!   `task.LoopingCall`).
-//! - [`defer_later`] and [`add_timeout`] bring Deferreds onto a timeline (Twisted's
-//!   `task.deferLater` and `addTimeout`).
+//! - [`defer_later`] brings a Deferred onto a timeline (Twisted's `task.deferLater`), and
+//!   every timeline is a clock for `Deferred::add_timeout` (Twisted's `addTimeout`).
 //!
 //! Timers live in a hierarchical timing wheel with exact nanosecond deadlines: scheduling,
 //! cancelling and resetting are O(1) and make no system call, finding the next deadline costs
@@ -71,7 +71,7 @@ mod timeline;
 mod timeout;
 mod wheel;
 
-pub use deferreds::{add_timeout, defer_later};
+pub use deferreds::defer_later;
 pub use delayed_call::{DelayedCall, DelayedCallError};
 pub use looping_call::{LoopingCall, LoopingCallError};
 pub use sleep::Sleep;

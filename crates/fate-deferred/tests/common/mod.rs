@@ -108,8 +108,17 @@ pub struct Clock {
 /// A scheduled call: when, a sequence number (FIFO ties), what.
 type Call = (Duration, u64, Option<Box<dyn FnOnce()>>);
 
-/// What `add_timeout` wants: schedule `f` after a delay, get back a way to cancel it.
-pub type Schedule = Box<dyn FnOnce(Duration, Box<dyn FnOnce()>) -> Box<dyn FnOnce()>>;
+/// The clock `add_timeout` sets its timer on: queues the call, cancels by removing it.
+impl fate_deferred::Scheduler for Clock {
+    fn schedule(&self, delay: Duration, f: Box<dyn FnOnce()>) -> Box<dyn FnOnce()> {
+        let id = self.inner.next_id.get();
+        self.inner.next_id.set(id + 1);
+        let due = self.inner.now.get() + delay;
+        self.inner.calls.borrow_mut().push((due, id, Some(f)));
+        let c = self.clone();
+        Box::new(move || c.inner.calls.borrow_mut().retain(|(_, i, _)| *i != id))
+    }
+}
 
 #[derive(Default)]
 struct ClockInner {
@@ -121,19 +130,6 @@ struct ClockInner {
 impl Clock {
     pub fn new() -> Clock {
         Clock::default()
-    }
-
-    /// The scheduling function `add_timeout` takes.
-    pub fn scheduler(&self) -> Schedule {
-        let clock = self.clone();
-        Box::new(move |delay, f| {
-            let id = clock.inner.next_id.get();
-            clock.inner.next_id.set(id + 1);
-            let due = clock.inner.now.get() + delay;
-            clock.inner.calls.borrow_mut().push((due, id, Some(f)));
-            let c = clock.clone();
-            Box::new(move || c.inner.calls.borrow_mut().retain(|(_, i, _)| *i != id))
-        })
     }
 
     pub fn pending_calls(&self) -> usize {
