@@ -3,30 +3,12 @@
 //!
 //! Run with: `cargo run --example echo_server -- [ENDPOINT]` (default `tcp:8000`).
 
-use fate::net::{self, CloseReason, Protocol, Transport};
+use fate::net;
 
-/// Writes back what it reads, and says hello and goodbye.
-#[derive(Default)]
-struct Echo {
-    transport: Option<Transport>,
-}
+#[path = "protocols/echo.rs"]
+mod echo;
 
-impl Protocol for Echo {
-    fn connection_made(&mut self, transport: Transport) {
-        println!("{} connected", transport.peer());
-        transport.write(b"hello, I echo\r\n");
-        self.transport = Some(transport);
-    }
-
-    fn data_received(&mut self, data: &[u8]) {
-        self.transport.as_ref().unwrap().write(data);
-    }
-
-    fn connection_lost(&mut self, reason: CloseReason) {
-        let peer = self.transport.as_ref().map(|t| t.peer());
-        println!("{} went away: {reason}", peer.unwrap());
-    }
-}
+use echo::Echo;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let description = std::env::args().nth(1).unwrap_or_else(|| "tcp:8000".into());

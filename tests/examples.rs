@@ -23,6 +23,7 @@ const EXAMPLES: &[&str] = &[
     "get_page",
     "chat_server",
     "testing",
+    "simulation",
 ];
 
 /// Returns the directory that holds the examples, built with this test's profile.
@@ -156,6 +157,23 @@ fn run(name: &str, args: &[&str]) -> Run {
         String::from_utf8_lossy(&out.stderr)
     );
     Run { stdout, took }
+}
+
+#[test]
+fn simulation_prints_the_same_trace_hash_for_the_same_seed_and_another_for_another() {
+    let last_line = |seed: &str| {
+        let run = run("simulation", &["--seed", seed]);
+        let last = run.stdout.lines().last().unwrap_or("").to_string();
+        assert!(last.starts_with("trace hash "), "{}", run.stdout);
+        // The story has its faults and recovers from them, in virtual time: fast.
+        assert!(run.stdout.contains("-- crash db"), "{}", run.stdout);
+        assert!(run.stdout.contains("lost the connection"), "{}", run.stdout);
+        assert!(run.took < Duration::from_secs(10), "took {:?}", run.took);
+        last
+    };
+    let seven = last_line("7");
+    assert_eq!(seven, last_line("7"));
+    assert_ne!(seven, last_line("8"));
 }
 
 #[test]

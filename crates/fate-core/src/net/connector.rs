@@ -261,6 +261,10 @@ impl Connector {
                         return;
                     }
                     match result {
+                        #[cfg(feature = "testing")]
+                        Ok(addrs) if crate::testing::sim::socket::current().is_some() => {
+                            me.dial::<crate::testing::sim::socket::SimStream>(generation, addrs)
+                        }
                         Ok(addrs) => me.dial::<mio::net::TcpStream>(generation, addrs),
                         Err(e) => me.fail(generation, e),
                     }

@@ -12,6 +12,13 @@ pub(crate) async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, Con
         host: host.to_string(),
         message,
     };
+    #[cfg(feature = "testing")]
+    if let Some(sim) = crate::testing::sim::socket::current() {
+        return match sim.net.borrow().resolve(sim.host, host, port) {
+            Some(addr) => Ok(vec![addr]),
+            None => Err(named("no simulated host has this name".into())),
+        };
+    }
     match crate::threads::resolve(host, port).await {
         Ok(addrs) if addrs.is_empty() => Err(named("no addresses".into())),
         Ok(addrs) => Ok(addrs),

@@ -20,6 +20,22 @@ thread_local! {
     static INSTALLED_FOR: Cell<u64> = const { Cell::new(0) };
 }
 
+/// A host's open items and the reactor its trigger is on, while another host of a simulation
+/// runs on this thread (see `reactor::hosted`).
+#[cfg(all(feature = "testing", feature = "net"))]
+#[derive(Default)]
+pub(crate) struct Saved {
+    live: Vec<Weak<dyn Live>>,
+    installed_for: u64,
+}
+
+/// Trades this thread's open items with `saved`.
+#[cfg(all(feature = "testing", feature = "net"))]
+pub(crate) fn swap(saved: &mut Saved) {
+    LIVE.with(|live| std::mem::swap(&mut *live.borrow_mut(), &mut saved.live));
+    saved.installed_for = INSTALLED_FOR.with(|i| i.replace(saved.installed_for));
+}
+
 /// Remembers `item` until it is dropped; installs the shutdown trigger on this thread's
 /// reactor the first time.
 pub(crate) fn track(item: Rc<dyn Live>) {

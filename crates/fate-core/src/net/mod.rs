@@ -43,12 +43,12 @@
 #![forbid(unsafe_code)]
 
 mod address;
-mod connector;
+pub(crate) mod connector;
 mod dns;
 mod endpoint;
 mod error;
 pub(crate) mod listener;
-mod live;
+pub(crate) mod live;
 mod network;
 mod protocol;
 mod reconnect;

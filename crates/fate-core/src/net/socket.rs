@@ -9,7 +9,10 @@ use mio::event::Source;
 use crate::net::Address;
 
 /// A connected, non-blocking stream socket.
-pub(crate) trait StreamSocket: Source + AsFd + Sized + 'static {
+///
+/// `Source` registers it with the reactor; the simulated network's sockets register without a
+/// file descriptor, so nothing here may assume one.
+pub(crate) trait StreamSocket: Source + Sized + 'static {
     fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
     fn write(&self, buf: &[u8]) -> io::Result<usize>;
     fn shutdown(&self, how: Shutdown) -> io::Result<()>;
@@ -17,9 +20,7 @@ pub(crate) trait StreamSocket: Source + AsFd + Sized + 'static {
     fn peer(&self) -> io::Result<Address>;
     fn host(&self) -> io::Result<Address>;
     fn set_no_delay(&self, on: bool) -> io::Result<()>;
-    fn set_keep_alive(&self, on: bool) -> io::Result<()> {
-        socket2::SockRef::from(self).set_keepalive(on)
-    }
+    fn set_keep_alive(&self, on: bool) -> io::Result<()>;
 }
 
 /// `recv(2)` straight to the kernel: libc's wrapper also toggles thread cancellation
@@ -69,6 +70,9 @@ impl StreamSocket for mio::net::TcpStream {
     }
     fn set_no_delay(&self, on: bool) -> io::Result<()> {
         self.set_nodelay(on)
+    }
+    fn set_keep_alive(&self, on: bool) -> io::Result<()> {
+        socket2::SockRef::from(self).set_keepalive(on)
     }
 }
 

@@ -52,8 +52,13 @@ pub fn listen_tcp_with(
     factory: impl Factory,
     options: &ListenOptions,
 ) -> io::Result<ListeningPort> {
-    let listener = bind_tcp(addr, options)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
+    #[cfg(feature = "testing")]
+    if crate::testing::sim::socket::current().is_some() {
+        let listener = crate::testing::sim::socket::SimListener::bind(addr).map_err(named)?;
+        return Listener::start(listener, Box::new(factory), options.clone(), None);
+    }
+    let listener = bind_tcp(addr, options).map_err(named)?;
     Listener::start(listener, Box::new(factory), options.clone(), None)
 }
 

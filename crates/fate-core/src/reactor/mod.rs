@@ -30,6 +30,8 @@
 //! [`PanicPolicy`].
 
 mod error;
+#[cfg(all(feature = "testing", feature = "net"))]
+pub(crate) mod hosted;
 pub(crate) mod io;
 mod outstanding;
 mod panic;
@@ -151,6 +153,11 @@ pub(crate) struct Inner {
     /// Work outside the reactor that will come back to it (thread-pool jobs, `Outstanding`
     /// guards): while non-zero the reactor is not idle even with nothing else pending.
     pub(crate) outstanding: Cell<usize>,
+    /// The simulated host this reactor is, when a `testing::sim::Sim` built it: its sockets
+    /// and name lookups go to the simulated network instead of the kernel. `None` for every
+    /// reactor built by `ReactorBuilder::build`.
+    #[cfg(all(feature = "testing", feature = "net"))]
+    pub(crate) sim: Option<crate::testing::sim::Attachment>,
 }
 
 /// Reactor ids; 0 means "no reactor" in the thread-local.
@@ -236,6 +243,19 @@ impl ReactorBuilder {
         if CURRENT.with(|c| c.borrow().strong_count() > 0) {
             return Err(ReactorError::AlreadyExists);
         }
+        let inner = self.make(Timeline::real())?;
+        // `Deferred::from_future` (and so `fate::spawn`) runs its futures as our tasks.
+        fate_deferred::set_local_spawner(Some(local_spawner()));
+        CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&inner));
+        LOCAL.with(|l| {
+            l.reactor_id.set(inner.id);
+            l.panic_policy.set(inner.panic_policy);
+        });
+        Ok(Reactor { inner })
+    }
+
+    /// The reactor's state on `timeline`, not yet installed as any thread's reactor.
+    fn make(self, timeline: Timeline) -> Result<Rc<Inner>, ReactorError> {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = mio::Waker::new(&registry, WAKER_TOKEN)?;
@@ -248,7 +268,7 @@ impl ReactorBuilder {
             events: RefCell::new(mio::Events::with_capacity(self.events_capacity)),
             sources: RefCell::new(Slab::new()),
             next_generation: Cell::new(0),
-            timeline: Timeline::real(),
+            timeline,
             timer_fd,
             armed: Cell::new(None),
             remote: Arc::new(Remote::new(waker)),
@@ -261,30 +281,30 @@ impl ReactorBuilder {
             signals: RefCell::new(None),
             budget: self.budget,
             outstanding: Cell::new(0),
+            #[cfg(all(feature = "testing", feature = "net"))]
+            sim: None,
         });
         remote::register(inner.id, &inner.remote);
-        // `Deferred::from_future` (and so `fate::spawn`) runs its futures as our tasks.
-        fate_deferred::set_local_spawner(Some(Rc::new(|fut| {
-            crate::task::spawn_local(fut).detach();
-        })));
-        CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&inner));
-        LOCAL.with(|l| {
-            l.reactor_id.set(inner.id);
-            l.panic_policy.set(inner.panic_policy);
-        });
-        Ok(Reactor { inner })
+        Ok(inner)
     }
+}
+
+/// The spawner a reactor installs for `fate_deferred`: futures become detached tasks.
+fn local_spawner() -> fate_deferred::LocalSpawner {
+    Rc::new(|fut| {
+        crate::task::spawn_local(fut).detach();
+    })
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         remote::unregister(self.id);
-        fate_deferred::set_local_spawner(None);
         // `try_with`: a reactor kept in a thread-local may be dropped while the thread's
         // other thread-locals are already gone.
         let _ = LOCAL.try_with(|l| {
             if l.reactor_id.get() == self.id {
                 l.reactor_id.set(0);
+                fate_deferred::set_local_spawner(None);
             }
         });
         // Tasks, callbacks and timers still queued are dropped now, on the right thread; this

@@ -68,6 +68,13 @@ impl Remote {
         std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// Whether work was sent and not taken yet (the simulator's hosts ask this instead of
+    /// sleeping).
+    #[cfg(all(feature = "testing", feature = "net"))]
+    pub(crate) fn has_work(&self) -> bool {
+        self.pending.load(Ordering::SeqCst)
+    }
+
     /// Announces that the loop is about to sleep; returns false if work arrived meanwhile, in
     /// which case the loop must not sleep.
     pub(crate) fn prepare_to_sleep(&self) -> bool {

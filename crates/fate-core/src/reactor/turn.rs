@@ -17,37 +17,8 @@ impl Reactor {
     ) -> Result<(), ReactorError> {
         let inner = &*self.inner;
         loop {
-            // 1. Remote work.
-            for work in inner.remote.take() {
-                ready::push(match work {
-                    RemoteWork::Call(f) => Ready::Call(f),
-                    RemoteWork::Task(runnable) => Ready::Task(runnable),
-                });
-            }
-
-            // 2. Timers that are due. At most as many as were pending when the step began: a
-            //    call that keeps scheduling already-due calls (`call_at` in the past) must not
-            //    keep the loop here forever; the rest run next turn.
-            let now = Instant::now();
-            let mut left = inner.timeline.len();
-            while left > 0 {
-                let Some(call) = inner.timeline.pop_due(now) else {
-                    break;
-                };
-                left -= 1;
-                inner.panic_policy.guard("timed call", || call.run());
-            }
-
-            // 3. The ready queue, up to the budget.
-            for _ in 0..inner.budget {
-                match ready::pop() {
-                    Some(Ready::Call(f)) => inner.panic_policy.guard("callback", f),
-                    Some(Ready::Task(runnable)) => inner.panic_policy.guard("task", || {
-                        runnable.run();
-                    }),
-                    None => break,
-                }
-            }
+            // 1.-3. Remote work, due timers, the ready queue.
+            self.run_ready(Instant::now());
 
             if inner.exit_requested.get() || done() {
                 inner.exit_requested.set(false);
@@ -104,6 +75,44 @@ impl Reactor {
                     }
                     _ => {}
                 }
+            }
+        }
+    }
+
+    /// Steps 1 to 3 of a turn: remote work onto the ready queue, the timers due at `now`, then
+    /// the ready queue up to the budget. The simulator's hosts turn through this too, with
+    /// virtual time for `now`.
+    #[inline(always)]
+    pub(crate) fn run_ready(&self, now: Instant) {
+        let inner = &*self.inner;
+        // 1. Remote work.
+        for work in inner.remote.take() {
+            ready::push(match work {
+                RemoteWork::Call(f) => Ready::Call(f),
+                RemoteWork::Task(runnable) => Ready::Task(runnable),
+            });
+        }
+
+        // 2. Timers that are due. At most as many as were pending when the step began: a
+        //    call that keeps scheduling already-due calls (`call_at` in the past) must not
+        //    keep the loop here forever; the rest run next turn.
+        let mut left = inner.timeline.len();
+        while left > 0 {
+            let Some(call) = inner.timeline.pop_due(now) else {
+                break;
+            };
+            left -= 1;
+            inner.panic_policy.guard("timed call", || call.run());
+        }
+
+        // 3. The ready queue, up to the budget.
+        for _ in 0..inner.budget {
+            match ready::pop() {
+                Some(Ready::Call(f)) => inner.panic_policy.guard("callback", f),
+                Some(Ready::Task(runnable)) => inner.panic_policy.guard("task", || {
+                    runnable.run();
+                }),
+                None => break,
             }
         }
     }

@@ -10,6 +10,8 @@ mod clock;
 mod memory_reactor;
 mod results;
 #[cfg(feature = "net")]
+pub mod sim;
+#[cfg(feature = "net")]
 mod string_transport;
 
 pub use clock::Clock;

@@ -1,0 +1,98 @@
+//! Deterministic simulation: real Fate programs on simulated hosts, a simulated network and
+//! virtual time, replayable from a seed (feature `testing`).
+//!
+//! A [`Sim`] holds named hosts. Each runs ordinary Fate code on a reactor of its own —
+//! `fate::call_later`, `fate::spawn`, `sleep`, `LoopingCall`, Deferreds, `Protocol`s and
+//! `Factory`s, endpoints from strings such as `tcp:db:5432` — with the same types and no
+//! `cfg` switch: the reactor was built for the simulation, so its sockets and name lookups go
+//! to the simulated network and its clock is the simulation's. Host names resolve to their
+//! addresses.
+//!
+//! - [`world`](Sim): the hosts, the loop, virtual time (it jumps to the next event when no
+//!   host has work).
+//! - `net`: TCP as ordered byte streams cut at random boundaries, with latency and jitter
+//!   per [`Link`], a bounded window, refusals, resets and half-close.
+//! - [`faults`](Sim::partition): `partition`/`repair`, `hold`/`release`, `crash`/`restart`,
+//!   by hand or scheduled with [`Sim::at`].
+//! - `trace` and `rng`: one seeded generator for every random choice, and a hash over every
+//!   event ([`Sim::trace_hash`]), equal for equal seeds.
+//! - [`check`] and [`first_failure`]: a test body over many seeds; a failure names its seed
+//!   and how to replay it ([`SimError`], [`Failure`]).
+//!
+//! # Where real and simulated part
+//!
+//! A simulated host's reactor is built by `ReactorBuilder::build_hosted`: virtual time
+//! instead of the monotonic clock, and an attachment to the network. The networking code
+//! asks for an attachment only where it creates a socket (listen, connect, name lookup);
+//! from there on, connections and listeners are the same generic code over a simulated
+//! socket type instead of a kernel one. A reactor built any other way never looks.
+//!
+//! # Not simulated
+//!
+//! Unix sockets, UDP, TLS, child processes and `defer_to_thread` reach the real system from a
+//! simulated host, as does code that reads the wall clock (`SystemTime`) itself; a run that
+//! uses them is not reproducible.
+//!
+//! # Examples
+//!
+//! An echo server and a client on two hosts, through endpoint strings:
+//!
+//! ```
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
+//!
+//! use fate::net::{self, for_protocol, Protocol, Transport};
+//! use fate::testing::sim::Sim;
+//!
+//! struct Echo(Option<Transport>);
+//! impl Protocol for Echo {
+//!     fn connection_made(&mut self, t: Transport) {
+//!         self.0 = Some(t);
+//!     }
+//!     fn data_received(&mut self, data: &[u8]) {
+//!         self.0.as_ref().unwrap().write(data);
+//!     }
+//! }
+//!
+//! struct Client(Rc<RefCell<Vec<u8>>>);
+//! impl Protocol for Client {
+//!     fn connection_made(&mut self, t: Transport) {
+//!         t.write(b"hello, simulated world");
+//!     }
+//!     fn data_received(&mut self, data: &[u8]) {
+//!         self.0.borrow_mut().extend_from_slice(data);
+//!     }
+//! }
+//!
+//! let sim = Sim::new(7);
+//! sim.host("server", || {
+//!     net::server_from_str("tcp:7").unwrap().listen(for_protocol(|| Echo(None)));
+//! });
+//! let got = Rc::new(RefCell::new(Vec::new()));
+//! let g = got.clone();
+//! sim.host("client", move || {
+//!     let g = g.clone();
+//!     net::client_from_str("tcp:server:7").unwrap().connect(for_protocol(move || Client(g.clone())));
+//! });
+//! sim.run_until(|| got.borrow().len() == 22).unwrap();
+//! assert_eq!(&*got.borrow(), b"hello, simulated world");
+//! ```
+#![forbid(unsafe_code)]
+
+mod check;
+mod error;
+mod faults;
+mod host;
+mod link;
+mod net;
+mod rng;
+pub(crate) mod socket;
+mod trace;
+mod world;
+
+pub use check::{check, first_failure, Failure, SEED_VAR};
+pub use error::SimError;
+pub use link::Link;
+pub use world::{Sim, SimBuilder};
+
+pub(crate) use socket::Attachment;

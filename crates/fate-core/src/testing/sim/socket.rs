@@ -1,0 +1,184 @@
+//! Sockets of the simulated network, in the shapes the networking code already drives: a
+//! `mio` source that registers without a file descriptor, a `StreamSocket` for connections,
+//! a `ListenSocket` for listeners and a `Dial` for connectors. Every operation is a call
+//! into the [`NetState`] of the host's simulation.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::rc::Rc;
+
+use mio::{Interest, Registry, Token};
+
+use super::net::{HostId, NetState, SockId};
+use crate::net::connector::Dial;
+use crate::net::listener::ListenSocket;
+use crate::net::{Address, StreamSocket};
+
+/// What a hosted reactor carries: its simulation's network and which host it is.
+#[derive(Clone)]
+pub(crate) struct Attachment {
+    pub(crate) net: Rc<RefCell<NetState>>,
+    pub(crate) host: HostId,
+}
+
+impl fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attachment")
+            .field("host", &self.host)
+            .finish()
+    }
+}
+
+/// The current thread's simulated host, if the current reactor is one.
+pub(crate) fn current() -> Option<Attachment> {
+    crate::reactor::try_current().and_then(|r| r.inner.sim.clone())
+}
+
+/// The attachment of the current host, for an operation that just found it is on one.
+fn attachment() -> io::Result<Attachment> {
+    current().ok_or_else(|| io::Error::other("not on a simulated host"))
+}
+
+/// One end of a simulated TCP connection. Dropping it closes it (FIN, or reset if unread
+/// bytes are lost).
+pub(crate) struct SimStream {
+    at: Attachment,
+    id: SockId,
+}
+
+impl SimStream {
+    pub(crate) fn new(at: Attachment, id: SockId) -> SimStream {
+        SimStream { at, id }
+    }
+
+    /// Starts connecting from the current host to `dest`.
+    pub(crate) fn connect(dest: SocketAddr) -> io::Result<SimStream> {
+        let at = attachment()?;
+        let id = at.net.borrow_mut().connect(at.host, dest)?;
+        Ok(SimStream { at, id })
+    }
+}
+
+impl Drop for SimStream {
+    fn drop(&mut self) {
+        self.at.net.borrow_mut().close(self.id);
+    }
+}
+
+/// Registering records the token; the network reports readiness under it.
+fn register(at: &Attachment, id: SockId, token: Option<Token>) {
+    at.net.borrow_mut().register(id, token);
+}
+
+impl mio::event::Source for SimStream {
+    fn register(&mut self, _: &Registry, token: Token, _: Interest) -> io::Result<()> {
+        register(&self.at, self.id, Some(token));
+        Ok(())
+    }
+    fn reregister(&mut self, _: &Registry, token: Token, _: Interest) -> io::Result<()> {
+        register(&self.at, self.id, Some(token));
+        Ok(())
+    }
+    fn deregister(&mut self, _: &Registry) -> io::Result<()> {
+        register(&self.at, self.id, None);
+        Ok(())
+    }
+}
+
+impl StreamSocket for SimStream {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.at.net.borrow_mut().read(self.id, buf)
+    }
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.at.net.borrow_mut().write(self.id, buf)
+    }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match how {
+            Shutdown::Read => Ok(()),
+            Shutdown::Write | Shutdown::Both => self.at.net.borrow_mut().shutdown_write(self.id),
+        }
+    }
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        Ok(self.at.net.borrow_mut().take_error(self.id))
+    }
+    fn peer(&self) -> io::Result<Address> {
+        self.at.net.borrow().peer(self.id)
+    }
+    fn host(&self) -> io::Result<Address> {
+        self.at.net.borrow().local(self.id)
+    }
+    fn set_no_delay(&self, _on: bool) -> io::Result<()> {
+        Ok(())
+    }
+    fn set_keep_alive(&self, _on: bool) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Dial for SimStream {
+    type Dest = SocketAddr;
+
+    fn dial(dest: &SocketAddr, _bind: Option<SocketAddr>) -> io::Result<SimStream> {
+        SimStream::connect(*dest)
+    }
+
+    fn address(dest: &SocketAddr) -> Address {
+        Address::Inet(*dest)
+    }
+}
+
+/// A simulated listening socket. Dropping it stops listening and resets connections that
+/// were never accepted.
+pub(crate) struct SimListener {
+    at: Attachment,
+    id: SockId,
+}
+
+impl SimListener {
+    /// Listens on `addr` on the current host (port 0 picks a free port).
+    pub(crate) fn bind(addr: SocketAddr) -> io::Result<SimListener> {
+        let at = attachment()?;
+        let id = at.net.borrow_mut().listen(at.host, addr)?;
+        Ok(SimListener { at, id })
+    }
+
+    pub(crate) fn accept_stream(&self) -> io::Result<(SimStream, SocketAddr)> {
+        let (id, peer) = self.at.net.borrow_mut().accept(self.id)?;
+        Ok((SimStream::new(self.at.clone(), id), peer))
+    }
+}
+
+impl Drop for SimListener {
+    fn drop(&mut self) {
+        self.at.net.borrow_mut().close(self.id);
+    }
+}
+
+impl mio::event::Source for SimListener {
+    fn register(&mut self, _: &Registry, token: Token, _: Interest) -> io::Result<()> {
+        register(&self.at, self.id, Some(token));
+        Ok(())
+    }
+    fn reregister(&mut self, _: &Registry, token: Token, _: Interest) -> io::Result<()> {
+        register(&self.at, self.id, Some(token));
+        Ok(())
+    }
+    fn deregister(&mut self, _: &Registry) -> io::Result<()> {
+        register(&self.at, self.id, None);
+        Ok(())
+    }
+}
+
+impl ListenSocket for SimListener {
+    type Stream = SimStream;
+
+    fn accept(&self) -> io::Result<(SimStream, Address)> {
+        self.accept_stream().map(|(s, a)| (s, Address::Inet(a)))
+    }
+
+    fn local(&self) -> io::Result<Address> {
+        self.at.net.borrow().local(self.id)
+    }
+}

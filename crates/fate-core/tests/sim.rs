@@ -1,0 +1,464 @@
+//! The simulator: virtual time, TCP between simulated hosts through the ordinary networking
+//! API, faults, and reproducible traces.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use fate::net::{
+    self, for_protocol, Address, ClientFactory, CloseReason, ConnectError, Connector, HalfClose,
+    Protocol, Transport,
+};
+use fate::testing::sim::{self, Link, Sim};
+
+type Log = Rc<RefCell<Vec<String>>>;
+
+fn log() -> Log {
+    Rc::new(RefCell::new(Vec::new()))
+}
+
+/// Echoes what it receives; logs how it ends.
+struct Echo {
+    t: Option<Transport>,
+    log: Log,
+}
+
+impl Protocol for Echo {
+    fn connection_made(&mut self, t: Transport) {
+        self.t = Some(t);
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        self.t.as_ref().unwrap().write(data);
+    }
+    fn connection_lost(&mut self, reason: CloseReason) {
+        self.log
+            .borrow_mut()
+            .push(format!("server lost: {reason:?}"));
+    }
+}
+
+/// Sends `message`, collects what comes back, logs how it ends.
+struct Sender {
+    message: Vec<u8>,
+    got: Rc<RefCell<Vec<u8>>>,
+    chunks: Rc<Cell<usize>>,
+    log: Log,
+    t: Option<Transport>,
+}
+
+impl Protocol for Sender {
+    fn connection_made(&mut self, t: Transport) {
+        t.write(&self.message);
+        self.t = Some(t);
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        self.chunks.set(self.chunks.get() + 1);
+        self.got.borrow_mut().extend_from_slice(data);
+    }
+    fn connection_lost(&mut self, reason: CloseReason) {
+        self.log
+            .borrow_mut()
+            .push(format!("client lost: {reason:?}"));
+    }
+}
+
+struct Client {
+    message: Vec<u8>,
+    got: Rc<RefCell<Vec<u8>>>,
+    chunks: Rc<Cell<usize>>,
+    log: Log,
+}
+
+impl ClientFactory for Client {
+    fn build_protocol(&mut self, _: &Address) -> Option<Box<dyn Protocol>> {
+        Some(Box::new(Sender {
+            message: self.message.clone(),
+            got: self.got.clone(),
+            chunks: self.chunks.clone(),
+            log: self.log.clone(),
+            t: None,
+        }))
+    }
+    fn client_connection_failed(&mut self, _: &Connector, reason: &ConnectError) {
+        self.log.borrow_mut().push(format!("failed: {reason}"));
+    }
+}
+
+struct EchoRun {
+    sim: Sim,
+    got: Rc<RefCell<Vec<u8>>>,
+    chunks: Rc<Cell<usize>>,
+    log: Log,
+}
+
+/// An echo server on "server" (endpoint `tcp:7`) and a client on "client" that connects to
+/// `server:7` at `connect_at` and sends `message`.
+fn echo_pair(seed: u64, message: &[u8], connect_at: Duration) -> EchoRun {
+    let sim = Sim::new(seed);
+    let log = log();
+    let l = log.clone();
+    sim.host("server", move || {
+        let l = l.clone();
+        net::server_from_str("tcp:7")
+            .unwrap()
+            .listen(for_protocol(move || Echo {
+                t: None,
+                log: l.clone(),
+            }));
+    });
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let chunks = Rc::new(Cell::new(0));
+    let (g, c, l, m) = (got.clone(), chunks.clone(), log.clone(), message.to_vec());
+    sim.host("client", move || {
+        let client = Client {
+            message: m.clone(),
+            got: g.clone(),
+            chunks: c.clone(),
+            log: l.clone(),
+        };
+        fate::call_later(connect_at, move || {
+            net::connect_tcp("server", 7, client);
+        });
+    });
+    EchoRun {
+        sim,
+        got,
+        chunks,
+        log,
+    }
+}
+
+#[test]
+fn an_hour_of_ten_thousand_timers_takes_well_under_a_second() {
+    let sim = Sim::new(1);
+    let fired = Rc::new(Cell::new(0u32));
+    let last = Rc::new(Cell::new(0.0f64));
+    let (f, l) = (fired.clone(), last.clone());
+    sim.host("timers", move || {
+        for i in 0..10_000u64 {
+            // Spread over the hour, 0.36 s apart.
+            let (f, l) = (f.clone(), l.clone());
+            fate::call_later(Duration::from_millis(360 * (i + 1)), move || {
+                f.set(f.get() + 1);
+                l.set(fate::reactor().seconds());
+            });
+        }
+    });
+    let wall = Instant::now();
+    sim.run_until_idle().unwrap();
+    let took = wall.elapsed();
+    assert_eq!(fired.get(), 10_000);
+    assert_eq!(last.get(), 3600.0);
+    assert_eq!(sim.elapsed(), Duration::from_secs(3600));
+    eprintln!("one virtual hour, 10,000 timers: {took:?} of wall time");
+    // The goal is 1 s; the bound leaves room for a loaded machine and a debug build.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[test]
+fn echo_between_two_hosts_through_endpoint_strings() {
+    let message = b"the quick brown fox jumps over the lazy dog".repeat(100);
+    let run = echo_pair(7, &message, Duration::ZERO);
+    let done = run
+        .sim
+        .run_until(|| run.got.borrow().len() == message.len())
+        .unwrap();
+    assert!(done);
+    assert_eq!(*run.got.borrow(), message);
+    // Latency is 1–2 ms per crossing: the echo took a few of them, not zero, not seconds.
+    let t = run.sim.elapsed();
+    assert!(
+        t >= Duration::from_millis(3) && t < Duration::from_millis(50),
+        "{t:?}"
+    );
+}
+
+#[test]
+fn bytes_arrive_in_order_but_split_at_random_boundaries() {
+    let message: Vec<u8> = (0..=255u8).cycle().take(4000).collect();
+    let mut splits = Vec::new();
+    for seed in 0..20 {
+        let run = echo_pair(seed, &message, Duration::ZERO);
+        run.sim
+            .run_until(|| run.got.borrow().len() == message.len())
+            .unwrap();
+        assert_eq!(*run.got.borrow(), message, "seed {seed}");
+        splits.push(run.chunks.get());
+    }
+    assert!(splits.iter().any(|&n| n > 1), "{splits:?}");
+    assert!(splits.iter().any(|&n| n != splits[0]), "{splits:?}");
+}
+
+#[test]
+fn connecting_where_nothing_listens_is_refused_and_unknown_names_fail() {
+    let sim = Sim::new(3);
+    let log = log();
+    sim.host("server", || {});
+    let l = log.clone();
+    sim.host("client", move || {
+        for host in ["server", "nowhere"] {
+            net::connect_tcp(
+                host,
+                7,
+                Client {
+                    message: Vec::new(),
+                    got: Rc::default(),
+                    chunks: Rc::default(),
+                    log: l.clone(),
+                },
+            );
+        }
+    });
+    sim.run_until_idle().unwrap();
+    let log = log.borrow();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(log.iter().any(|l| l.contains("refused")), "{log:?}");
+    assert!(log.iter().any(|l| l.contains("nowhere")), "{log:?}");
+}
+
+#[test]
+fn a_partition_silences_a_connection_until_it_is_repaired() {
+    let run = echo_pair(5, b"ping", Duration::from_secs(1));
+    run.sim
+        .set_link("client", "server", Link::new(Duration::from_millis(10)));
+    // Connected by 1.02 s; cut before the data (sent at once) can come back.
+    run.sim.at(Duration::from_millis(1025), |sim| {
+        sim.partition("client", "server")
+    });
+    run.sim.at(Duration::from_secs(60), |sim| {
+        sim.repair("client", "server")
+    });
+    run.sim.run_for(Duration::from_secs(59)).unwrap();
+    assert!(run.got.borrow().is_empty());
+    run.sim.run_until(|| run.got.borrow().len() == 4).unwrap();
+    assert_eq!(*run.got.borrow(), b"ping");
+    assert!(run.sim.elapsed() >= Duration::from_secs(60));
+    assert!(run.log.borrow().is_empty(), "{:?}", run.log.borrow());
+}
+
+#[test]
+fn a_connect_across_a_partition_times_out() {
+    let sim = Sim::new(2);
+    sim.host("server", || {
+        net::listen_tcp(
+            "0.0.0.0:7".parse().unwrap(),
+            for_protocol(|| Echo {
+                t: None,
+                log: log(),
+            }),
+        )
+        .unwrap();
+    });
+    let log = log();
+    let l = log.clone();
+    sim.host("client", move || {
+        let options = net::ConnectOptions::new().timeout(Duration::from_secs(5));
+        let client = Client {
+            message: Vec::new(),
+            got: Rc::default(),
+            chunks: Rc::default(),
+            log: l.clone(),
+        };
+        fate::call_later(Duration::from_secs(1), move || {
+            net::connect_tcp_with("server", 7, client, &options);
+        });
+    });
+    sim.partition("client", "server");
+    sim.run_until(|| !log.borrow().is_empty()).unwrap();
+    assert!(log.borrow()[0].contains("timed out"), "{:?}", log.borrow());
+    assert_eq!(sim.elapsed(), Duration::from_secs(6));
+}
+
+#[test]
+fn held_packets_arrive_together_on_release() {
+    let run = echo_pair(9, b"hold me", Duration::ZERO);
+    run.sim.hold("client", "server");
+    // Less than the connect timeout (30 s): the held SYN is still awaited.
+    run.sim.run_for(Duration::from_secs(20)).unwrap();
+    assert!(run.got.borrow().is_empty());
+    run.sim.release("client", "server");
+    run.sim.run_until(|| run.got.borrow().len() == 7).unwrap();
+    assert_eq!(*run.got.borrow(), b"hold me");
+    assert!(run.log.borrow().is_empty(), "{:?}", run.log.borrow());
+}
+
+#[test]
+fn a_crashed_host_resets_its_peers_and_restarts_with_its_boot_program() {
+    let boots = Rc::new(Cell::new(0));
+    let sim = Sim::new(4);
+    let b = boots.clone();
+    let log = log();
+    let l = log.clone();
+    sim.host("server", move || {
+        b.set(b.get() + 1);
+        let l = l.clone();
+        net::listen_tcp(
+            "0.0.0.0:7".parse().unwrap(),
+            for_protocol(move || Echo {
+                t: None,
+                log: l.clone(),
+            }),
+        )
+        .unwrap();
+    });
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let (g, l) = (got.clone(), log.clone());
+    sim.host("client", move || {
+        net::connect_tcp(
+            "server",
+            7,
+            Client {
+                message: b"hi".to_vec(),
+                got: g.clone(),
+                chunks: Rc::default(),
+                log: l.clone(),
+            },
+        );
+    });
+    sim.run_until(|| got.borrow().len() == 2).unwrap();
+    sim.crash("server");
+    assert!(!sim.is_up("server"));
+    sim.run_until_idle().unwrap();
+    // The server's protocol vanished with it (no connection_lost); the client was reset.
+    assert_eq!(*log.borrow(), ["client lost: Reset"]);
+    sim.restart("server");
+    assert_eq!(boots.get(), 2);
+    // The restarted server listens again.
+    let again = Rc::new(RefCell::new(Vec::new()));
+    let a = again.clone();
+    let l = log.clone();
+    sim.on("client", move || {
+        net::connect_tcp(
+            "server",
+            7,
+            Client {
+                message: b"again".to_vec(),
+                got: a.clone(),
+                chunks: Rc::default(),
+                log: l.clone(),
+            },
+        );
+    });
+    sim.run_until(|| again.borrow().len() == 5).unwrap();
+    assert_eq!(*again.borrow(), b"again");
+}
+
+/// Reads until the peer's end of stream, keeps the connection half-open, then answers with
+/// what it read and closes.
+struct ReplyAtEof {
+    t: Option<Transport>,
+    seen: Vec<u8>,
+}
+
+impl Protocol for ReplyAtEof {
+    fn connection_made(&mut self, t: Transport) {
+        self.t = Some(t);
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        self.seen.extend_from_slice(data);
+    }
+    fn read_connection_lost(&mut self) -> HalfClose {
+        let t = self.t.as_ref().unwrap();
+        t.write(format!("read {} bytes", self.seen.len()).as_bytes());
+        t.lose_connection();
+        HalfClose::KeepOpen
+    }
+}
+
+/// Sends, half-closes, then collects the answer.
+struct HalfCloser {
+    got: Rc<RefCell<Vec<u8>>>,
+    log: Log,
+}
+
+impl Protocol for HalfCloser {
+    fn connection_made(&mut self, t: Transport) {
+        t.write(b"0123456789");
+        t.lose_write_connection();
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        self.got.borrow_mut().extend_from_slice(data);
+    }
+    fn read_connection_lost(&mut self) -> HalfClose {
+        HalfClose::Close
+    }
+    fn connection_lost(&mut self, reason: CloseReason) {
+        self.log.borrow_mut().push(format!("{reason:?}"));
+    }
+}
+
+#[test]
+fn half_close_lets_the_peer_answer_after_end_of_stream() {
+    let sim = Sim::new(11);
+    sim.host("server", || {
+        net::listen_tcp(
+            "0.0.0.0:9".parse().unwrap(),
+            for_protocol(|| ReplyAtEof {
+                t: None,
+                seen: Vec::new(),
+            }),
+        )
+        .unwrap();
+    });
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let log = log();
+    let (g, l) = (got.clone(), log.clone());
+    sim.host("client", move || {
+        let (g, l) = (g.clone(), l.clone());
+        net::client_from_str("tcp:server:9")
+            .unwrap()
+            .connect(for_protocol(move || HalfCloser {
+                got: g.clone(),
+                log: l.clone(),
+            }));
+    });
+    sim.run_until_idle().unwrap();
+    assert_eq!(&*got.borrow(), b"read 10 bytes");
+    assert_eq!(*log.borrow(), ["Done"]);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_trace_and_another_seed_another() {
+    let message = b"determinism".repeat(500);
+    let hash = |seed| {
+        let run = echo_pair(seed, &message, Duration::from_millis(3));
+        run.sim
+            .run_until(|| run.got.borrow().len() == message.len())
+            .unwrap();
+        run.sim.run_until_idle().unwrap();
+        (run.sim.trace_hash(), run.sim.trace_len())
+    };
+    let a = hash(7);
+    assert_eq!(a, hash(7));
+    assert!(a.1 > 10);
+    assert_ne!(a.0, hash(8).0);
+}
+
+#[test]
+fn a_host_panic_fails_the_run_naming_the_seed() {
+    let sim = Sim::new(1234);
+    sim.host("a", || {
+        fate::call_later(Duration::from_secs(2), || panic!("boom"));
+    });
+    let err = sim.run_until_idle().unwrap_err();
+    assert_eq!(err.seed(), 1234);
+    assert_eq!(err.at(), Duration::from_secs(2));
+    let text = err.to_string();
+    assert!(text.contains("host \"a\" panicked: boom"), "{text}");
+    assert!(text.contains("FATE_SIM_SEED=1234"), "{text}");
+}
+
+#[test]
+fn check_names_the_first_failing_seed() {
+    let failure = sim::first_failure(0..50, |sim| {
+        sim.host("a", || {});
+        if sim.seed() == 17 {
+            panic!("seventeen");
+        }
+        Ok::<(), String>(())
+    });
+    let failure = failure.unwrap();
+    assert_eq!(failure.seed, 17);
+    assert_eq!(failure.message, "seventeen");
+    assert!(failure.to_string().contains("FATE_SIM_SEED=17"));
+}
