@@ -20,12 +20,16 @@ pub struct Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "seed {} failed: {}\nreplay it with `Sim::new({})`, or run the test again with \
-             {SEED_VAR}={}",
-            self.seed, self.message, self.seed, self.seed
-        )
+        write!(f, "seed {} failed: {}", self.seed, self.message)?;
+        // A `SimError` already says how to replay.
+        if !self.message.contains(SEED_VAR) {
+            write!(
+                f,
+                "\nreplay it with `Sim::new({})`, or run the test again with {SEED_VAR}={}",
+                self.seed, self.seed
+            )?;
+        }
+        Ok(())
     }
 }
 
