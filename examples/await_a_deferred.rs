@@ -84,7 +84,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     fate::run(move || {
         // Async code becomes a Deferred again, and callback code consumes it.
         let total: Deferred<i64> = fate::spawn(compute(step));
-        let _done = total
+        total
             .add_callback(|total: i64| say(&format!("a callback receives the total: {total}")))
             .add_errback(|failure: Failure| say(&format!("an errback receives: {failure}")))
             .add_both(|_: Result<(), Failure>| {

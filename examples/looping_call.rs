@@ -61,7 +61,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             say("the Hatter pours tea on the Dormouse: stop the loop");
             stopper.stop();
         });
-        let _finished = done.add_both(move |result: Result<LoopingCall, Failure>| {
+        done.add_both(move |result: Result<LoopingCall, Failure>| {
             fate::reactor().stop();
             match result {
                 Ok(lc) => say(&format!(

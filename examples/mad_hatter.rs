@@ -85,7 +85,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             say("the MadHatter thrusts the firecracker into Alice's hands");
         });
 
-        let _story = burnt_out
+        burnt_out
             .add_callback(move |()| format!("BOOM! It exploded in the hands of {}", holder.get()))
             .add_errback(|failure: Failure| -> Result<String, Failure> {
                 let dud = failure.trap::<Dud>()?;

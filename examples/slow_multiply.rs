@@ -44,17 +44,16 @@ fn main() -> Result<(), Box<dyn Error>> {
         let d = slow_multiply(3, 4, delay);
         say("slow_multiply(3, 4) returned a Deferred; its result is not there yet");
         heartbeat(delay * 2 / 5);
-        let _done = d
-            .add_callback(|product| {
-                say("the Deferred fired; the callback prints:");
-                println!("{product}");
-                product
-            })
-            // Whatever happened above — even a panic, which becomes a failure — stop.
-            .add_both(|_: Result<i64, Failure>| {
-                fate::reactor().stop();
-                say("stopping the reactor");
-            });
+        d.add_callback(|product| {
+            say("the Deferred fired; the callback prints:");
+            println!("{product}");
+            product
+        })
+        // Whatever happened above — even a panic, which becomes a failure — stop.
+        .add_both(|_: Result<i64, Failure>| {
+            fate::reactor().stop();
+            say("stopping the reactor");
+        });
     })?;
     println!("The reactor has stopped.");
     Ok(())

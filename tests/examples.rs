@@ -566,6 +566,16 @@ fn every_example_opens_with_a_summary_and_run_line_and_is_indexed() {
             index.contains(&format!("[`{name}`]({name}.rs)")),
             "{name} is not listed in examples/README.md"
         );
+        // No traps taught by example: a second stop is harmless and handled chains do not
+        // warn, so nothing unwraps `stop()` or silences a result with `let _ =`.
+        for (n, line) in source.lines().enumerate() {
+            assert!(
+                !line.contains("stop().unwrap()") && !line.contains("let _ ="),
+                "{name}.rs:{}: {}",
+                n + 1,
+                line.trim()
+            );
+        }
     }
     assert!(seen >= EXAMPLES.len());
 }

@@ -48,7 +48,7 @@ pub(crate) fn main(args: Args) -> ExitCode {
     let f = failed.clone();
     let ran = args.threads.run(move |stop| {
         let f = f.clone();
-        let _ = endpoint
+        endpoint
             .listen(net::for_protocol(|| Echo(None)))
             .add_callback(|port| {
                 if threads::is_first() {

@@ -69,15 +69,15 @@ pub(crate) fn run(say: &Narrator) -> Result<(), Box<dyn Error>> {
         let url = format!("http://{}/article", listening.local_addr());
         narrator.say("an embedded server sends /article in 8 slow pieces; get_page(url)");
         let say = narrator.clone();
-        let _ = fate::http::client::get_page(&url).add_both(move |r: Result<_, Failure>| {
+        fate::http::client::get_page(&url).add_both(move |r: Result<_, Failure>| {
             match &r {
                 Ok(bytes) => say.say(&format!("the page arrived: {} bytes", bytes.len())),
                 Err(f) => say.say(&format!("get_page failed: {f}")),
             }
             *out.borrow_mut() = Some(r.map(|b| b.len()).map_err(|f| f.to_string()));
-            let _ = listening
+            listening
                 .shutdown()
-                .add_callback(|()| fate::reactor().stop());
+                .add_both(|_: Result<(), Failure>| fate::reactor().stop());
         });
         burn(narrator.clone(), period, Instant::now() + period, 1, fuse);
     })?;
