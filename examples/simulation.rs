@@ -38,7 +38,9 @@ impl LineHandler for App {
         println!("{:6.3}s {}: connected", now(), self.name);
         let transport = lines.transport().clone();
         let ticker = LoopingCall::new(fate::reactor(), move || transport.write(b"INCR\r\n"));
-        let _ = ticker.start(Duration::from_secs(1), true);
+        ticker
+            .start(Duration::from_secs(1), true)
+            .expect("a new loop is not running yet");
         self.ticker = Some(ticker);
     }
 
