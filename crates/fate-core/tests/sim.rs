@@ -462,3 +462,79 @@ fn check_names_the_first_failing_seed() {
     assert_eq!(failure.message, "seventeen");
     assert!(failure.to_string().contains("FATE_SIM_SEED=17"));
 }
+
+/// Counts what it receives.
+struct Sink(Rc<Cell<usize>>);
+
+impl Protocol for Sink {
+    fn data_received(&mut self, data: &[u8]) {
+        self.0.set(self.0.get() + data.len());
+    }
+}
+
+#[test]
+fn a_link_with_a_bandwidth_takes_size_over_bandwidth_to_carry_a_stream() {
+    let sim = Sim::new(6);
+    let received = Rc::new(Cell::new(0));
+    let r = received.clone();
+    sim.host("server", move || {
+        let r = r.clone();
+        net::listen_tcp(
+            "0.0.0.0:9".parse().unwrap(),
+            for_protocol(move || Sink(r.clone())),
+        )
+        .unwrap();
+    });
+    sim.host("client", || {
+        net::connect_tcp(
+            "server",
+            9,
+            Client {
+                message: vec![7u8; 1_000_000],
+                got: Rc::default(),
+                chunks: Rc::default(),
+                log: log(),
+            },
+        );
+    });
+    sim.set_link(
+        "client",
+        "server",
+        Link::new(Duration::from_millis(1)).bandwidth(1_000_000),
+    );
+    sim.run_until(|| received.get() == 1_000_000).unwrap();
+    assert_eq!(received.get(), 1_000_000);
+    // 1 MB at 1 MB/s, plus the handshake and the latency of the last packet.
+    let t = sim.elapsed();
+    assert!(
+        t >= Duration::from_secs(1) && t < Duration::from_millis(1100),
+        "{t:?}"
+    );
+}
+
+#[test]
+fn faults_drawn_from_the_seed_are_the_same_for_the_same_seed() {
+    let run_with = |seed| {
+        let run = echo_pair(seed, b"x", Duration::from_secs(1));
+        run.sim.host("bystander", || {});
+        let faults = sim::RandomFaults::new(Duration::from_secs(120))
+            .partitions(Duration::from_secs(10), Duration::from_secs(4))
+            .crashes(Duration::from_secs(30), Duration::from_secs(5));
+        let n = run.sim.random_faults(&faults);
+        run.sim.run_until_idle().unwrap();
+        (n, run.sim.trace_hash(), run.sim.recent_events())
+    };
+    let (n, hash, events) = run_with(21);
+    assert!(n > 5, "{n} faults");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("repair") || e.contains("restart")),
+        "{events:?}"
+    );
+    assert_eq!((n, hash), {
+        let (n, hash, _) = run_with(21);
+        (n, hash)
+    });
+    assert_ne!(hash, run_with(22).1);
+}

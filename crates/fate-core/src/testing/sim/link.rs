@@ -1,13 +1,15 @@
-//! How a simulated link carries packets: latency and jitter.
+//! How a simulated link carries packets: latency, jitter and bandwidth.
 
 use std::time::Duration;
 
 /// The settings of a link between two simulated hosts: every packet takes `latency` plus a
 /// draw in `0..=jitter` (from the simulation's seed) to cross. Jitter reorders packets on
-/// the wire; TCP puts its bytes back in order, so a program sees only the delay.
+/// the wire; TCP puts its bytes back in order, so a program sees only the delay. With a
+/// `bandwidth`, each direction sends one packet after the other, each taking its size divided
+/// by the bandwidth before its latency starts.
 ///
-/// The default link has 1 ms latency and 1 ms jitter; a host talks to itself (loopback)
-/// without delay.
+/// The default link has 1 ms latency, 1 ms jitter and no bandwidth limit; a host talks to
+/// itself (loopback) without delay.
 ///
 /// # Examples
 ///
@@ -21,8 +23,9 @@ use std::time::Duration;
 ///     .build();
 /// sim.host("a", || {});
 /// sim.host("b", || {});
-/// sim.set_link("a", "b", Link::new(Duration::from_millis(80)));
+/// sim.set_link("a", "b", Link::new(Duration::from_millis(80)).bandwidth(125_000));
 /// assert_eq!(sim.link("a", "b").latency, Duration::from_millis(80));
+/// assert_eq!(sim.link("a", "b").bandwidth, Some(125_000)); // 1 Mbit/s
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Link {
@@ -30,6 +33,8 @@ pub struct Link {
     pub latency: Duration,
     /// The most extra time a packet may take.
     pub jitter: Duration,
+    /// Bytes per second in each direction; `None` for no limit.
+    pub bandwidth: Option<u64>,
 }
 
 impl Link {
@@ -38,7 +43,14 @@ impl Link {
         Link {
             latency,
             jitter: Duration::ZERO,
+            bandwidth: None,
         }
+    }
+
+    /// The same link carrying at most `bytes_per_second` each way.
+    pub fn bandwidth(mut self, bytes_per_second: u64) -> Link {
+        self.bandwidth = Some(bytes_per_second.max(1));
+        self
     }
 
     /// The same link with up to `jitter` more per packet.

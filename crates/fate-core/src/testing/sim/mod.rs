@@ -10,10 +10,10 @@
 //!
 //! - [`world`](Sim): the hosts, the loop, virtual time (it jumps to the next event when no
 //!   host has work).
-//! - `net`: TCP as ordered byte streams cut at random boundaries, with latency and jitter
-//!   per [`Link`], a bounded window, refusals, resets and half-close.
+//! - `net`: TCP as ordered byte streams cut at random boundaries, with latency, jitter and
+//!   bandwidth per [`Link`], a bounded window, refusals, resets and half-close.
 //! - [`faults`](Sim::partition): `partition`/`repair`, `hold`/`release`, `crash`/`restart`,
-//!   by hand or scheduled with [`Sim::at`].
+//!   by hand, scheduled with [`Sim::at`], or drawn from the seed ([`RandomFaults`]).
 //! - `trace` and `rng`: one seeded generator for every random choice, and a hash over every
 //!   event ([`Sim::trace_hash`]), equal for equal seeds.
 //! - [`check`] and [`first_failure`]: a test body over many seeds; a failure names its seed
@@ -92,6 +92,7 @@ mod world;
 
 pub use check::{check, first_failure, Failure, SEED_VAR};
 pub use error::SimError;
+pub use faults::RandomFaults;
 pub use link::Link;
 pub use world::{Sim, SimBuilder};
 

@@ -75,6 +75,9 @@ pub(crate) struct NetState {
     pub(crate) default_link: Link,
     /// Per pair of hosts (lower id first): settings that differ from the default, and faults.
     links: BTreeMap<(HostId, HostId), LinkState>,
+    /// Per direction (from, to) of a link with a bandwidth: when it has finished sending what
+    /// it was given, in nanoseconds.
+    busy_until: BTreeMap<(HostId, HostId), u64>,
     pub(crate) trace: Trace,
 }
 
@@ -255,6 +258,7 @@ impl NetState {
             next_sock: 1,
             default_link,
             links: BTreeMap::new(),
+            busy_until: BTreeMap::new(),
             trace: Trace::new(),
         }
     }
@@ -355,12 +359,23 @@ impl NetState {
         id
     }
 
-    /// Puts `packet` on the wire: it arrives after the link's latency and a draw of jitter.
+    /// Puts `packet` on the wire: it leaves once the link has sent what came before (with a
+    /// bandwidth) and arrives after the link's latency and a draw of jitter.
     fn send(&mut self, packet: Packet) {
         let link = self.link(packet.src, packet.dst);
+        let mut departs = self.now;
+        if let Some(bandwidth) = link.bandwidth {
+            let size = match &packet.kind {
+                Kind::Data { bytes, .. } => bytes.len() as u64,
+                _ => 0,
+            };
+            let busy = self.busy_until.entry((packet.src, packet.dst)).or_insert(0);
+            departs = (*busy).max(self.now) + size * 1_000_000_000 / bandwidth;
+            *busy = departs;
+        }
         let jitter = link.jitter.as_nanos() as u64;
         let delay = link.latency.as_nanos() as u64 + self.rng.below(jitter + 1);
-        self.schedule(self.now + delay, packet);
+        self.schedule(departs + delay, packet);
     }
 
     fn schedule(&mut self, at: u64, packet: Packet) {
