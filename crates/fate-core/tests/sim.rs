@@ -538,3 +538,136 @@ fn faults_drawn_from_the_seed_are_the_same_for_the_same_seed() {
     });
     assert_ne!(hash, run_with(22).1);
 }
+
+#[test]
+fn async_streams_connect_accept_and_half_close_between_simulated_hosts() {
+    use futures_util::{AsyncReadExt, AsyncWriteExt};
+
+    let sim = Sim::new(12);
+    sim.host("server", || {
+        fate::spawn_local(async {
+            let listener = net::TcpListener::bind("0.0.0.0:5000".parse().unwrap()).unwrap();
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                fate::spawn_local(async move {
+                    let mut buf = vec![0; 1024];
+                    loop {
+                        let n = s.read(&mut buf).await.unwrap();
+                        if n == 0 {
+                            break;
+                        }
+                        s.write_all(&buf[..n]).await.unwrap();
+                    }
+                    s.close().await.unwrap();
+                })
+                .detach();
+            }
+        })
+        .detach();
+    });
+    sim.host("client", || {});
+    let (back, peer) = sim
+        .block_on("client", async {
+            let mut s = net::TcpStream::connect_host("server", 5000).await.unwrap();
+            s.write_all(b"async hello").await.unwrap();
+            s.close().await.unwrap();
+            let mut back = Vec::new();
+            s.read_to_end(&mut back).await.unwrap();
+            (back, s.peer_addr().unwrap())
+        })
+        .unwrap();
+    assert_eq!(back, b"async hello");
+    assert_eq!(
+        peer,
+        std::net::SocketAddr::new(sim.ip("server").into(), 5000)
+    );
+    let refused = sim
+        .block_on("client", async {
+            net::TcpStream::connect_host("server", 5001).await.map(drop)
+        })
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+/// Keeps the sequence numbers it receives.
+struct Collect(Rc<RefCell<Vec<u32>>>);
+
+impl net::DatagramProtocol for Collect {
+    fn datagram_received(&mut self, data: &[u8], _from: Address) {
+        self.0
+            .borrow_mut()
+            .push(u32::from_be_bytes(data.try_into().unwrap()));
+    }
+}
+
+/// Sends datagrams 0..n from "client" to "server:53", one a millisecond.
+fn datagrams(seed: u64, link: Link, n: u32) -> (Sim, Rc<RefCell<Vec<u32>>>) {
+    let sim = Sim::new(seed);
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let g = got.clone();
+    sim.host("server", move || {
+        net::listen_udp("0.0.0.0:53".parse().unwrap(), Collect(g.clone())).unwrap();
+    });
+    sim.host("client", move || {
+        struct Quiet;
+        impl net::DatagramProtocol for Quiet {
+            fn datagram_received(&mut self, _: &[u8], _: Address) {}
+        }
+        let t = net::listen_udp("0.0.0.0:0".parse().unwrap(), Quiet).unwrap();
+        let server = Address::Inet(std::net::SocketAddr::new([10, 0, 0, 1].into(), 53));
+        for i in 0..n {
+            let (t, server) = (t.clone(), server.clone());
+            fate::call_later(Duration::from_millis(u64::from(i)), move || {
+                t.write_to(&i.to_be_bytes(), &server).unwrap();
+            });
+        }
+    });
+    sim.set_link("client", "server", link);
+    (sim, got)
+}
+
+#[test]
+fn datagrams_are_lost_duplicated_and_reordered_as_the_link_says() {
+    let link = Link::new(Duration::from_millis(5))
+        .jitter(Duration::from_millis(5))
+        .loss(0.1)
+        .duplicate(0.05);
+    let (sim, got) = datagrams(31, link, 1000);
+    sim.run_until_idle().unwrap();
+    let got = got.borrow();
+    let mut unique = got.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    let lost = 1000 - unique.len();
+    let duplicated = got.len() - unique.len();
+    let reordered = got.windows(2).filter(|w| w[0] > w[1]).count();
+    assert!((50..150).contains(&lost), "lost {lost}");
+    assert!((20..90).contains(&duplicated), "duplicated {duplicated}");
+    assert!(reordered > 50, "reordered {reordered}");
+    // A lossless link without jitter delivers each once, in order.
+    let (sim, got) = datagrams(31, Link::new(Duration::from_millis(5)), 1000);
+    sim.run_until_idle().unwrap();
+    assert_eq!(*got.borrow(), (0..1000).collect::<Vec<u32>>());
+}
+
+#[test]
+fn a_partition_loses_datagrams_and_a_hold_delays_them() {
+    let (sim, got) = datagrams(2, Link::new(Duration::from_millis(1)), 100);
+    sim.at(Duration::from_millis(20), |sim| {
+        sim.partition("client", "server")
+    });
+    sim.at(Duration::from_millis(60), |sim| {
+        sim.repair("client", "server")
+    });
+    sim.run_until_idle().unwrap();
+    let n = got.borrow().len();
+    assert!((55..=62).contains(&n), "{n} of 100 arrived");
+    let (sim, got) = datagrams(2, Link::new(Duration::from_millis(1)), 100);
+    sim.hold("client", "server");
+    sim.at(Duration::from_millis(500), |sim| {
+        sim.release("client", "server")
+    });
+    sim.run_until_idle().unwrap();
+    assert_eq!(*got.borrow(), (0..100).collect::<Vec<u32>>());
+}

@@ -63,7 +63,7 @@ mod tls;
 #[cfg(feature = "tokio-io")]
 mod tokio_io;
 mod transport;
-mod udp;
+pub(crate) mod udp;
 mod udp_socket;
 mod unix;
 mod unix_stream;

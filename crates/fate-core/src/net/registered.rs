@@ -3,13 +3,13 @@
 
 use std::cell::Cell;
 use std::io;
-use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use mio::event::Source;
 use mio::Interest;
 
+use crate::net::StreamSocket;
 use crate::reactor::io::{IoHandler, IoRegistration, Readiness};
 
 /// Which way an operation goes.
@@ -183,27 +183,37 @@ impl<S: Source> Registered<S> {
     }
 }
 
-impl<S: Source + AsFd> Registered<S> {
+impl<S: StreamSocket> Registered<S> {
     /// Reads from a stream socket; a read shorter than `buf` means the socket is drained.
     pub(crate) fn poll_recv(&self, cx: &Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let len = buf.len();
-        self.poll_io(
-            Direction::Read,
-            cx,
-            |s| crate::net::socket::recv(s, buf),
-            |&n| n > 0 && n < len,
-        )
+        self.poll_io(Direction::Read, cx, |s| s.read(buf), |&n| n > 0 && n < len)
     }
 
     /// Writes to a stream socket; a write shorter than `buf` means the send buffer is full.
     pub(crate) fn poll_send(&self, cx: &Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let len = buf.len();
-        self.poll_io(
-            Direction::Write,
-            cx,
-            |s| crate::net::socket::send(s, buf),
-            |&n| n < len,
-        )
+        self.poll_io(Direction::Write, cx, |s| s.write(buf), |&n| n < len)
+    }
+
+    /// Shuts down the writing half (`poll_close`): a peer already gone leaves nothing to close.
+    pub(crate) fn close_write(&self) -> io::Result<()> {
+        crate::net::socket::close_write(self.source.shutdown(std::net::Shutdown::Write))
+    }
+
+    /// Waits for a connect to finish: `Ok` once connected, the socket's error if it failed.
+    pub(crate) async fn connected(&self) -> io::Result<()> {
+        loop {
+            std::future::poll_fn(|cx| self.poll_ready(Direction::Write, cx)).await;
+            if let Some(e) = self.source.take_error()? {
+                return Err(e);
+            }
+            match self.source.peer() {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => self.clear(Direction::Write),
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 

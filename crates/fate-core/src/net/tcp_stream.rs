@@ -10,7 +10,9 @@ use std::task::{Context, Poll};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::net::registered::{Direction, Registered};
-use crate::net::{dns, ListenOptions};
+use crate::net::{dns, ListenOptions, StreamSocket};
+#[cfg(feature = "testing")]
+use crate::testing::sim::socket::{self as sim, SimListener, SimStream};
 
 /// A TCP listening socket for async code.
 ///
@@ -38,7 +40,14 @@ use crate::net::{dns, ListenOptions};
 /// .unwrap();
 /// ```
 pub struct TcpListener {
-    io: Registered<mio::net::TcpListener>,
+    io: ListenIo,
+}
+
+/// A listener's socket: the kernel's, or the simulated network's on a simulated host.
+enum ListenIo {
+    Real(Registered<mio::net::TcpListener>),
+    #[cfg(feature = "testing")]
+    Sim(Registered<SimListener>),
 }
 
 impl TcpListener {
@@ -57,10 +66,18 @@ impl TcpListener {
     ///
     /// As [`bind`](TcpListener::bind).
     pub fn bind_with(addr: SocketAddr, options: &ListenOptions) -> io::Result<TcpListener> {
-        let socket = crate::net::tcp::bind_tcp(addr, options)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+        let named =
+            |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
+        #[cfg(feature = "testing")]
+        if sim::current().is_some() {
+            let socket = SimListener::bind(addr).map_err(named)?;
+            return Ok(TcpListener {
+                io: ListenIo::Sim(Registered::new(socket)?),
+            });
+        }
+        let socket = crate::net::tcp::bind_tcp(addr, options).map_err(named)?;
         Ok(TcpListener {
-            io: Registered::new(socket)?,
+            io: ListenIo::Real(Registered::new(socket)?),
         })
     }
 
@@ -72,7 +89,7 @@ impl TcpListener {
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
         Ok(TcpListener {
-            io: Registered::new(mio::net::TcpListener::from_std(listener))?,
+            io: ListenIo::Real(Registered::new(mio::net::TcpListener::from_std(listener))?),
         })
     }
 
@@ -82,7 +99,11 @@ impl TcpListener {
     ///
     /// The OS error.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
+        match &self.io {
+            ListenIo::Real(io) => io.get_ref().local_addr(),
+            #[cfg(feature = "testing")]
+            ListenIo::Sim(io) => io.get_ref().local_addr(),
+        }
     }
 
     /// Accepts a connection (with `TCP_NODELAY` on).
@@ -100,10 +121,20 @@ impl TcpListener {
 
     /// The poll form of [`accept`](TcpListener::accept).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let (socket, addr) = match self
-            .io
-            .poll_io(Direction::Read, cx, |l| l.accept(), |_| false)
-        {
+        let io = match &self.io {
+            ListenIo::Real(io) => io,
+            #[cfg(feature = "testing")]
+            ListenIo::Sim(io) => {
+                return io
+                    .poll_io(Direction::Read, cx, |l| l.accept_stream(), |_| false)
+                    .map(|accepted| {
+                        let (socket, addr) = accepted?;
+                        let io = StreamIo::Sim(Registered::new(socket)?);
+                        Ok((TcpStream { io }, addr))
+                    });
+            }
+        };
+        let (socket, addr) = match io.poll_io(Direction::Read, cx, |l| l.accept(), |_| false) {
             Poll::Ready(Ok(pair)) => pair,
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => return Poll::Pending,
@@ -130,13 +161,31 @@ impl fmt::Debug for TcpListener {
 ///
 /// Dropping it closes the socket.
 pub struct TcpStream {
-    io: Registered<mio::net::TcpStream>,
+    io: StreamIo,
+}
+
+/// A stream's socket: the kernel's, or the simulated network's on a simulated host.
+enum StreamIo {
+    Real(Registered<mio::net::TcpStream>),
+    #[cfg(feature = "testing")]
+    Sim(Registered<SimStream>),
+}
+
+/// Runs the same code on whichever kind of socket a stream has.
+macro_rules! on_socket {
+    ($io:expr, $s:ident => $body:expr) => {
+        match $io {
+            StreamIo::Real($s) => $body,
+            #[cfg(feature = "testing")]
+            StreamIo::Sim($s) => $body,
+        }
+    };
 }
 
 impl TcpStream {
     pub(crate) fn from_mio(socket: mio::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
-            io: Registered::new(socket)?,
+            io: StreamIo::Real(Registered::new(socket)?),
         })
     }
 
@@ -147,22 +196,17 @@ impl TcpStream {
     /// `ConnectionRefused` and the like, naming the address.
     pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
         let named = |e: io::Error| io::Error::new(e.kind(), format!("connecting to {addr}: {e}"));
-        let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr).map_err(named)?)?;
-        loop {
-            poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await;
-            let s = stream.io.get_ref();
-            if let Some(e) = s.take_error().map_err(named)? {
-                return Err(named(e));
-            }
-            match s.peer_addr() {
-                Ok(_) => break,
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                    stream.io.clear(Direction::Write)
-                }
-                Err(e) => return Err(named(e)),
-            }
+        #[cfg(feature = "testing")]
+        if sim::current().is_some() {
+            let io = Registered::new(SimStream::connect(addr).map_err(named)?)?;
+            io.connected().await.map_err(named)?;
+            return Ok(TcpStream {
+                io: StreamIo::Sim(io),
+            });
         }
-        let _ = stream.io.get_ref().set_nodelay(true);
+        let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr).map_err(named)?)?;
+        on_socket!(&stream.io, io => io.connected().await.map_err(named)?);
+        let _ = stream.set_nodelay(true);
         Ok(stream)
     }
 
@@ -190,7 +234,7 @@ impl TcpStream {
     ///
     /// The OS error.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
+        on_socket!(&self.io, io => io.get_ref().peer_addr())
     }
 
     /// Our address.
@@ -199,7 +243,7 @@ impl TcpStream {
     ///
     /// The OS error.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
+        on_socket!(&self.io, io => io.get_ref().local_addr())
     }
 
     /// Sets `TCP_NODELAY`.
@@ -208,7 +252,7 @@ impl TcpStream {
     ///
     /// The OS error.
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
-        self.io.get_ref().set_nodelay(on)
+        on_socket!(&self.io, io => io.get_ref().set_no_delay(on))
     }
 
     /// Shuts down one or both halves.
@@ -217,7 +261,7 @@ impl TcpStream {
     ///
     /// The OS error.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
+        on_socket!(&self.io, io => StreamSocket::shutdown(io.get_ref(), how))
     }
 }
 
@@ -227,7 +271,7 @@ impl AsyncRead for TcpStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_recv(cx, buf)
+        on_socket!(&self.io, io => io.poll_recv(cx, buf))
     }
 }
 
@@ -237,7 +281,7 @@ impl AsyncWrite for TcpStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_send(cx, buf)
+        on_socket!(&self.io, io => io.poll_send(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -245,8 +289,18 @@ impl AsyncWrite for TcpStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let io = match &self.io {
+            StreamIo::Real(io) => io,
+            // The simulated socket has no vectored write: the first slice, as the trait's
+            // default does.
+            #[cfg(feature = "testing")]
+            StreamIo::Sim(io) => {
+                let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| b);
+                return io.poll_send(cx, first);
+            }
+        };
         let len: usize = bufs.iter().map(|b| b.len()).sum();
-        self.io.poll_io(
+        io.poll_io(
             Direction::Write,
             cx,
             |mut s| s.write_vectored(bufs),
@@ -259,9 +313,7 @@ impl AsyncWrite for TcpStream {
     }
 
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(crate::net::socket::close_write(
-            self.io.get_ref().shutdown(Shutdown::Write),
-        ))
+        Poll::Ready(on_socket!(&self.io, io => io.close_write()))
     }
 }
 

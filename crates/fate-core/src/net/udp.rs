@@ -383,8 +383,13 @@ pub fn listen_udp(
     addr: SocketAddr,
     protocol: impl DatagramProtocol,
 ) -> io::Result<DatagramTransport> {
-    let socket = mio::net::UdpSocket::bind(addr)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}"));
+    #[cfg(feature = "testing")]
+    if crate::testing::sim::socket::current().is_some() {
+        let socket = crate::testing::sim::socket::SimUdp::bind(addr).map_err(named)?;
+        return Port::start(socket, Box::new(protocol), None);
+    }
+    let socket = mio::net::UdpSocket::bind(addr).map_err(named)?;
     Port::start(socket, Box::new(protocol), None)
 }
 

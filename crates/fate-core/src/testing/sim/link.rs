@@ -8,8 +8,11 @@ use std::time::Duration;
 /// `bandwidth`, each direction sends one packet after the other, each taking its size divided
 /// by the bandwidth before its latency starts.
 ///
-/// The default link has 1 ms latency, 1 ms jitter and no bandwidth limit; a host talks to
-/// itself (loopback) without delay.
+/// Datagrams (UDP) may also be lost (`loss`, a probability) or delivered twice
+/// (`duplicate`); TCP never loses or duplicates what it carries.
+///
+/// The default link has 1 ms latency, 1 ms jitter, no bandwidth limit, no loss and no
+/// duplication; a host talks to itself (loopback) without delay.
 ///
 /// # Examples
 ///
@@ -27,7 +30,7 @@ use std::time::Duration;
 /// assert_eq!(sim.link("a", "b").latency, Duration::from_millis(80));
 /// assert_eq!(sim.link("a", "b").bandwidth, Some(125_000)); // 1 Mbit/s
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Link {
     /// The least time a packet takes.
     pub latency: Duration,
@@ -35,6 +38,10 @@ pub struct Link {
     pub jitter: Duration,
     /// Bytes per second in each direction; `None` for no limit.
     pub bandwidth: Option<u64>,
+    /// The probability that a datagram is lost.
+    pub loss: f64,
+    /// The probability that a datagram is delivered twice.
+    pub duplicate: f64,
 }
 
 impl Link {
@@ -44,7 +51,21 @@ impl Link {
             latency,
             jitter: Duration::ZERO,
             bandwidth: None,
+            loss: 0.0,
+            duplicate: 0.0,
         }
+    }
+
+    /// The same link losing each datagram with probability `p`.
+    pub fn loss(mut self, p: f64) -> Link {
+        self.loss = p;
+        self
+    }
+
+    /// The same link delivering each datagram twice with probability `p`.
+    pub fn duplicate(mut self, p: f64) -> Link {
+        self.duplicate = p;
+        self
     }
 
     /// The same link carrying at most `bytes_per_second` each way.

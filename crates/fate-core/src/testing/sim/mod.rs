@@ -11,7 +11,8 @@
 //! - [`world`](Sim): the hosts, the loop, virtual time (it jumps to the next event when no
 //!   host has work).
 //! - `net`: TCP as ordered byte streams cut at random boundaries, with latency, jitter and
-//!   bandwidth per [`Link`], a bounded window, refusals, resets and half-close.
+//!   bandwidth per [`Link`], a bounded window, refusals, resets and half-close; UDP with
+//!   loss, duplication and reordering.
 //! - [`faults`](Sim::partition): `partition`/`repair`, `hold`/`release`, `crash`/`restart`,
 //!   by hand, scheduled with [`Sim::at`], or drawn from the seed ([`RandomFaults`]).
 //! - `trace` and `rng`: one seeded generator for every random choice, and a hash over every
@@ -23,15 +24,19 @@
 //!
 //! A simulated host's reactor is built by `ReactorBuilder::build_hosted`: virtual time
 //! instead of the monotonic clock, and an attachment to the network. The networking code
-//! asks for an attachment only where it creates a socket (listen, connect, name lookup);
+//! asks for an attachment only where it creates a socket (listen, bind, connect, name lookup);
 //! from there on, connections and listeners are the same generic code over a simulated
 //! socket type instead of a kernel one. A reactor built any other way never looks.
 //!
-//! # Not simulated
+//! # What is simulated
 //!
-//! Unix sockets, UDP, TLS, child processes and `defer_to_thread` reach the real system from a
-//! simulated host, as does code that reads the wall clock (`SystemTime`) itself; a run that
-//! uses them is not reproducible.
+//! TCP in both styles (`listen_tcp`/`connect_tcp`, endpoints, `TcpListener`/`TcpStream`),
+//! UDP in callback style (`listen_udp` and its `DatagramTransport`), name lookups, timers
+//! and tasks. Unix sockets, the async `UdpSocket`, TLS certificates' validity times, child
+//! processes and `defer_to_thread` reach the real system from a simulated host, as does code
+//! that reads the wall clock (`SystemTime`) itself; a run that uses them is not reproducible.
+//! Thread-local state outside fate-core (fate-http's shared `Agent` for `get_page`) is per
+//! thread, not per host: use it from one host of a simulation.
 //!
 //! # Examples
 //!

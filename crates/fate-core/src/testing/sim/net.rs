@@ -26,6 +26,12 @@
 //!   link is repaired or released (TCP retransmits), so connections survive a partition but
 //!   hear nothing during it.
 //! - A crashed host loses every socket; each peer it was connected to gets a reset.
+//!
+//! # UDP
+//!
+//! A datagram is lost with the link's `loss` probability, sent twice with its `duplicate`
+//! probability, and reordered by jitter; a partition loses it (a hold keeps it); nothing
+//! retransmits it. A datagram to a port where nothing is bound vanishes.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
@@ -104,6 +110,18 @@ struct LinkState {
 enum Sock {
     Stream(Stream),
     Listener(Listener),
+    Udp(Udp),
+}
+
+/// A datagram socket.
+struct Udp {
+    host: HostId,
+    addr: SocketAddr,
+    token: Option<Token>,
+    /// Set by `connect`: only datagrams from there are received, `send` goes there.
+    peer: Option<SocketAddr>,
+    /// Datagrams received and not read yet, with their senders.
+    queue: VecDeque<(Vec<u8>, SocketAddr)>,
 }
 
 /// Where a connection is in its life.
@@ -196,6 +214,12 @@ enum Kind {
     Rst {
         to: SockId,
     },
+    /// A UDP datagram, to whichever socket is bound to `dest` when it arrives.
+    Datagram {
+        dest: SocketAddr,
+        from: SocketAddr,
+        bytes: Vec<u8>,
+    },
     /// Not a packet: a socket was registered, and epoll reports its current state at once.
     Poke {
         to: SockId,
@@ -212,6 +236,7 @@ impl Kind {
             Kind::Fin { .. } => "fin",
             Kind::Ack { .. } => "ack",
             Kind::Rst { .. } => "rst",
+            Kind::Datagram { .. } => "datagram",
             Kind::Poke { .. } => "poke",
         }
     }
@@ -235,6 +260,12 @@ impl Kind {
             Kind::Fin { to, from, n } => [*to, *from, *n, 0],
             Kind::Ack { to, bytes } => [*to, *bytes as u64, 0, 0],
             Kind::Rst { to } | Kind::Poke { to } => [*to, 0, 0, 0],
+            Kind::Datagram { dest, from, bytes } => [
+                u64::from(dest.port()),
+                addr_bits(from),
+                u64::from(from.port()),
+                hash_bytes(bytes),
+            ],
         }
     }
 }
@@ -414,7 +445,7 @@ impl NetState {
                     && l.addr.port() == port
                     && (l.addr.ip().is_unspecified() || ip.is_unspecified() || l.addr.ip() == ip)
             }
-            Sock::Stream(_) => false,
+            Sock::Stream(_) | Sock::Udp(_) => false,
         });
         if taken {
             return Err(io::ErrorKind::AddrInUse.into());
@@ -482,6 +513,10 @@ impl NetState {
             Some(Sock::Listener(l)) => {
                 l.token = token;
                 l.host
+            }
+            Some(Sock::Udp(u)) => {
+                u.token = token;
+                u.host
             }
             None => return,
         };
@@ -624,6 +659,7 @@ impl NetState {
         match self.sockets.get(&id) {
             Some(Sock::Stream(s)) => Ok(Address::Inet(s.local)),
             Some(Sock::Listener(l)) => Ok(Address::Inet(l.addr)),
+            Some(Sock::Udp(u)) => Ok(Address::Inet(u.addr)),
             None => Err(io::ErrorKind::NotConnected.into()),
         }
     }
@@ -675,7 +711,7 @@ impl NetState {
                     self.reset(pending);
                 }
             }
-            None => {}
+            Some(Sock::Udp(_)) | None => {}
         }
     }
 
@@ -701,6 +737,7 @@ impl NetState {
             .filter(|(_, s)| match s {
                 Sock::Stream(s) => s.host == host,
                 Sock::Listener(l) => l.host == host,
+                Sock::Udp(u) => u.host == host,
             })
             .map(|(&id, _)| id)
             .collect();
@@ -708,6 +745,119 @@ impl NetState {
             self.reset(id);
             self.sockets.remove(&id);
         }
+    }
+
+    // ---- datagrams ----
+
+    /// Binds a datagram socket on `host` (port 0 picks a free port).
+    pub(crate) fn bind_udp(&mut self, host: HostId, addr: SocketAddr) -> io::Result<SockId> {
+        let ip = addr.ip();
+        let own = IpAddr::V4(self.hosts[host].ip);
+        if !(ip.is_unspecified() || ip.is_loopback() || ip == own) {
+            return Err(io::ErrorKind::AddrNotAvailable.into());
+        }
+        let port = if addr.port() == 0 {
+            self.ephemeral_port(host)
+        } else {
+            addr.port()
+        };
+        let taken = self.sockets.values().any(|s| {
+            matches!(s, Sock::Udp(u) if u.host == host && u.addr.port() == port
+                && (u.addr.ip().is_unspecified() || ip.is_unspecified() || u.addr.ip() == ip))
+        });
+        if taken {
+            return Err(io::ErrorKind::AddrInUse.into());
+        }
+        let id = self.new_id();
+        let addr = SocketAddr::new(ip, port);
+        self.sockets.insert(
+            id,
+            Sock::Udp(Udp {
+                host,
+                addr,
+                token: None,
+                peer: None,
+                queue: VecDeque::new(),
+            }),
+        );
+        Ok(id)
+    }
+
+    fn udp(&mut self, id: SockId) -> io::Result<&mut Udp> {
+        match self.sockets.get_mut(&id) {
+            Some(Sock::Udp(u)) => Ok(u),
+            _ => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Sends a datagram: lost with the link's `loss`, sent twice with its `duplicate`
+    /// (each copy with its own jitter, so they may overtake other datagrams). A datagram to
+    /// an address no host has is lost, as it would be.
+    pub(crate) fn send_to(&mut self, id: SockId, data: &[u8], to: SocketAddr) -> io::Result<usize> {
+        let u = self.udp(id)?;
+        let (host, local) = (u.host, u.addr);
+        let from = if to.ip().is_loopback() || !local.ip().is_unspecified() {
+            local
+        } else {
+            SocketAddr::new(IpAddr::V4(self.hosts[host].ip), local.port())
+        };
+        let Some(dst) = self.host_by_ip(host, to.ip()) else {
+            return Ok(data.len());
+        };
+        let link = self.link(host, dst);
+        let copies = if self.rng.chance(link.loss) {
+            0
+        } else if self.rng.chance(link.duplicate) {
+            2
+        } else {
+            1
+        };
+        if copies == 0 {
+            let name = self.hosts[host].name.clone();
+            self.trace.record(
+                self.now(),
+                "dropped",
+                &[host as u64, dst as u64, hash_bytes(data)],
+                || format!("datagram from {name}, {} bytes", data.len()),
+            );
+        }
+        for _ in 0..copies {
+            self.send(Packet {
+                src: host,
+                dst,
+                kind: Kind::Datagram {
+                    dest: to,
+                    from,
+                    bytes: data.to_vec(),
+                },
+            });
+        }
+        Ok(data.len())
+    }
+
+    pub(crate) fn recv_from(
+        &mut self,
+        id: SockId,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, SocketAddr)> {
+        let u = self.udp(id)?;
+        let Some((data, from)) = u.queue.pop_front() else {
+            return Err(io::ErrorKind::WouldBlock.into());
+        };
+        // As recvfrom(2): what does not fit is lost.
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Ok((n, from))
+    }
+
+    pub(crate) fn connect_udp(&mut self, id: SockId, to: SocketAddr) -> io::Result<()> {
+        self.udp(id)?.peer = Some(to);
+        Ok(())
+    }
+
+    pub(crate) fn send_udp(&mut self, id: SockId, data: &[u8]) -> io::Result<usize> {
+        let to = self.udp(id)?.peer.ok_or(io::ErrorKind::NotConnected)?;
+        self.send_to(id, data, to)
     }
 
     // ---- delivery ----
@@ -728,7 +878,11 @@ impl NetState {
                 .get(&Self::link_key(packet.src, packet.dst))
                 .filter(|l| (l.partitioned || l.held) && packet.src != packet.dst);
             if let Some(link) = fault {
-                let _ = link;
+                if link.partitioned && matches!(packet.kind, Kind::Datagram { .. }) {
+                    // Nothing retransmits a datagram.
+                    self.trace_packet("lost", &packet);
+                    return Some(notify);
+                }
                 self.trace_packet("parked", &packet);
                 self.links
                     .get_mut(&Self::link_key(packet.src, packet.dst))
@@ -855,6 +1009,25 @@ impl NetState {
                     }
                 }
             }
+            Kind::Datagram { dest, from, bytes } => {
+                let socket = self.sockets.iter_mut().find_map(|(&id, s)| match s {
+                    Sock::Udp(u)
+                        if u.host == dst
+                            && u.addr.port() == dest.port()
+                            && (u.addr.ip().is_unspecified()
+                                || u.addr.ip() == dest.ip()
+                                || (u.addr.ip().is_loopback() && src == dst))
+                            && u.peer.is_none_or(|p| p == from) =>
+                    {
+                        Some((id, u))
+                    }
+                    _ => None,
+                });
+                if let Some((id, u)) = socket {
+                    u.queue.push_back((bytes, from));
+                    self.notify(id, notify);
+                }
+            }
             Kind::Poke { to } => self.notify(to, notify),
         }
     }
@@ -909,6 +1082,15 @@ impl NetState {
                 l.token,
                 Readiness {
                     readable: !l.backlog.is_empty(),
+                    ..Readiness::default()
+                },
+            ),
+            Some(Sock::Udp(u)) => (
+                u.host,
+                u.token,
+                Readiness {
+                    readable: !u.queue.is_empty(),
+                    writable: true,
                     ..Readiness::default()
                 },
             ),

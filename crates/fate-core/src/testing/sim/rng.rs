@@ -26,6 +26,14 @@ impl Rng {
     pub(crate) fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
+
+    /// True with probability `p` (none at or below 0, always at or above 1).
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
+        if p <= 0.0 {
+            return false;
+        }
+        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
+    }
 }
 
 #[cfg(test)]
@@ -55,5 +63,9 @@ mod tests {
         }
         assert!(seen.iter().all(|&s| s));
         assert_eq!(r.below(0), 0);
+        assert!(!r.chance(0.0));
+        assert!(r.chance(1.0));
+        let hits = (0..1000).filter(|_| r.chance(0.25)).count();
+        assert!((150..350).contains(&hits), "{hits}");
     }
 }

@@ -14,6 +14,7 @@ use mio::{Interest, Registry, Token};
 use super::net::{HostId, NetState, SockId};
 use crate::net::connector::Dial;
 use crate::net::listener::ListenSocket;
+use crate::net::udp::DatagramSocket;
 use crate::net::{Address, StreamSocket};
 
 /// What a hosted reactor carries: its simulation's network and which host it is.
@@ -58,6 +59,23 @@ impl SimStream {
         let at = attachment()?;
         let id = at.net.borrow_mut().connect(at.host, dest)?;
         Ok(SimStream { at, id })
+    }
+}
+
+impl SimStream {
+    pub(crate) fn peer_addr(&self) -> io::Result<SocketAddr> {
+        inet(StreamSocket::peer(self)?)
+    }
+
+    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
+        inet(StreamSocket::host(self)?)
+    }
+}
+
+fn inet(addr: Address) -> io::Result<SocketAddr> {
+    match addr {
+        Address::Inet(a) => Ok(a),
+        _ => Err(io::ErrorKind::NotConnected.into()),
     }
 }
 
@@ -144,6 +162,10 @@ impl SimListener {
         Ok(SimListener { at, id })
     }
 
+    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
+        inet(self.local()?)
+    }
+
     pub(crate) fn accept_stream(&self) -> io::Result<(SimStream, SocketAddr)> {
         let (id, peer) = self.at.net.borrow_mut().accept(self.id)?;
         Ok((SimStream::new(self.at.clone(), id), peer))
@@ -178,6 +200,74 @@ impl ListenSocket for SimListener {
         self.accept_stream().map(|(s, a)| (s, Address::Inet(a)))
     }
 
+    fn local(&self) -> io::Result<Address> {
+        self.at.net.borrow().local(self.id)
+    }
+}
+
+/// A simulated UDP socket. Dropping it closes it.
+pub(crate) struct SimUdp {
+    at: Attachment,
+    id: SockId,
+}
+
+impl SimUdp {
+    /// Binds on the current host (port 0 picks a free port).
+    pub(crate) fn bind(addr: SocketAddr) -> io::Result<SimUdp> {
+        let at = attachment()?;
+        let id = at.net.borrow_mut().bind_udp(at.host, addr)?;
+        Ok(SimUdp { at, id })
+    }
+}
+
+impl Drop for SimUdp {
+    fn drop(&mut self) {
+        self.at.net.borrow_mut().close(self.id);
+    }
+}
+
+impl mio::event::Source for SimUdp {
+    fn register(&mut self, _: &Registry, token: Token, _: Interest) -> io::Result<()> {
+        register(&self.at, self.id, Some(token));
+        Ok(())
+    }
+    fn reregister(&mut self, _: &Registry, token: Token, _: Interest) -> io::Result<()> {
+        register(&self.at, self.id, Some(token));
+        Ok(())
+    }
+    fn deregister(&mut self, _: &Registry) -> io::Result<()> {
+        register(&self.at, self.id, None);
+        Ok(())
+    }
+}
+
+/// The IP address a datagram goes to, or the error a real UDP socket gives.
+fn datagram_dest(to: &Address) -> io::Result<SocketAddr> {
+    match to {
+        Address::Inet(a) => Ok(*a),
+        other => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("a UDP socket cannot send to {other}"),
+        )),
+    }
+}
+
+impl DatagramSocket for SimUdp {
+    fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Address)> {
+        let (n, from) = self.at.net.borrow_mut().recv_from(self.id, buf)?;
+        Ok((n, Address::Inet(from)))
+    }
+    fn send_to(&self, data: &[u8], to: &Address) -> io::Result<usize> {
+        let to = datagram_dest(to)?;
+        self.at.net.borrow_mut().send_to(self.id, data, to)
+    }
+    fn send(&self, data: &[u8]) -> io::Result<usize> {
+        self.at.net.borrow_mut().send_udp(self.id, data)
+    }
+    fn connect(&self, to: &Address) -> io::Result<()> {
+        let to = datagram_dest(to)?;
+        self.at.net.borrow_mut().connect_udp(self.id, to)
+    }
     fn local(&self) -> io::Result<Address> {
         self.at.net.borrow().local(self.id)
     }
