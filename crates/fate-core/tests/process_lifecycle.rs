@@ -140,6 +140,28 @@ fn the_end_comes_while_a_grandchild_holds_the_pipes() {
     assert_eq!(lines.last().unwrap(), "ended exit code 0 pid=None");
 }
 
+/// A protocol that has paused reading when the child exits loses nothing: the pipe grace
+/// waits for `resume_reading`, then what the pipes hold is delivered before they close.
+#[test]
+fn the_pipe_grace_waits_for_a_paused_reader() {
+    let log = Log::default();
+    let l = log.clone();
+    run(move || {
+        let child = process::Command::new("sh")
+            .args(["-c", "echo kept"])
+            .pipe_grace(Duration::from_millis(10))
+            .spawn(Recorder::new(&l))
+            .unwrap();
+        child.pause_reading();
+        fate_core::call_later(Duration::from_millis(100), move || child.resume_reading());
+    });
+    let lines = log.lines();
+    let at = |s: &str| lines.iter().position(|l| l == s).unwrap();
+    assert!(at("exited exit code 0") < at("data 1 kept\n"), "{lines:?}");
+    assert!(at("data 1 kept\n") < at("lost 1"), "{lines:?}");
+    assert_eq!(lines.last().unwrap(), "ended exit code 0 pid=None");
+}
+
 /// With a grace of `Duration::MAX` the end waits for the grandchild, as in Twisted, and
 /// what it writes after the shell's exit is delivered.
 #[test]

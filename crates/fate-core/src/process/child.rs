@@ -40,6 +40,11 @@ use crate::time::DelayedCall;
 /// loop (the pipe is re-armed and read again next turn): 100 MiB of output never starves timers.
 const READ_BUDGET: usize = 64 * 1024;
 
+/// The most one pipe is read at the end of the pipe grace before it is closed: the largest
+/// pipe an unprivileged process can make (`/proc/sys/fs/pipe-max-size`), so what the child
+/// left in it is never cut, while a grandchild that keeps writing cannot hold the end up.
+const DRAIN_LIMIT: usize = 1024 * 1024;
+
 /// Bytes buffered for a child's stdin above which the protocol is asked to pause (Twisted's
 /// `bufferSize`).
 pub(crate) const HIGH_WATER: usize = 64 * 1024;
@@ -129,6 +134,8 @@ pub(crate) struct Process {
     pipe_grace: Duration,
     /// Closes the pipes once the grace is over; set while `Exited` with pipes open.
     grace_timer: RefCell<Option<DelayedCall>>,
+    /// The grace is over, but reading was paused: `resume_reading` closes the pipes.
+    grace_over: Cell<bool>,
     panic_policy: PanicPolicy,
     /// Woken when the child is reaped or detached (shutdown waits on them).
     waiters: RefCell<Vec<Waker>>,
@@ -183,6 +190,7 @@ impl Process {
             on_shutdown,
             pipe_grace,
             grace_timer: RefCell::new(None),
+            grace_over: Cell::new(false),
             panic_policy: reactor.inner.panic_policy,
             waiters: RefCell::new(Vec::new()),
             on_end: RefCell::new(Vec::new()),
@@ -575,7 +583,15 @@ impl Process {
     }
 
     pub(crate) fn resume_reading(&self) {
-        if !self.reading_paused.replace(false) || !self.missed_read.replace(false) {
+        if !self.reading_paused.replace(false) {
+            return;
+        }
+        if self.grace_over.get() {
+            self.missed_read.set(false);
+            self.pipes_outlived_child();
+            return;
+        }
+        if !self.missed_read.replace(false) {
             return;
         }
         let readers: Vec<i32> = self
@@ -636,9 +652,14 @@ impl Process {
     }
 
     /// The pipe grace is over and some pipes are still open: something other than the child
-    /// holds them. Reads what they hold, then closes them all, which ends the process.
+    /// holds them. Reads what they hold, then closes them all, which ends the process. While
+    /// the protocol has paused reading, nothing is read or closed: `resume_reading` does it.
     fn pipes_outlived_child(&self) {
         self.grace_timer.borrow_mut().take();
+        self.grace_over.set(true);
+        if self.reading_paused.get() {
+            return;
+        }
         let fds: Vec<(i32, bool)> = self
             .pipes
             .borrow()
@@ -652,16 +673,41 @@ impl Process {
                 self.pid,
                 self.pipe_grace
             );
-            if reader {
-                let drain = Readiness {
-                    readable: true,
-                    read_closed: true,
-                    ..Readiness::default()
-                };
-                self.read_pipe(fd, drain);
+            if reader && !self.drain(fd) {
+                // The protocol paused reading while it was handed the data.
+                return;
             }
             self.close_pipe(fd);
         }
+    }
+
+    /// Reads what the pipe at `child_fd` holds now, up to [`DRAIN_LIMIT`]; false if the
+    /// protocol paused reading meanwhile (the rest is read when it resumes).
+    fn drain(&self, child_fd: i32) -> bool {
+        let mut buf = vec![0; READ_BUDGET];
+        let mut total = 0;
+        while total < DRAIN_LIMIT {
+            if self.reading_paused.get() {
+                return false;
+            }
+            let read = {
+                let pipes = self.pipes.borrow();
+                let Some(pipe) = pipes.iter().find(|p| p.child_fd == child_fd) else {
+                    return true;
+                };
+                pipe.fd.read(&mut buf)
+            };
+            match read {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.deliver_data(child_fd, &buf[..n]);
+                    total += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        !self.reading_paused.get()
     }
 
     fn maybe_end(&self) {

@@ -291,7 +291,8 @@ impl Command {
     /// background (`sh -c 'server & echo started'`) inherits them and may keep them open
     /// for as long as it lives. Once the grace is over, what the pipes hold is read and
     /// delivered, then they are closed (`child_connection_lost` for each) and
-    /// `process_ended` follows: the end always comes, at most `grace` after the exit.
+    /// `process_ended` follows: the end always comes, at most `grace` after the exit — or,
+    /// if the protocol has paused reading, once it resumes, so that nothing is lost.
     /// Output the grandchild writes later is not read; to collect it, give the grandchild
     /// pipes of its own, or wait for it another way, or set a longer grace.
     /// `Duration::MAX` waits for the pipes however long it takes, as Twisted does.
