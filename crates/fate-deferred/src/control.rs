@@ -86,7 +86,7 @@ impl Control {
     /// assert!(ctl.is_called());
     /// ```
     pub fn is_called(&self) -> bool {
-        self.chain.state().fired.get()
+        self.chain.state().fired()
     }
 }
 
@@ -104,14 +104,14 @@ pub(crate) fn cancel(chain: &Rc<Chain>, at: &'static Location<'static>) {
     let mut cur = chain.clone();
     loop {
         let st = cur.state();
-        if !st.fired.get() {
+        if !st.fired() {
             match st.take_canceller() {
                 Some(canceller) => canceller(), // may fire; a panic propagates (X6)
-                None => st.suppress_already_called.set(true),
+                None => st.set_suppress_already_called(true),
             }
             let st = cur.state();
-            if !st.fired.get() {
-                if !st.cancel_only_forwards.get() {
+            if !st.fired() {
+                if !st.cancel_only_forwards() {
                     st.fail_head(Failure::at(Cancelled, at));
                     trampoline::run(cur);
                 } else if st.firers.get() == 0 {
@@ -130,21 +130,21 @@ pub(crate) fn cancel(chain: &Rc<Chain>, at: &'static Location<'static>) {
 
 pub(crate) fn pause(chain: &Rc<Chain>) {
     let st = chain.state();
-    st.paused.set(st.paused.get().saturating_add(1));
+    st.pause();
 }
 
 /// Unpausing an unpaused Deferred is ignored with a warning (Twisted lets the counter go
 /// negative and blocks the Deferred forever, Q1).
 pub(crate) fn unpause(chain: &Rc<Chain>, at: &'static Location<'static>) {
     let st = chain.state();
-    match st.paused.get() {
+    match st.paused() {
         0 => tracing::warn!(
             created = %st.created,
             at = %at,
             "unpause() on a Deferred that is not paused: ignored"
         ),
-        n => {
-            st.paused.set(n - 1);
+        _ => {
+            st.unpause();
             trampoline::run_if_runnable(chain);
         }
     }

@@ -296,7 +296,7 @@ impl<T: 'static> Deferred<T> {
         handler: impl FnOnce(Result<T, Failure>) -> Outcome<U> + 'static,
     ) -> Deferred<U> {
         let chain = self.into_chain();
-        chain.state.stages.push(Box::new(Handler::new(handler)));
+        chain.state.push_stage(Box::new(Handler::new(handler)));
         trampoline::run_if_runnable(&chain);
         Deferred::from_chain(chain)
     }
@@ -369,7 +369,7 @@ impl<T: 'static> Deferred<T> {
     /// assert!(fate::deferred::succeed(()).is_called());
     /// ```
     pub fn is_called(&self) -> bool {
-        self.chain.state().fired.get()
+        self.chain.state().fired()
     }
 
     /// Whether every callback has run and the final result is waiting to be read.
@@ -447,11 +447,11 @@ impl<T: 'static> Drop for HoldOpen<'_, T> {
 impl<T: 'static> fmt::Debug for Deferred<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.chain.state();
-        let state = if !st.fired.get() {
+        let state = if !st.fired() {
             "pending"
-        } else if st.waiting.get() {
+        } else if st.waiting() {
             "waiting on another Deferred"
-        } else if st.paused.get() > 0 {
+        } else if st.paused() > 0 {
             "paused"
         } else if self.has_result() {
             "has result"

@@ -173,7 +173,7 @@ impl<T: 'static> Fire<T> {
     /// assert!(fire.is_called());
     /// ```
     pub fn is_called(&self) -> bool {
-        self.head.state.fired.get()
+        self.head.state.fired()
     }
 
     /// Whether anyone still listens: a `Deferred` handle, a `Control`, or attached callbacks.
@@ -202,7 +202,7 @@ impl<T: 'static> Drop for Fire<T> {
         let st = &self.head.state;
         let left = st.firers.get().saturating_sub(1);
         st.firers.set(left);
-        if left == 0 && !st.fired.get() && still_wanted(Rc::strong_count(&self.head), 1, st) {
+        if left == 0 && !st.fired() && still_wanted(Rc::strong_count(&self.head), 1, st) {
             st.fail_head(Failure::at(Abandoned, st.created));
             trampoline::run(self.head.clone());
         }

@@ -42,7 +42,7 @@ impl<T: 'static> IntoFuture for Deferred<T> {
             created: self.chain.state.created,
         });
         let chain = self.into_chain();
-        chain.state.stages.push(Box::new(SinkStage(sink.clone())));
+        chain.state.push_stage(Box::new(SinkStage(sink.clone())));
         trampoline::run_if_runnable(&chain);
         DeferredFuture {
             sink,

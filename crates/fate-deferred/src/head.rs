@@ -28,7 +28,7 @@ impl<T: 'static> Core<TypedSlot<T>> {
         at: &'static Location<'static>,
     ) -> Result<(), AlreadyCalled> {
         let st = &self.state;
-        if st.fired.get() {
+        if st.fired() {
             return self.fired_again();
         }
         st.first_fired.set(Some(at));
@@ -41,7 +41,7 @@ impl<T: 'static> Core<TypedSlot<T>> {
     #[cold]
     fn fired_again(&self) -> Result<(), AlreadyCalled> {
         let st = &self.state;
-        if st.suppress_already_called.replace(false) {
+        if st.take_suppress_already_called() {
             return Ok(());
         }
         Err(AlreadyCalled {
@@ -53,6 +53,6 @@ impl<T: 'static> Core<TypedSlot<T>> {
     /// Someone other than the producer could still observe this Deferred: a handle, a
     /// control, or callbacks already attached.
     pub(crate) fn observed(self: &Rc<Self>) -> bool {
-        Rc::strong_count(self) > 1 || !self.state.stages.is_empty()
+        Rc::strong_count(self) > 1 || self.state.has_stages()
     }
 }

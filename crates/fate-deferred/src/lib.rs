@@ -98,7 +98,7 @@
 //!
 //! # Cost
 //! One allocation per Deferred: the control block, with room for three queued handlers
-//! (more spill into one growable queue) — 160 bytes for a `Deferred<i64>`. A handler that captures nothing is boxed for free;
+//! (more spill into one growable queue) — 128 bytes for a `Deferred<i64>`. A handler that captures nothing is boxed for free;
 //! results pass from handler to handler on the stack and are parked in the control block
 //! only when the chain stops (a value of another type than the Deferred started with is
 //! boxed then). No `Any` in the API, no atomics; callbacks run with constant stack.

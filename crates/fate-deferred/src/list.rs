@@ -152,7 +152,7 @@ impl<T: 'static> DeferredList<T> {
             cause.set(timeout::timing_out());
             cancel_all(&controls, None);
         });
-        list.chain.state.cancel_only_forwards.set(true);
+        list.chain.state.set_cancel_only_forwards();
         let n = self.inputs.len();
         let state = Rc::new(ListState {
             fire: RefCell::new(Some(fire)),

@@ -7,21 +7,18 @@
 
 use std::cell::{Cell, RefCell};
 
-use crate::stages::Stages;
+use std::collections::VecDeque;
+
+use crate::stages::{Entry, Stages};
 
 /// Links to drop later.
 pub(crate) enum Garbage {
-    /// The handlers a dropped chain never ran: their captures may own further chains.
-    Stages(Stages),
-}
-
-impl Garbage {
-    /// Whether dropping this could run a nested drop of further links.
-    fn deep(&self) -> bool {
-        match self {
-            Garbage::Stages(s) => !s.is_empty(),
-        }
-    }
+    /// The handlers a dropped chain never ran, inline and spilled: their captures may own
+    /// further chains. Held only to be dropped.
+    Stages {
+        _inline: Stages,
+        _spill: VecDeque<Entry>,
+    },
 }
 
 thread_local! {
@@ -42,9 +39,6 @@ impl Drop for DrainGuard {
 
 /// Drops `garbage` without recursing through chains of links.
 pub(crate) fn release(garbage: Garbage) {
-    if !garbage.deep() {
-        return; // a reference count to decrement, or a shallow drop
-    }
     match DRAINING.try_with(|d| d.replace(true)) {
         Ok(true) => {
             // On thread teardown the closure (and the garbage) is dropped right here.

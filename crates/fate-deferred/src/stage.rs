@@ -59,7 +59,7 @@ pub(crate) fn proceed<U: 'static>(
 ) -> Option<Rc<Chain>> {
     let st = &chain.state;
     if depth < MAX_DEPTH && !st.is_paused() {
-        if let Some(next) = st.stages.pop() {
+        if let Some(next) = st.pop_stage() {
             let mut input = Some(result);
             return next.run(Some(&mut input), chain, depth + 1);
         }
@@ -118,18 +118,18 @@ fn wait_on<U: 'static>(inner: Deferred<U>, outer: &Rc<Chain>) -> Option<Result<U
         return Some(Err(Failure::new(ChainedToItself)));
     }
     let st = &inner.state;
-    if st.fired.get() && !st.running.get() && !st.is_paused() && st.stages.is_empty() {
+    if st.runnable() && !st.has_stages() {
         if let Some(result) = take_parked::<U>(&inner) {
             return Some(result);
         }
     }
     st.set_waiter(Some(Rc::downgrade(outer)));
-    st.stages.push(Box::new(Continuation::<U> {
+    st.push_stage(Box::new(Continuation::<U> {
         outer: outer.clone(),
         _type: PhantomData,
     }));
     let outer_st = &outer.state;
-    outer_st.waiting.set(true);
+    outer_st.set_waiting(true);
     outer_st.set_waiting_on(Some(Rc::downgrade(&inner)));
     None
 }
@@ -149,7 +149,7 @@ impl<U: 'static> Stage for Continuation<U> {
         let outer = self.outer;
         park(&outer, result);
         let outer_st = &outer.state;
-        outer_st.waiting.set(false);
+        outer_st.set_waiting(false);
         outer_st.set_waiting_on(None);
         Some(outer)
     }

@@ -38,7 +38,7 @@ struct Running<'a>(&'a State);
 impl Drop for Running<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.0.running.set(false);
+        self.0.set_running(false);
     }
 }
 
@@ -52,14 +52,14 @@ pub(crate) fn run_fired<T: 'static>(chain: Rc<Chain>, result: Result<T, Failure>
         return;
     }
     let outer = {
-        st.running.set(true);
+        st.set_running(true);
         let _running = Running(st);
-        match st.stages.pop() {
+        match st.pop_stage() {
             Some(entry) => {
                 let mut input = Some(result);
                 match entry.run(Some(&mut input), &chain, 0) {
                     Some(outer) => Some(outer),
-                    None if st.stages.is_empty() => None,
+                    None if !st.has_stages() => None,
                     None => drive(&chain),
                 }
             }
@@ -81,7 +81,7 @@ fn run_one(chain: &Rc<Chain>) -> Option<Rc<Chain>> {
     if !st.runnable() {
         return None;
     }
-    st.running.set(true);
+    st.set_running(true);
     let _running = Running(st);
     drive(chain)
 }
@@ -90,8 +90,8 @@ fn run_one(chain: &Rc<Chain>) -> Option<Rc<Chain>> {
 /// a depth; this loop resumes where that stopped.
 fn drive(chain: &Rc<Chain>) -> Option<Rc<Chain>> {
     let st = &chain.state;
-    while !st.is_paused() && st.held.get() != Held::Nothing {
-        let entry = st.stages.pop()?;
+    while !st.is_paused() && st.held() != Held::Nothing {
+        let entry = st.pop_stage()?;
         if let Some(outer) = entry.run(None, chain, 0) {
             return Some(outer);
         }
