@@ -315,7 +315,18 @@ impl State {
     #[inline]
     pub(crate) fn mark_fired(&self) {
         self.set_flag(Flags::FIRED, true);
-        drop(self.take_canceller());
+        // Most chains have no rare links, so no canceller: one load tells.
+        if let Some(rare) = self.rare.take() {
+            self.drop_canceller(rare);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn drop_canceller(&self, mut rare: Box<Rare>) {
+        let canceller = rare.canceller.take();
+        self.rare.set(Some(rare));
+        drop(canceller);
     }
 
     /// Reads or updates the rare links; `f` must not call back into this chain.

@@ -198,14 +198,26 @@ impl<T: 'static> Clone for Fire<T> {
 }
 
 impl<T: 'static> Drop for Fire<T> {
+    #[inline]
     fn drop(&mut self) {
         let st = &self.head.state;
         let left = st.firers.get().saturating_sub(1);
         st.firers.set(left);
-        if left == 0 && !st.fired() && still_wanted(Rc::strong_count(&self.head), 1, st) {
-            st.fail_head(Failure::at(Abandoned, st.created));
-            trampoline::run(self.head.clone());
+        if left == 0 && !st.fired() {
+            abandon(&self.head);
         }
+    }
+}
+
+/// The last firing end of an unfired Deferred went away: errbacks it with [`Abandoned`] if
+/// anyone still listens.
+#[cold]
+#[inline(never)]
+fn abandon<T: 'static>(head: &Rc<Head<T>>) {
+    let st = &head.state;
+    if still_wanted(Rc::strong_count(head), 1, st) {
+        st.fail_head(Failure::at(Abandoned, st.created));
+        trampoline::run(head.clone());
     }
 }
 
