@@ -1,7 +1,7 @@
 //! Nothing goes wrong silently: with no `tracing` subscriber, an unhandled Deferred failure,
-//! a second fire, a panicking callback, task or handler, and a failing `react` main each print
-//! one readable report to stderr naming where it came from; a program's own subscriber takes
-//! the reports over. Each scenario runs in a child process (this test binary, re-run with
+//! a second fire, a panicking callback, task or handler, a failing `react` main, and (in debug
+//! builds) code that blocks the loop each print one readable report to stderr naming where it
+//! came from; a program's own subscriber takes the reports over. Each scenario runs in a child process (this test binary, re-run with
 //! `FATE_SCENARIO` set) whose stderr is checked.
 
 use std::cell::Cell;
@@ -148,6 +148,36 @@ fn panics_in_callbacks_tasks_and_deferred_callbacks_are_reported() {
         line_of("MARK:panicky")
     );
     assert!(err.contains(&created), "{err}");
+}
+
+#[test]
+fn a_task_that_blocks_the_loop_is_reported_in_debug_builds() {
+    if is_child("a_task_that_blocks_the_loop_is_reported_in_debug_builds") {
+        fate::run_until_idle(|| {
+            drop(fate::spawn(async {
+                // MARK:blocking: the task spawned on the line above blocks the loop.
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                Ok(())
+            }));
+        })
+        .unwrap();
+        return;
+    }
+    let out = run_child("a_task_that_blocks_the_loop_is_reported_in_debug_builds");
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    if !cfg!(debug_assertions) {
+        // The watchdog is off by default in release builds.
+        assert!(!err.contains("held the loop"), "{err}");
+        return;
+    }
+    assert_eq!(err.matches("held the loop").count(), 1, "{err}");
+    let spawned = format!(
+        "fate: a task poll (task spawned at tests/never_silent.rs:{}:",
+        line_of("MARK:blocking") - 1
+    );
+    assert!(err.contains(&spawned), "missing {spawned:?} in {err}");
+    assert!(err.contains("(slow callback threshold: 100 ms)"), "{err}");
 }
 
 #[test]

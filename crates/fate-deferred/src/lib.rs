@@ -58,7 +58,7 @@
 //! ```
 //! # use fate::deferred::{set_local_spawner, Deferred, Failure, LocalFuture, succeed};
 //! # use std::{rc::Rc, task::{Context, Waker}};
-//! # set_local_spawner(Some(Rc::new(|mut f: LocalFuture| { let _ = f.as_mut().poll(&mut Context::from_waker(Waker::noop())); })));
+//! # set_local_spawner(Some(Rc::new(|mut f: LocalFuture, _| { let _ = f.as_mut().poll(&mut Context::from_waker(Waker::noop())); })));
 //! fn get_price() -> Deferred<i64> { succeed(100) }
 //!
 //! let total = Deferred::<i64>::from_future(async {

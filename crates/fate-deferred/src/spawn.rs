@@ -23,19 +23,21 @@ use crate::{fail, Deferred, Failure, Fire, IntoOutcome, Outcome};
 pub type LocalFuture = Pin<Box<dyn Future<Output = ()>>>;
 
 /// Runs [`LocalFuture`]s on this thread: the hook the reactor installs with
-/// [`set_local_spawner`].
+/// [`set_local_spawner`]. It is also given where the task was made (the caller of
+/// [`Deferred::from_future`], or of a `#[track_caller]` function such as `fate::spawn` that
+/// calls it): the reactor's loop watchdog names that site when the task blocks the loop.
 ///
 /// # Examples
 /// ```
 /// use fate::deferred::{LocalFuture, LocalSpawner};
-/// use std::{cell::RefCell, rc::Rc};
+/// use std::{cell::RefCell, panic::Location, rc::Rc};
 /// let queue: Rc<RefCell<Vec<LocalFuture>>> = Rc::default();
 /// let q = queue.clone();
-/// let spawner: LocalSpawner = Rc::new(move |task| q.borrow_mut().push(task));
-/// spawner(Box::pin(async {}));
+/// let spawner: LocalSpawner = Rc::new(move |task, _site| q.borrow_mut().push(task));
+/// spawner(Box::pin(async {}), Location::caller());
 /// assert_eq!(queue.borrow().len(), 1);
 /// ```
-pub type LocalSpawner = Rc<dyn Fn(LocalFuture)>;
+pub type LocalSpawner = Rc<dyn Fn(LocalFuture, &'static Location<'static>)>;
 
 thread_local! {
     static SPAWNER: RefCell<Option<LocalSpawner>> = const { RefCell::new(None) };
@@ -53,7 +55,7 @@ thread_local! {
 /// use std::{cell::RefCell, rc::Rc, task::{Context, Waker}};
 ///
 /// // A toy spawner: polls each task once, right away.
-/// let previous = set_local_spawner(Some(Rc::new(|mut fut: LocalFuture| {
+/// let previous = set_local_spawner(Some(Rc::new(|mut fut: LocalFuture, _site| {
 ///     let _ = fut.as_mut().poll(&mut Context::from_waker(Waker::noop()));
 /// })));
 /// let d = Deferred::<i64>::from_future(async { 6 * 7 });
@@ -80,7 +82,7 @@ impl<T: 'static> Deferred<T> {
     /// # use fate::deferred::{set_local_spawner, Deferred, Failure, LocalFuture};
     /// # use std::{cell::RefCell, rc::Rc, task::{Context, Waker}};
     /// # thread_local!(static TASKS: RefCell<Vec<LocalFuture>> = RefCell::new(Vec::new()));
-    /// # set_local_spawner(Some(Rc::new(|f| TASKS.with(|t| t.borrow_mut().push(f)))));
+    /// # set_local_spawner(Some(Rc::new(|f, _| TASKS.with(|t| t.borrow_mut().push(f)))));
     /// # fn run_tasks() {
     /// #     let tasks: Vec<LocalFuture> = TASKS.with(|t| t.borrow_mut().drain(..).collect());
     /// #     for mut f in tasks {
@@ -137,12 +139,15 @@ impl<T: 'static> Deferred<T> {
         });
         let cancel_task = task.clone();
         let (d, fire) = Deferred::with_canceller(move |_fire| cancel_task.cancel());
-        spawner(Box::pin(Task {
-            state: task,
-            fire: Some(fire),
+        spawner(
+            Box::pin(Task {
+                state: task,
+                fire: Some(fire),
+                at,
+                _marker: PhantomData,
+            }),
             at,
-            _marker: PhantomData,
-        }));
+        );
         d
     }
 }

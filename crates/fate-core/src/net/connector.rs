@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::panic::Location;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use mio::Interest;
 use crate::net::stream::Conn;
 use crate::net::{dns, Address, ClientFactory, CloseReason, ConnectError, StreamSocket, Transport};
 use crate::reactor::io::{IoHandler, IoRegistration, Readiness};
+use crate::reactor::watchdog::{Kind, Site};
 use crate::time::DelayedCall;
 
 /// How to connect: timeout, local address, TLS.
@@ -128,6 +130,9 @@ struct Inner {
     timer: RefCell<Option<DelayedCall>>,
     /// The live connection's transport.
     transport: RefCell<Option<Transport>>,
+    /// Where the connector was made (`connect_*`): the watchdog's report names it for the
+    /// attempt and the connection.
+    site: Site,
     /// Told of the next attempt's outcome (endpoints' Deferreds).
     observers: RefCell<Vec<Observer>>,
 }
@@ -151,6 +156,7 @@ trait Abort {
 }
 
 impl Connector {
+    #[track_caller]
     pub(crate) fn new(
         target: Target,
         factory: Box<dyn ClientFactory>,
@@ -159,6 +165,7 @@ impl Connector {
         Connector {
             inner: Rc::new(Inner {
                 target,
+                site: Location::caller(),
                 factory: RefCell::new(factory),
                 options,
                 state: Cell::new(ConnectorState::Disconnected),
@@ -181,7 +188,9 @@ impl Connector {
         let generation = self.inner.generation.get() + 1;
         self.inner.generation.set(generation);
         let me = self.clone();
-        crate::reactor::current().call_soon(move || me.begin(generation));
+        crate::reactor::current().call_soon_as(Kind::IoHandler, self.inner.site, move || {
+            me.begin(generation)
+        });
     }
 
     /// Abandons the attempt in progress; the factory's `client_connection_failed` gets
@@ -233,7 +242,11 @@ impl Connector {
             Ok(mut factory) => f(&mut **factory, self),
             Err(_) => {
                 let me = self.clone();
-                crate::reactor::current().call_soon(move || me.with_factory(f));
+                crate::reactor::current().call_soon_as(
+                    Kind::IoHandler,
+                    self.inner.site,
+                    move || me.with_factory(f),
+                );
             }
         }
     }
@@ -298,6 +311,7 @@ impl Connector {
             &mut socket,
             Interest::READABLE | Interest::WRITABLE,
             attempt.clone(),
+            self.inner.site,
         ) {
             Ok(registration) => {
                 *attempt.socket.borrow_mut() = Some(socket);
@@ -386,6 +400,7 @@ impl Connector {
             peer,
             protocol,
             Some(on_close),
+            self.inner.site,
             #[cfg(feature = "tls")]
             tls,
         ) {

@@ -329,6 +329,7 @@ impl ServerEndpoint {
 
     /// Starts listening with `factory`; the Deferred fires with the port, or errbacks with
     /// the `io::Error` naming the address.
+    #[track_caller]
     pub fn listen(&self, factory: impl Factory) -> Deferred<ListeningPort> {
         let result = match &self.kind {
             ServerKind::Tcp(addr) => listen_tcp_with(*addr, factory, &self.options),
@@ -440,6 +441,7 @@ impl ClientEndpoint {
     /// Connects with `factory`; the Deferred fires with the connection's transport once its
     /// protocol's `connection_made` has run, or errbacks with the
     /// [`ConnectError`](crate::net::ConnectError). Cancelling it stops the attempt.
+    #[track_caller]
     pub fn connect(&self, factory: impl ClientFactory) -> Deferred<Transport> {
         let connector = match &self.kind {
             ClientKind::Tcp { host, port } => connect_tcp_with(host, *port, factory, &self.options),

@@ -3,6 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
+use std::panic::Location;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use crate::net::live;
 use crate::net::stream::Conn;
 use crate::net::{Address, Factory, StreamSocket};
 use crate::reactor::io::{IoHandler, IoRegistration, Readiness};
+use crate::reactor::watchdog::{Kind, Site};
 use crate::reactor::TriggerId;
 use crate::time::DelayedCall;
 
@@ -233,10 +235,14 @@ pub(crate) struct Listener<L: ListenSocket> {
     on_stop: RefCell<Option<Box<dyn FnOnce()>>>,
     /// The shutdown trigger that stops the listener (see `live::stop_at_shutdown`).
     at_shutdown: Cell<Option<TriggerId>>,
+    /// Where the listener was made (`listen_*`): the watchdog's report names it for the
+    /// listener and for each connection it accepts.
+    site: Site,
 }
 
 impl<L: ListenSocket> Listener<L> {
     /// Registers `socket` and starts the factory.
+    #[track_caller]
     pub(crate) fn start(
         mut socket: L,
         factory: Box<dyn Factory>,
@@ -244,6 +250,7 @@ impl<L: ListenSocket> Listener<L> {
         on_stop: Option<Box<dyn FnOnce()>>,
     ) -> io::Result<ListeningPort> {
         let reactor = crate::reactor::current();
+        let site = Location::caller();
         let host = socket.local()?;
         let listener = Rc::new_cyclic(|me| Listener {
             me: me.clone(),
@@ -256,11 +263,12 @@ impl<L: ListenSocket> Listener<L> {
             retry: RefCell::new(None),
             on_stop: RefCell::new(on_stop),
             at_shutdown: Cell::new(None),
+            site,
         });
         let registration =
             reactor
                 .inner
-                .register_io(&mut socket, Interest::READABLE, listener.clone())?;
+                .register_io(&mut socket, Interest::READABLE, listener.clone(), site)?;
         *listener.socket.borrow_mut() = Some(socket);
         *listener.registration.borrow_mut() = Some(registration);
         let weak: Weak<Listener<L>> = Rc::downgrade(&listener);
@@ -309,7 +317,8 @@ impl<L: ListenSocket> Listener<L> {
             }
         }
         let me = self.me.upgrade().expect("listener alive");
-        crate::reactor::current().call_soon(move || me.accept_some());
+        crate::reactor::current()
+            .call_soon_as(Kind::IoHandler, self.site, move || me.accept_some());
     }
 
     /// Builds a protocol for an accepted socket, or closes it if the factory refuses.
@@ -325,6 +334,7 @@ impl<L: ListenSocket> Listener<L> {
             peer.clone(),
             protocol,
             None,
+            self.site,
             #[cfg(feature = "tls")]
             self.options.tls.clone().map(crate::net::TlsRole::Server),
         );

@@ -109,6 +109,7 @@ impl<S: Source> Registered<S> {
     /// # Panics
     ///
     /// Without a reactor on this thread.
+    #[track_caller]
     pub(crate) fn new(mut source: S) -> io::Result<Registered<S>> {
         let watch = Rc::new(Watch::default());
         // Assume ready: the first operation tries the system call and learns the truth.
@@ -118,6 +119,8 @@ impl<S: Source> Registered<S> {
             &mut source,
             Interest::READABLE | Interest::WRITABLE,
             watch.clone(),
+            // Its handler only wakes tasks: the task polls are what the watchdog names.
+            std::panic::Location::caller(),
         )?;
         Ok(Registered {
             source,

@@ -54,6 +54,7 @@ use crate::net::{
     StreamSocket, Transport,
 };
 use crate::reactor::io::{IoHandler, IoRegistration, Readiness};
+use crate::reactor::watchdog::{Kind, Site};
 use crate::reactor::Reactor;
 
 /// Size of the shared read buffer.
@@ -136,6 +137,9 @@ pub(crate) struct Conn<S: StreamSocket> {
     low_water: Cell<usize>,
     /// Told when the connection closes.
     on_close: RefCell<Option<OnClose>>,
+    /// Where the connection's listener or connector was made: the watchdog names it when
+    /// the protocol runs long.
+    site: Site,
     /// The TLS layer, once TLS is started.
     #[cfg(feature = "tls")]
     tls: RefCell<Option<crate::net::tls::TlsLayer>>,
@@ -149,6 +153,7 @@ impl<S: StreamSocket> Conn<S> {
         peer: Address,
         protocol: Box<dyn Protocol>,
         on_close: Option<OnClose>,
+        site: Site,
         #[cfg(feature = "tls")] tls: Option<crate::net::TlsRole>,
     ) -> io::Result<Rc<Conn<S>>> {
         let conn = Rc::new_cyclic(|me| Conn {
@@ -173,6 +178,7 @@ impl<S: StreamSocket> Conn<S> {
             high_water: Cell::new(DEFAULT_HIGH_WATER),
             low_water: Cell::new(DEFAULT_LOW_WATER),
             on_close: RefCell::new(on_close),
+            site,
             #[cfg(feature = "tls")]
             tls: RefCell::new(None),
         });
@@ -180,6 +186,7 @@ impl<S: StreamSocket> Conn<S> {
             &mut socket,
             Interest::READABLE | Interest::WRITABLE,
             conn.clone(),
+            site,
         )?;
         *conn.socket.borrow_mut() = Some(socket);
         *conn.registration.borrow_mut() = Some(registration);
@@ -208,6 +215,12 @@ impl<S: StreamSocket> Conn<S> {
 
     fn rc(&self) -> Rc<Conn<S>> {
         self.me.upgrade().expect("a connection in use is alive")
+    }
+
+    /// Runs `f` at the next turn, as the connection's own work (the watchdog names the
+    /// connection's site if it runs long).
+    fn soon(&self, f: impl FnOnce() + 'static) {
+        crate::reactor::current().call_soon_as(Kind::IoHandler, self.site, f);
     }
 
     /// Runs `f` on the protocol (if it is still there), then sends what it wrote.
@@ -295,7 +308,7 @@ impl<S: StreamSocket> Conn<S> {
                     }
                     if total >= READ_FAIRNESS {
                         let me = self.rc();
-                        crate::reactor::current().call_soon(move || me.read_ready());
+                        self.soon(move || me.read_ready());
                         return;
                     }
                 }
@@ -398,7 +411,7 @@ impl<S: StreamSocket> Conn<S> {
         self.throttled.set(false);
         // Edges that came while throttled were not acted on: look at the socket again.
         let me = self.rc();
-        crate::reactor::current().call_soon(move || me.read_ready());
+        self.soon(move || me.read_ready());
     }
 
     /// The buffer is empty: finish a half-close or a close, or ask a pull producer for more.
@@ -427,7 +440,7 @@ impl<S: StreamSocket> Conn<S> {
         match producer {
             Some((p, ProducerMode::Pull)) => {
                 let me = self.rc();
-                crate::reactor::current().call_soon(move || {
+                self.soon(move || {
                     let still = me
                         .producer
                         .borrow()
@@ -457,7 +470,7 @@ impl<S: StreamSocket> Conn<S> {
             return;
         }
         let me = self.rc();
-        crate::reactor::current().call_soon(move || me.after_callback());
+        self.soon(move || me.after_callback());
     }
 
     /// Closes the socket now and tells the protocol at the next turn (so never from inside a
@@ -478,7 +491,7 @@ impl<S: StreamSocket> Conn<S> {
             producer.stop_producing();
         }
         let me = self.rc();
-        crate::reactor::current().call_soon(move || me.deliver_lost(reason));
+        self.soon(move || me.deliver_lost(reason));
     }
 
     fn deliver_lost(&self, reason: CloseReason) {
@@ -553,7 +566,7 @@ impl<S: StreamSocket> RawTransport for Conn<S> {
                     // Tell the protocol at the next turn, never from inside `write`.
                     self.wbuf.borrow_mut().clear();
                     let me = self.rc();
-                    crate::reactor::current().call_soon(move || me.close(CloseReason::from_io(e)));
+                    self.soon(move || me.close(CloseReason::from_io(e)));
                     return;
                 }
             }
@@ -592,7 +605,7 @@ impl<S: StreamSocket> RawTransport for Conn<S> {
         self.tls_close_notify();
         if !self.write_blocked.get() && !self.in_callback.get() {
             let me = self.rc();
-            crate::reactor::current().call_soon(move || me.after_callback());
+            self.soon(move || me.after_callback());
         }
     }
 
@@ -647,7 +660,7 @@ impl<S: StreamSocket> RawTransport for Conn<S> {
         self.producer_paused.set(false);
         if self.disconnecting.get() && !self.closed.get() && !self.in_callback.get() {
             let me = self.rc();
-            crate::reactor::current().call_soon(move || me.after_callback());
+            self.soon(move || me.after_callback());
         }
     }
 
@@ -661,7 +674,7 @@ impl<S: StreamSocket> RawTransport for Conn<S> {
         }
         // Edges that came while paused were ignored: look at the socket again.
         let me = self.rc();
-        crate::reactor::current().call_soon(move || me.read_ready());
+        self.soon(move || me.read_ready());
     }
 
     fn set_write_buffer_limits(&self, high: usize, low: usize) {

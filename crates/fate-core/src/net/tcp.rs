@@ -38,6 +38,7 @@ use crate::net::{ClientFactory, ConnectOptions, Connector, Factory, ListenOption
 /// port.stop_listening();
 /// # drop(reactor);
 /// ```
+#[track_caller]
 pub fn listen_tcp(addr: SocketAddr, factory: impl Factory) -> io::Result<ListeningPort> {
     listen_tcp_with(addr, factory, &ListenOptions::new())
 }
@@ -47,6 +48,7 @@ pub fn listen_tcp(addr: SocketAddr, factory: impl Factory) -> io::Result<Listeni
 /// # Errors
 ///
 /// As [`listen_tcp`].
+#[track_caller]
 pub fn listen_tcp_with(
     addr: SocketAddr,
     factory: impl Factory,
@@ -68,6 +70,7 @@ pub fn listen_tcp_with(
 /// # Errors
 ///
 /// If the socket cannot be made non-blocking or registered.
+#[track_caller]
 pub fn adopt_tcp_listener(
     listener: std::net::TcpListener,
     factory: impl Factory,
@@ -148,11 +151,13 @@ fn bind_socket(
 /// reactor.run_until_idle().unwrap();
 /// assert!(seen.borrow().as_ref().unwrap().contains("refused"));
 /// ```
+#[track_caller]
 pub fn connect_tcp(host: &str, port: u16, factory: impl ClientFactory) -> Connector {
     connect_tcp_with(host, port, factory, &ConnectOptions::new())
 }
 
 /// [`connect_tcp`] with options: timeout, local address, TLS.
+#[track_caller]
 pub fn connect_tcp_with(
     host: &str,
     port: u16,

@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::panic::Location;
 use std::path::Path;
 use std::rc::{Rc, Weak};
 
@@ -16,6 +17,7 @@ use crate::net::socket_file::SocketFile;
 use crate::net::stream::{put_read_buf, take_read_buf};
 use crate::net::Address;
 use crate::reactor::io::{IoHandler, IoRegistration, Readiness};
+use crate::reactor::watchdog::{Kind, Site};
 use crate::reactor::TriggerId;
 
 /// Datagrams handled per readiness event before yielding to other work.
@@ -213,6 +215,8 @@ struct Port<S: DatagramSocket> {
     on_stop: RefCell<Option<Box<dyn FnOnce()>>>,
     /// The shutdown trigger that stops the port (see `live::stop_at_shutdown`).
     at_shutdown: Cell<Option<TriggerId>>,
+    /// Where the port was made (for the watchdog's report).
+    site: Site,
 }
 
 impl<S: DatagramSocket> Port<S> {
@@ -220,6 +224,7 @@ impl<S: DatagramSocket> Port<S> {
         mut socket: S,
         protocol: Box<dyn DatagramProtocol>,
         on_stop: Option<Box<dyn FnOnce()>>,
+        site: Site,
     ) -> io::Result<DatagramTransport> {
         let host = socket.local()?;
         let port = Rc::new_cyclic(|me| Port {
@@ -231,11 +236,13 @@ impl<S: DatagramSocket> Port<S> {
             peer: RefCell::new(None),
             on_stop: RefCell::new(on_stop),
             at_shutdown: Cell::new(None),
+            site,
         });
         let registration = crate::reactor::current().inner.register_io(
             &mut socket,
             Interest::READABLE,
             port.clone(),
+            site,
         )?;
         *port.socket.borrow_mut() = Some(socket);
         *port.registration.borrow_mut() = Some(registration);
@@ -282,7 +289,7 @@ impl<S: DatagramSocket> Port<S> {
             put_read_buf(buf);
         }
         let me = self.me.upgrade().expect("port alive");
-        crate::reactor::current().call_soon(move || me.read_some());
+        crate::reactor::current().call_soon_as(Kind::IoHandler, self.site, move || me.read_some());
     }
 }
 
@@ -379,6 +386,7 @@ impl<S: DatagramSocket> Ops for Port<S> {
 /// # Errors
 ///
 /// The OS error, naming the address.
+#[track_caller]
 pub fn listen_udp(
     addr: SocketAddr,
     protocol: impl DatagramProtocol,
@@ -387,10 +395,10 @@ pub fn listen_udp(
     #[cfg(feature = "testing")]
     if crate::testing::sim::socket::current().is_some() {
         let socket = crate::testing::sim::socket::SimUdp::bind(addr).map_err(named)?;
-        return Port::start(socket, Box::new(protocol), None);
+        return Port::start(socket, Box::new(protocol), None, Location::caller());
     }
     let socket = mio::net::UdpSocket::bind(addr).map_err(named)?;
-    Port::start(socket, Box::new(protocol), None)
+    Port::start(socket, Box::new(protocol), None, Location::caller())
 }
 
 /// Binds a Unix datagram socket to `path` and runs `protocol` on it. A stale socket file at
@@ -401,6 +409,7 @@ pub fn listen_udp(
 ///
 /// The OS error, naming the path: `AddrInUse` if another socket is bound there,
 /// `AlreadyExists` if something other than a socket is there (it is left alone).
+#[track_caller]
 pub fn listen_unix_datagram(
     path: impl AsRef<Path>,
     protocol: impl DatagramProtocol,
@@ -415,5 +424,10 @@ pub fn listen_unix_datagram(
     let socket = mio::net::UnixDatagram::from_std(socket.into());
     // Dropping the file removes it: when the port stops, or when it is dropped.
     let on_stop = Box::new(move || drop(file));
-    Port::start(socket, Box::new(protocol), Some(on_stop))
+    Port::start(
+        socket,
+        Box::new(protocol),
+        Some(on_stop),
+        Location::caller(),
+    )
 }

@@ -39,6 +39,7 @@ use crate::net::{ClientFactory, ConnectOptions, Connector, Factory, ListenOption
 /// assert!(!path.exists());
 /// # drop(reactor);
 /// ```
+#[track_caller]
 pub fn listen_unix(path: impl AsRef<Path>, factory: impl Factory) -> io::Result<ListeningPort> {
     listen_unix_with(path, factory, &ListenOptions::new())
 }
@@ -48,6 +49,7 @@ pub fn listen_unix(path: impl AsRef<Path>, factory: impl Factory) -> io::Result<
 /// # Errors
 ///
 /// As [`listen_unix`].
+#[track_caller]
 pub fn listen_unix_with(
     path: impl AsRef<Path>,
     factory: impl Factory,
@@ -76,11 +78,13 @@ pub(crate) fn bind_unix(
 }
 
 /// Connects to the Unix socket `path`, building the protocol with `factory`.
+#[track_caller]
 pub fn connect_unix(path: impl AsRef<Path>, factory: impl ClientFactory) -> Connector {
     connect_unix_with(path, factory, &ConnectOptions::new())
 }
 
 /// [`connect_unix`] with options (timeout, TLS).
+#[track_caller]
 pub fn connect_unix_with(
     path: impl AsRef<Path>,
     factory: impl ClientFactory,

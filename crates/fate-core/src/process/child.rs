@@ -32,6 +32,7 @@ use fate_deferred::{Deferred, Fire};
 
 use super::{Detached, ExitStatus, OnShutdown, ProcessProtocol, ProcessTransport, SignalError};
 use crate::reactor::io::{IoHandler, IoRegistration, Readiness};
+use crate::reactor::watchdog::Site;
 use crate::reactor::{PanicPolicy, Reactor};
 use crate::sys::{PidFd, PipeFd};
 use crate::time::DelayedCall;
@@ -137,6 +138,8 @@ pub(crate) struct Process {
     /// The grace is over, but reading was paused: `resume_reading` closes the pipes.
     grace_over: Cell<bool>,
     panic_policy: PanicPolicy,
+    /// Where the process was spawned: the watchdog names it when the protocol runs long.
+    site: Site,
     /// Woken when the child is reaped or detached (shutdown waits on them).
     waiters: RefCell<Vec<Waker>>,
     /// Deferreds from [`ProcessTransport::ended`], fired after `process_ended`.
@@ -171,6 +174,7 @@ impl Process {
         protocol: Box<dyn ProcessProtocol>,
         on_shutdown: OnShutdown,
         pipe_grace: Duration,
+        site: Site,
     ) -> Rc<Process> {
         let pid = child.id();
         Rc::new_cyclic(|me| Process {
@@ -192,6 +196,7 @@ impl Process {
             grace_timer: RefCell::new(None),
             grace_over: Cell::new(false),
             panic_policy: reactor.inner.panic_policy,
+            site,
             waiters: RefCell::new(Vec::new()),
             on_end: RefCell::new(Vec::new()),
         })
@@ -218,7 +223,9 @@ impl Process {
         } else {
             mio::Interest::READABLE
         };
-        let reg = reactor.inner.register_io(&mut fd, interest, handler)?;
+        let reg = reactor
+            .inner
+            .register_io(&mut fd, interest, handler, self.site)?;
         let direction = if writer {
             Direction::Write {
                 buf: Vec::new(),
@@ -240,9 +247,10 @@ impl Process {
     /// Watches the exit through `pidfd`.
     pub(crate) fn watch_pidfd(self: &Rc<Self>, reactor: &Reactor, mut fd: PidFd) -> io::Result<()> {
         let handler = Rc::new(ExitHandler(self.clone()));
-        let reg = reactor
-            .inner
-            .register_io(&mut fd, mio::Interest::READABLE, handler)?;
+        let reg =
+            reactor
+                .inner
+                .register_io(&mut fd, mio::Interest::READABLE, handler, self.site)?;
         *self.exit_watch.borrow_mut() = Some(ExitWatch::PidFd { fd, reg });
         Ok(())
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::child::Process;
 use super::reaper::{self, SigchldWatch};
 use super::{ProcessProtocol, ProcessTransport, SpawnError, SpawnErrorKind};
+use crate::reactor::watchdog::Site;
 use crate::reactor::Reactor;
 use crate::sys::{self, PidFd, PipeFd};
 
@@ -345,13 +346,14 @@ impl Command {
     #[track_caller]
     pub fn spawn(&self, protocol: impl ProcessProtocol) -> Result<ProcessTransport, SpawnError> {
         let reactor = crate::reactor::current();
-        self.spawn_on(&reactor, Box::new(protocol))
+        self.spawn_on(&reactor, Box::new(protocol), std::panic::Location::caller())
     }
 
     fn spawn_on(
         &self,
         reactor: &Reactor,
         protocol: Box<dyn ProcessProtocol>,
+        site: Site,
     ) -> Result<ProcessTransport, SpawnError> {
         let io_error = |e: io::Error| SpawnError::new(SpawnErrorKind::Io, &self.program, e);
         let sigchld = if !self.pidfd || reaper::pidfd_unsupported() {
@@ -382,7 +384,14 @@ impl Command {
         let stdin = child.stdin.take().map(OwnedFd::from);
         let stdout = child.stdout.take().map(OwnedFd::from);
         let stderr = child.stderr.take().map(OwnedFd::from);
-        let process = Process::new(reactor, child, protocol, self.on_shutdown, self.pipe_grace);
+        let process = Process::new(
+            reactor,
+            child,
+            protocol,
+            self.on_shutdown,
+            self.pipe_grace,
+            site,
+        );
         let wired = (|| -> io::Result<()> {
             for (fd, end, writer) in [(0, stdin, true), (1, stdout, false), (2, stderr, false)] {
                 if let Some(end) = end {

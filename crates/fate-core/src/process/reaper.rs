@@ -160,6 +160,7 @@ impl SigchldWatch {
             &mut *watch.signals.borrow_mut(),
             mio::Interest::READABLE,
             watch.clone(),
+            std::panic::Location::caller(),
         )?;
         *watch.reg.borrow_mut() = Some(reg);
         SIGCHLD.with(|w| *w.borrow_mut() = Rc::downgrade(&watch));

@@ -130,10 +130,6 @@ impl Reactor {
     /// Runs the handler registered under `token` (if it still is) with `readiness`, behind the
     /// panic guard, as step 5 of a real turn does for an epoll event.
     pub(crate) fn dispatch_hosted(&self, token: mio::Token, readiness: super::io::Readiness) {
-        if let Some(handler) = self.inner.handler_for(token) {
-            self.inner
-                .panic_policy
-                .guard("I/O handler", || handler.ready(readiness));
-        }
+        self.dispatch(token, readiness);
     }
 }

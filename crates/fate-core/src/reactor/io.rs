@@ -19,6 +19,7 @@ use std::rc::{Rc, Weak};
 use mio::event::Source;
 use mio::{Interest, Token};
 
+use super::watchdog::Site;
 use super::Inner;
 
 /// Tokens below this value are the reactor's own (waker, timer, signals).
@@ -56,10 +57,12 @@ pub(crate) trait IoHandler {
     fn ready(&self, readiness: Readiness);
 }
 
-/// One registered source: its handler and the generation its token was issued with.
+/// One registered source: its handler, the generation its token was issued with, and where
+/// the code its handler runs came from (for the watchdog's report).
 pub(crate) struct IoEntry {
     pub(crate) handler: Rc<dyn IoHandler>,
     pub(crate) generation: u32,
+    pub(crate) site: Site,
 }
 
 /// The registration of one source; deregister it before closing the source.
@@ -134,18 +137,21 @@ pub(crate) fn split_token(token: Token) -> (usize, u32) {
 }
 
 impl Inner {
-    /// Registers `source` for `interest`, edge-triggered, with `handler`.
+    /// Registers `source` for `interest`, edge-triggered, with `handler`; `site` is where the
+    /// user code the handler runs was given to us (a `listen_*` or `connect_*` call, say).
     pub(crate) fn register_io(
         self: &Rc<Self>,
         source: &mut impl Source,
         interest: Interest,
         handler: Rc<dyn IoHandler>,
+        site: Site,
     ) -> io::Result<IoRegistration> {
         let generation = self.next_generation.get().wrapping_add(1);
         self.next_generation.set(generation);
         let index = self.sources.borrow_mut().insert(IoEntry {
             handler,
             generation,
+            site,
         });
         let token = make_token(index, generation);
         if let Err(e) = self.registry.register(source, token, interest) {
@@ -158,11 +164,11 @@ impl Inner {
         })
     }
 
-    /// The handler for `token`, if it is still registered under that generation.
-    pub(crate) fn handler_for(&self, token: Token) -> Option<Rc<dyn IoHandler>> {
+    /// The handler for `token` and its site, if it is still registered under that generation.
+    pub(crate) fn handler_for(&self, token: Token) -> Option<(Rc<dyn IoHandler>, Site)> {
         let (index, generation) = split_token(token);
         let sources = self.sources.borrow();
         let entry = sources.get(index)?;
-        (entry.generation == generation).then(|| entry.handler.clone())
+        (entry.generation == generation).then(|| (entry.handler.clone(), entry.site))
     }
 }

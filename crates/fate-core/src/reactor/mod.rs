@@ -28,6 +28,13 @@
 //!
 //! Every callback, timed call, task poll and I/O handler runs behind a panic boundary; see
 //! [`PanicPolicy`].
+//!
+//! # Slow callbacks
+//!
+//! A callback, timed call, task poll or I/O handler that runs long holds up everything else.
+//! With [`ReactorBuilder::slow_callback_duration`] set (100 ms by default in debug builds, off
+//! in release builds), the reactor reports each one that held the loop at least that long,
+//! with where it was created; see the builder method.
 
 mod error;
 #[cfg(all(feature = "testing", feature = "net"))]
@@ -41,6 +48,7 @@ pub(crate) mod report;
 mod signals;
 mod triggers;
 mod turn;
+pub(crate) mod watchdog;
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -150,6 +158,9 @@ pub(crate) struct Inner {
     signals: RefCell<Option<signals::SignalWatch>>,
     /// How many ready items one turn runs before polling I/O again.
     budget: usize,
+    /// The loop watchdog: user code that holds the loop this long is reported. `None`: off
+    /// (and no clock is read around user code).
+    pub(super) watchdog: Option<watchdog::Watchdog>,
     /// Work outside the reactor that will come back to it (thread-pool jobs, `Outstanding`
     /// guards): while non-zero the reactor is not idle even with nothing else pending.
     pub(crate) outstanding: Cell<usize>,
@@ -183,6 +194,7 @@ const SIGNAL_TOKEN: mio::Token = mio::Token(2);
 ///     .panic_policy(PanicPolicy::Log)
 ///     .handle_signals(false)
 ///     .budget(128)
+///     .slow_callback_duration(Some(std::time::Duration::from_millis(50)))
 ///     .build()
 ///     .unwrap();
 /// # drop(reactor);
@@ -194,6 +206,7 @@ pub struct ReactorBuilder {
     handle_signals: bool,
     budget: usize,
     events_capacity: usize,
+    slow_callback_duration: Option<Duration>,
 }
 
 impl Default for ReactorBuilder {
@@ -203,6 +216,7 @@ impl Default for ReactorBuilder {
             handle_signals: true,
             budget: 256,
             events_capacity: 1024,
+            slow_callback_duration: watchdog::DEFAULT_THRESHOLD,
         }
     }
 }
@@ -230,6 +244,51 @@ impl ReactorBuilder {
     /// How many I/O events one poll can return (default 1024).
     pub fn events_capacity(mut self, capacity: usize) -> Self {
         self.events_capacity = capacity.max(16);
+        self
+    }
+
+    /// The loop watchdog (asyncio's `slow_callback_duration`): report every callback, timed
+    /// call, task poll and I/O handler that holds the loop for `threshold` or more; `None`
+    /// for no watchdog. Default: 100 ms in debug builds (`debug_assertions`), off in release
+    /// builds.
+    ///
+    /// Nothing else runs while user code runs, so code that blocks (a synchronous read, a
+    /// `std::thread::sleep`, a long computation) stalls every connection and timer; this is
+    /// how to find it. The report names the kind of code and where it was created — the
+    /// `call_soon`, `call_later`, `spawn`, `listen_*`, `connect_*` or `defer_to_thread`
+    /// call — as a `tracing` warning (target `fate::reactor::watchdog`, fields `kind`, `site`,
+    /// `millis`, `threshold_ms`) when a subscriber is installed, else as a line on stderr:
+    ///
+    /// ```text
+    /// fate: a task poll (task spawned at src/main.rs:12:5) held the loop for 203 ms; nothing
+    /// else ran meanwhile (slow callback threshold: 100 ms)
+    /// ```
+    ///
+    /// Time the thread spent waiting for a CPU (a loaded machine) is not counted; time spent
+    /// sleeping or blocked in a system call is. Off, the watchdog reads no clock; the sites
+    /// are kept either way (a pointer in each callback, timer, task and I/O source).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fate::reactor::Reactor;
+    ///
+    /// // Report anything that holds the loop for 20 ms or more, in release builds too.
+    /// let reactor = Reactor::builder()
+    ///     .slow_callback_duration(Some(Duration::from_millis(20)))
+    ///     .build()
+    ///     .unwrap();
+    /// reactor.call_soon(|| println!("quick: not reported"));
+    /// reactor.run_until_idle().unwrap();
+    /// # drop(reactor);
+    ///
+    /// // No watchdog, in debug builds too (a program that blocks on purpose).
+    /// let reactor = Reactor::builder().slow_callback_duration(None).build().unwrap();
+    /// # drop(reactor);
+    /// ```
+    pub fn slow_callback_duration(mut self, threshold: Option<Duration>) -> Self {
+        self.slow_callback_duration = threshold;
         self
     }
 
@@ -280,6 +339,7 @@ impl ReactorBuilder {
             handle_signals: self.handle_signals,
             signals: RefCell::new(None),
             budget: self.budget,
+            watchdog: self.slow_callback_duration.map(watchdog::Watchdog::new),
             outstanding: Cell::new(0),
             #[cfg(all(feature = "testing", feature = "net"))]
             sim: None,
@@ -291,8 +351,8 @@ impl ReactorBuilder {
 
 /// The spawner a reactor installs for `fate_deferred`: futures become detached tasks.
 fn local_spawner() -> fate_deferred::LocalSpawner {
-    Rc::new(|fut| {
-        crate::task::spawn_local(fut).detach();
+    Rc::new(|fut, site| {
+        crate::task::spawn_local_at(site, fut).detach();
     })
 }
 
@@ -375,8 +435,22 @@ impl Reactor {
     /// # Ordering
     ///
     /// FIFO with other `call_soon` callbacks and with task wakes.
+    #[track_caller]
     pub fn call_soon(&self, f: impl FnOnce() + 'static) {
-        ready::push(Ready::Call(Box::new(f)));
+        let site = std::panic::Location::caller();
+        self.call_soon_as(watchdog::Kind::Callback, site, f);
+    }
+
+    /// [`call_soon`](Reactor::call_soon), reported by the watchdog as the `kind` of code made
+    /// at `site` (a connection's deferred work names its `listen_*` or `connect_*` call rather
+    /// than this crate's line).
+    pub(crate) fn call_soon_as(
+        &self,
+        kind: watchdog::Kind,
+        site: watchdog::Site,
+        f: impl FnOnce() + 'static,
+    ) {
+        ready::push(Ready::Call(ready::Located::boxed(kind, site, f)));
     }
 
     /// Runs `f` once `delay` has passed; the returned [`DelayedCall`] can cancel, reset or
@@ -392,6 +466,7 @@ impl Reactor {
     /// call.cancel().unwrap();
     /// reactor.run_until_idle().unwrap();
     /// ```
+    #[track_caller]
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> DelayedCall {
         self.inner.timeline.call_later(delay, f)
     }
@@ -526,6 +601,7 @@ impl Reactor {
     /// As [`run`](Reactor::run); [`ReactorError::MainPanicked`] if `fut` panicked (the panic
     /// policy has reported it); [`ReactorError::NotRunning`] if the reactor was stopped or
     /// crashed before `fut` completed (its output is then lost).
+    #[track_caller]
     pub fn block_on<F: Future + 'static>(&self, fut: F) -> Result<F::Output, ReactorError> {
         self.enter()?;
         let mut main = crate::task::spawn_local_on(self, fut);
@@ -610,6 +686,7 @@ impl Reactor {
     }
 
     /// Spawns a `!Send` future on this reactor; see [`crate::task::spawn_local`].
+    #[track_caller]
     pub fn spawn_local<F>(&self, fut: F) -> crate::task::JoinHandle<F::Output>
     where
         F: Future + 'static,

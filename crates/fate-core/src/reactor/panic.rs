@@ -1,7 +1,20 @@
 //! What the reactor does when a callback, protocol method or task panics.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+thread_local! {
+    /// How many panics the reactor's boundaries have caught on this thread. The loop watchdog
+    /// does not report a run that panicked: the panic is reported already, and the report (a
+    /// backtrace, with `RUST_BACKTRACE` set) is what took the time.
+    static CAUGHT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many panics the reactor's boundaries have caught on this thread so far.
+pub(crate) fn caught() -> u64 {
+    CAUGHT.with(Cell::get)
+}
 
 /// What happens when user code panics inside the reactor.
 ///
@@ -60,6 +73,7 @@ impl PanicPolicy {
 
     /// Reports a caught panic according to the policy.
     pub(crate) fn report(self, what: &'static str, payload: &(dyn Any + Send)) {
+        let _ = CAUGHT.try_with(|c| c.set(c.get() + 1));
         let message = panic_message(payload);
         super::report::error(format_args!("a {what} panicked: {message}"));
         match self {

@@ -10,14 +10,54 @@ use std::collections::VecDeque;
 
 use async_task::Runnable;
 
+use super::watchdog::{Kind, Site};
 use super::PanicPolicy;
 
 /// One unit of work on the ready queue.
 pub(crate) enum Ready {
     /// A plain callback from `call_soon` (or a remote `call_from_thread`).
-    Call(Box<dyn FnOnce()>),
-    /// A task that was woken and wants to be polled.
-    Task(Runnable),
+    Call(Box<dyn Callback>),
+    /// A task that was woken and wants to be polled; its metadata is where it was spawned.
+    Task(Runnable<Site>),
+}
+
+// What keeps the queue's items two words: a callback's site is in its box (see `Callback`).
+const _: () = assert!(std::mem::size_of::<Ready>() == 2 * std::mem::size_of::<usize>());
+
+/// A queued callback that knows where it came from (for the watchdog's report).
+///
+/// The kind and site live in the callback's own box, not beside it in the queue: a queue item
+/// stays two words, and nothing reads them unless the watchdog is on.
+pub(crate) trait Callback {
+    /// Runs the callback.
+    fn call(self: Box<Self>);
+    /// What kind of callback this is and where it was scheduled.
+    fn origin(&self) -> (Kind, Site);
+}
+
+/// A closure with its kind and site: what `call_soon` and `call_from_thread` box.
+pub(crate) struct Located<F> {
+    f: F,
+    kind: Kind,
+    site: Site,
+}
+
+impl<F> Located<F> {
+    /// Boxes `f`, the `kind` of code scheduled at `site`.
+    #[inline]
+    pub(crate) fn boxed(kind: Kind, site: Site, f: F) -> Box<Located<F>> {
+        Box::new(Located { f, kind, site })
+    }
+}
+
+impl<F: FnOnce()> Callback for Located<F> {
+    fn call(self: Box<Self>) {
+        (self.f)();
+    }
+
+    fn origin(&self) -> (Kind, Site) {
+        (self.kind, self.site)
+    }
 }
 
 /// Per-thread reactor state that must be reachable without a `Reactor` handle.

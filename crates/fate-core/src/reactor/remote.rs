@@ -15,12 +15,15 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use async_task::Runnable;
 
+use super::ready::{Callback, Located};
+use super::watchdog::{Kind, Site};
+
 /// Work that arrived from another thread.
 pub(crate) enum RemoteWork {
-    /// A `call_from_thread` closure.
-    Call(Box<dyn FnOnce() + Send>),
+    /// A `call_from_thread` closure (or a thread's reply), with where it was sent from.
+    Call(Box<dyn Callback + Send>),
     /// A task woken on another thread.
-    Task(Runnable),
+    Task(Runnable<Site>),
 }
 
 /// The shared half of a reactor that other threads may hold.
@@ -159,8 +162,21 @@ impl RemoteHandle {
     /// Closures from one thread run in the order they were sent. They run at the start of a
     /// turn, before that turn's timers. A closure sent after the reactor stopped is dropped
     /// unrun when the reactor is dropped.
+    #[track_caller]
     pub fn call_from_thread(&self, f: impl FnOnce() + Send + 'static) {
-        self.remote.send(RemoteWork::Call(Box::new(f)));
+        self.call_from_thread_as(Kind::FromThread, std::panic::Location::caller(), f);
+    }
+
+    /// [`call_from_thread`](RemoteHandle::call_from_thread), reported by the watchdog as the
+    /// `kind` of code made at `site` (a thread-pool job's reply names the job's submitter).
+    pub(crate) fn call_from_thread_as(
+        &self,
+        kind: Kind,
+        site: Site,
+        f: impl FnOnce() + Send + 'static,
+    ) {
+        self.remote
+            .send(RemoteWork::Call(Located::boxed(kind, site, f)));
     }
 }
 

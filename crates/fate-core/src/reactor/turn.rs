@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::io::{Readiness, FIRST_IO_TOKEN};
 use super::ready::{self, Ready};
+use super::watchdog::{Kind, Timing, Untimed};
 use super::{Reactor, ReactorError, RemoteWork, SIGNAL_TOKEN, TIMER_TOKEN, WAKER_TOKEN};
 
 impl Reactor {
@@ -15,10 +16,24 @@ impl Reactor {
         done: &dyn Fn() -> bool,
         until_idle: bool,
     ) -> Result<(), ReactorError> {
+        match &self.inner.watchdog {
+            Some(watchdog) => self.turns(done, until_idle, watchdog),
+            None => self.turns(done, until_idle, &Untimed),
+        }
+    }
+
+    /// The loop, with user code run by `timing` (timed by the watchdog or not): compiled once
+    /// for each, so that the loop without a watchdog reads no clock around user code.
+    fn turns<T: Timing>(
+        &self,
+        done: &dyn Fn() -> bool,
+        until_idle: bool,
+        timing: &T,
+    ) -> Result<(), ReactorError> {
         let inner = &*self.inner;
         loop {
             // 1.-3. Remote work, due timers, the ready queue.
-            self.run_ready(Instant::now());
+            self.run_ready_with(Instant::now(), timing);
 
             if inner.exit_requested.get() || done() {
                 inner.exit_requested.set(false);
@@ -66,12 +81,7 @@ impl Reactor {
                     }
                     SIGNAL_TOKEN => self.on_signals(),
                     token if token.0 >= FIRST_IO_TOKEN => {
-                        if let Some(handler) = inner.handler_for(token) {
-                            let readiness = Readiness::from_event(event);
-                            inner
-                                .panic_policy
-                                .guard("I/O handler", || handler.ready(readiness));
-                        }
+                        self.dispatch_with(token, Readiness::from_event(event), timing);
                     }
                     _ => {}
                 }
@@ -80,11 +90,21 @@ impl Reactor {
     }
 
     /// Steps 1 to 3 of a turn: remote work onto the ready queue, the timers due at `now`, then
-    /// the ready queue up to the budget. The simulator's hosts turn through this too, with
+    /// the ready queue up to the budget. The simulator's hosts turn through this, with
     /// virtual time for `now`.
-    #[inline(always)]
+    #[cfg(all(feature = "testing", feature = "net"))]
     pub(crate) fn run_ready(&self, now: Instant) {
+        match &self.inner.watchdog {
+            Some(watchdog) => self.run_ready_with(now, watchdog),
+            None => self.run_ready_with(now, &Untimed),
+        }
+    }
+
+    /// [`run_ready`](Reactor::run_ready), with user code run by `timing`.
+    #[inline(always)]
+    fn run_ready_with<T: Timing>(&self, now: Instant, timing: &T) {
         let inner = &*self.inner;
+        let policy = inner.panic_policy;
         // 1. Remote work.
         for work in inner.remote.take() {
             ready::push(match work {
@@ -102,18 +122,55 @@ impl Reactor {
                 break;
             };
             left -= 1;
-            inner.panic_policy.guard("timed call", || call.run());
+            timing.run(
+                call,
+                |call| Some((Kind::TimedCall, call.site()?)),
+                |call| policy.guard("timed call", || call.run()),
+            );
         }
 
         // 3. The ready queue, up to the budget.
         for _ in 0..inner.budget {
             match ready::pop() {
-                Some(Ready::Call(f)) => inner.panic_policy.guard("callback", f),
-                Some(Ready::Task(runnable)) => inner.panic_policy.guard("task", || {
-                    runnable.run();
-                }),
+                Some(Ready::Call(f)) => timing.run(
+                    f,
+                    |f| Some(f.origin()),
+                    |f| policy.guard("callback", || f.call()),
+                ),
+                Some(Ready::Task(runnable)) => timing.run(
+                    runnable,
+                    |r| Some((Kind::TaskPoll, *r.metadata())),
+                    |r| {
+                        policy.guard("task", || {
+                            r.run();
+                        })
+                    },
+                ),
                 None => break,
             }
+        }
+    }
+
+    /// Step 5 for one event: runs the handler registered under `token` (if it still is) with
+    /// `readiness`, behind the panic guard. The simulator's hosts deliver their I/O here.
+    #[cfg(all(feature = "testing", feature = "net"))]
+    pub(crate) fn dispatch(&self, token: mio::Token, readiness: Readiness) {
+        match &self.inner.watchdog {
+            Some(watchdog) => self.dispatch_with(token, readiness, watchdog),
+            None => self.dispatch_with(token, readiness, &Untimed),
+        }
+    }
+
+    /// [`dispatch`](Reactor::dispatch), with the handler run by `timing`.
+    #[inline(always)]
+    fn dispatch_with<T: Timing>(&self, token: mio::Token, readiness: Readiness, timing: &T) {
+        let policy = self.inner.panic_policy;
+        if let Some(entry) = self.inner.handler_for(token) {
+            timing.run(
+                entry,
+                |(_, site)| Some((Kind::IoHandler, *site)),
+                |(handler, _)| policy.guard("I/O handler", || handler.ready(readiness)),
+            );
         }
     }
 

@@ -104,6 +104,7 @@ impl StandardIO {
                 seen,
             }),
             None,
+            std::panic::Location::caller(),
             #[cfg(feature = "tls")]
             None,
         )?;

@@ -5,6 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::reactor::watchdog::Site;
+
 /// Why a task produced no output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -45,11 +47,11 @@ impl std::error::Error for JoinError {}
 /// ```
 #[must_use = "dropping a JoinHandle detaches the task; await it or call `detach` to say so"]
 pub struct JoinHandle<T> {
-    task: Option<async_task::FallibleTask<Result<T, JoinError>>>,
+    task: Option<async_task::FallibleTask<Result<T, JoinError>, Site>>,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(task: async_task::Task<Result<T, JoinError>>) -> Self {
+    pub(crate) fn new(task: async_task::Task<Result<T, JoinError>, Site>) -> Self {
         JoinHandle {
             task: Some(task.fallible()),
         }

@@ -14,7 +14,7 @@ mod join;
 mod yield_now;
 
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -22,6 +22,7 @@ pub use join::{JoinError, JoinHandle};
 pub use yield_now::{yield_now, YieldNow};
 
 use crate::reactor::ready::{Ready, LOCAL};
+use crate::reactor::watchdog::Site;
 use crate::reactor::{panic_message, remote, PanicPolicy, Reactor, RemoteWork};
 
 /// Spawns `fut` on the current thread's reactor and returns a handle to its output.
@@ -54,31 +55,50 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
+    spawn_local_at(Location::caller(), fut)
+}
+
+/// [`spawn_local`], for a future the watchdog names as spawned at `site` (a
+/// `Deferred::from_future` or `fate::spawn` call, through the Deferred layer's spawner).
+///
+/// # Panics
+///
+/// If this thread has no reactor.
+pub(crate) fn spawn_local_at<F>(site: Site, fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
     let (reactor_id, policy) = LOCAL.with(|l| (l.reactor_id.get(), l.panic_policy.get()));
     assert!(
         reactor_id != 0,
         "no reactor on this thread: build one with Reactor::new() or run code inside fate::run"
     );
-    spawn_with(reactor_id, policy, fut)
+    spawn_with(reactor_id, policy, site, fut)
 }
 
 /// Spawns `fut` on `reactor` (which must be this thread's).
+#[track_caller]
 pub(crate) fn spawn_local_on<F>(reactor: &Reactor, fut: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
 {
-    spawn_with(reactor.inner.id, reactor.inner.panic_policy, fut)
+    let site = Location::caller();
+    spawn_with(reactor.inner.id, reactor.inner.panic_policy, site, fut)
 }
 
-/// Spawns `fut` on the reactor `reactor_id`, which must be this thread's.
-fn spawn_with<F>(reactor_id: u64, policy: PanicPolicy, fut: F) -> JoinHandle<F::Output>
+/// Spawns `fut` on the reactor `reactor_id`, which must be this thread's; `site` is where
+/// it was spawned (the task's metadata, for the watchdog's report).
+fn spawn_with<F>(reactor_id: u64, policy: PanicPolicy, site: Site, fut: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
 {
     let schedule = move |runnable| schedule(reactor_id, runnable);
-    let (runnable, task) = async_task::spawn_local(CatchUnwind { fut, policy }, schedule);
+    let (runnable, task) = async_task::Builder::new()
+        .metadata(site)
+        .spawn_local(move |_| CatchUnwind { fut, policy }, schedule);
     runnable.schedule();
     JoinHandle::new(task)
 }
@@ -89,7 +109,7 @@ where
 /// The schedule function captures only the reactor's id (no reference count to bump per
 /// task); a wake from another thread finds the reactor's remote queue by that id.
 #[inline]
-fn schedule(reactor_id: u64, runnable: async_task::Runnable) {
+fn schedule(reactor_id: u64, runnable: async_task::Runnable<Site>) {
     // One thread-local access for the check and the push: this is every wake's path.
     let mut foreign = Some(runnable);
     let _ = LOCAL.try_with(|l| {

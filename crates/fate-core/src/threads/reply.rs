@@ -18,6 +18,7 @@ use std::panic::resume_unwind;
 use fate_deferred::{Deferred, Failure, Fire};
 use slab::Slab;
 
+use crate::reactor::watchdog::{Kind, Site};
 use crate::reactor::{Reactor, RemoteHandle};
 
 thread_local! {
@@ -42,11 +43,15 @@ pub(crate) struct Reply<T: Send + 'static> {
     tag: usize,
     /// Builds the failure for a reply dropped unsent; runs on the asking thread.
     lost: fn(usize) -> Failure,
+    /// Where the work was asked for: the watchdog names it if the Deferred's callbacks,
+    /// fired by the reply, hold the loop.
+    site: Site,
     _result: PhantomData<fn(T)>,
 }
 
 impl<T: Send + 'static> Reply<T> {
     /// A Deferred on `reactor`'s thread and the Reply that fires it.
+    #[track_caller]
     pub(crate) fn park(
         reactor: &Reactor,
         tag: usize,
@@ -61,6 +66,7 @@ impl<T: Send + 'static> Reply<T> {
             id,
             tag,
             lost,
+            site: std::panic::Location::caller(),
             _result: PhantomData,
         };
         (deferred, reply)
@@ -80,7 +86,9 @@ impl<T: Send + 'static> Reply<T> {
             return;
         };
         let (id, tag, lost) = (self.id, self.tag, self.lost);
-        to.call_from_thread(move || fire(id, outcome, tag, lost));
+        to.call_from_thread_as(Kind::ThreadReply, self.site, move || {
+            fire(id, outcome, tag, lost)
+        });
     }
 }
 
@@ -88,7 +96,9 @@ impl<T: Send + 'static> Drop for Reply<T> {
     fn drop(&mut self) {
         if let Some(to) = self.to.take() {
             let (id, tag, lost) = (self.id, self.tag, self.lost);
-            to.call_from_thread(move || fire::<T>(id, Outcome::Lost, tag, lost));
+            to.call_from_thread_as(Kind::ThreadReply, self.site, move || {
+                fire::<T>(id, Outcome::Lost, tag, lost)
+            });
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::error::Error;
 use std::fmt;
+use std::panic::Location;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use fate_deferred::{maybe_deferred, succeed, Deferred, Failure, Fire, IntoOutcom
 
 use super::timeline::duration_ns;
 use super::{DelayedCall, Timeline};
+use crate::reactor::watchdog::Site;
 
 /// Calls a function repeatedly, every `interval`, on a [`Timeline`].
 ///
@@ -76,6 +78,8 @@ pub struct LoopingCall {
 
 struct Inner {
     timeline: Timeline,
+    /// Where the loop was made: the watchdog names it when the function runs long.
+    site: Site,
     /// Taken out while it runs, so that it may use its own `LoopingCall`.
     body: RefCell<Option<Body>>,
     state: RefCell<State>,
@@ -156,6 +160,7 @@ impl LoopingCall {
     /// let lc = LoopingCall::new(&clock, || println!("tick"));
     /// assert!(!lc.running());
     /// ```
+    #[track_caller]
     pub fn new<U, R, M>(
         timeline: impl AsRef<Timeline>,
         mut f: impl FnMut() -> R + 'static,
@@ -190,6 +195,7 @@ impl LoopingCall {
     /// clock.advance(Duration::from_millis(3500)); // one late call covers t = 1, 2, 3
     /// assert_eq!(*counts.borrow(), [1, 3]);
     /// ```
+    #[track_caller]
     pub fn with_count<U, R, M>(
         timeline: impl AsRef<Timeline>,
         mut f: impl FnMut(u64) -> R + 'static,
@@ -237,6 +243,7 @@ impl LoopingCall {
     /// drop((lc, done));
     /// assert_eq!(Rc::strong_count(&left), 1); // the function is gone
     /// ```
+    #[track_caller]
     pub fn with_handle<U, R, M>(
         timeline: impl AsRef<Timeline>,
         mut f: impl FnMut(&LoopingCall) -> R + 'static,
@@ -251,10 +258,12 @@ impl LoopingCall {
         LoopingCall::with_body(timeline.as_ref(), body)
     }
 
+    #[track_caller]
     fn with_body(timeline: &Timeline, body: Body) -> LoopingCall {
         LoopingCall {
             inner: Rc::new(Inner {
                 timeline: timeline.clone(),
+                site: Location::caller(),
                 body: RefCell::new(Some(body)),
                 state: RefCell::new(State {
                     running: false,
@@ -546,7 +555,7 @@ impl LoopingCall {
         let call = self
             .inner
             .timeline
-            .call_at_ns(next, move || this.call_now());
+            .call_at_ns(next, self.inner.site, move || this.call_now());
         self.inner.state.borrow_mut().call = Some(call);
     }
 

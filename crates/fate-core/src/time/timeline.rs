@@ -3,12 +3,14 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::IntoFuture;
+use std::panic::Location;
 use std::rc::Rc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::wheel::Wheel;
 use super::{DelayedCall, Sleep, Timeout};
+use crate::reactor::watchdog::Site;
 use crate::sys::InlineFn;
 
 /// A source of time and the calls scheduled on it: what the reactor and `testing::Clock` both
@@ -77,8 +79,9 @@ struct Inner {
 
 /// What a timer does when it fires.
 pub(super) enum Entry {
-    /// A `call_later` callback.
-    Call(InlineFn),
+    /// A `call_later` callback, and where it was scheduled (for the watchdog's report; the
+    /// node has room for it in its cache line).
+    Call(InlineFn, Site),
     /// The task waiting in a [`Sleep`] (or a [`Timeout`]).
     Wake(Waker),
 }
@@ -99,8 +102,16 @@ impl DueCall {
     /// Runs the callback, or wakes the waiting task.
     pub(crate) fn run(self) {
         match self.0 {
-            Entry::Call(f) => f.call(),
+            Entry::Call(f, _) => f.call(),
             Entry::Wake(waker) => waker.wake(),
+        }
+    }
+
+    /// Where a callback was scheduled; `None` for a task's wake.
+    pub(crate) fn site(&self) -> Option<Site> {
+        match self.0 {
+            Entry::Call(_, site) => Some(site),
+            Entry::Wake(_) => None,
         }
     }
 }
@@ -218,9 +229,10 @@ impl Timeline {
     /// # Ordering
     ///
     /// See [`Timeline`]: deadline order, then the order of scheduling.
+    #[track_caller]
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> DelayedCall {
         let when = self.now_ns().saturating_add(duration_ns(delay));
-        self.schedule(when, Entry::Call(InlineFn::new(f)))
+        self.schedule(when, Entry::Call(InlineFn::new(f), Location::caller()))
     }
 
     /// Schedules `f` to run once at `when` (at once, on the next turn, if `when` has passed).
@@ -240,13 +252,21 @@ impl Timeline {
     /// clock.advance(Duration::from_secs(3));
     /// assert!(ran.get());
     /// ```
+    #[track_caller]
     pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> DelayedCall {
-        self.schedule(self.to_ns(when), Entry::Call(InlineFn::new(f)))
+        let site = Location::caller();
+        self.schedule(self.to_ns(when), Entry::Call(InlineFn::new(f), site))
     }
 
-    /// Schedules `f` at `when` ns since the epoch.
-    pub(super) fn call_at_ns(&self, when: u64, f: impl FnOnce() + 'static) -> DelayedCall {
-        self.schedule(when, Entry::Call(InlineFn::new(f)))
+    /// Schedules `f` at `when` ns since the epoch; `site` is where the user code it runs was
+    /// given to us.
+    pub(super) fn call_at_ns(
+        &self,
+        when: u64,
+        site: Site,
+        f: impl FnOnce() + 'static,
+    ) -> DelayedCall {
+        self.schedule(when, Entry::Call(InlineFn::new(f), site))
     }
 
     fn schedule(&self, when: u64, entry: Entry) -> DelayedCall {
@@ -298,7 +318,7 @@ impl Timeline {
             .inner
             .wheel
             .borrow()
-            .pending_keys(|entry| matches!(entry, Entry::Call(_)));
+            .pending_keys(|entry| matches!(entry, Entry::Call(..)));
         keys.into_iter()
             .map(|(key, when)| DelayedCall::new(self.clone(), key, when))
             .collect()

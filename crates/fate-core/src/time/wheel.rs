@@ -95,7 +95,7 @@ impl Key {
 
 /// One slab node: an entry, or a link in the free list.
 ///
-/// Aligned to a cache line (64 bytes for the timeline's entries, 54 of them used): sorting
+/// Aligned to a cache line (64 bytes for the timeline's entries, 62 of them used): sorting
 /// a slot reads each node's deadline, and popping it then finds the callback in the same line.
 #[repr(align(64))]
 struct Node<T> {

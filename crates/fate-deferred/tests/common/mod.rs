@@ -167,7 +167,7 @@ pub struct Pool;
 
 impl Pool {
     pub fn install() -> Pool {
-        set_local_spawner(Some(Rc::new(|f| TASKS.with(|t| t.borrow_mut().push(f)))));
+        set_local_spawner(Some(Rc::new(|f, _| TASKS.with(|t| t.borrow_mut().push(f)))));
         Pool
     }
 
