@@ -543,13 +543,17 @@ pub(crate) fn park<U: 'static>(chain: &Chain, result: Result<U, Failure>) {
                 slot.0.set(Some(v));
                 st.set_held(Held::Slot);
             }
-            None => {
-                st.boxed.set(Some(Box::new(Box::new(v))));
-                st.set_held(Held::Boxed);
-            }
+            None => park_boxed(st, v),
         },
         Err(f) => st.park_failure(f),
     }
+}
+
+/// The boxed arm of [`park`], kept out of line: most chains end at their head's type.
+#[inline(never)]
+fn park_boxed<U: 'static>(st: &State, value: U) {
+    st.boxed.set(Some(Box::new(Box::new(value))));
+    st.set_held(Held::Boxed);
 }
 
 /// Takes the parked result as a `U`, the chain's current type; `None` if nothing is parked.
@@ -565,13 +569,18 @@ pub(crate) fn take_parked<U: 'static>(chain: &Chain) -> Option<Result<U, Failure
             .downcast_ref::<TypedSlot<U>>()
             .and_then(|slot| slot.0.take())
             .map(Ok),
-        Held::Boxed => st
-            .boxed
-            .take()
-            .and_then(|b| (*b).downcast::<U>().ok())
-            .map(|v| Ok(*v)),
+        Held::Boxed => take_boxed(st),
         Held::Failure => st.failure.take().map(Err),
     }
+}
+
+/// The boxed arm of [`take_parked`], kept out of line: most chains end at their head's type.
+#[inline(never)]
+fn take_boxed<U: 'static>(st: &State) -> Option<Result<U, Failure>> {
+    st.boxed
+        .take()
+        .and_then(|b| (*b).downcast::<U>().ok())
+        .map(|v| Ok(*v))
 }
 
 /// Whether anyone could still see this chain's result: a handle or `Control` to it (`held`
