@@ -276,7 +276,9 @@ mod tests {
             .block_on(async move {
                 let base = Instant::now();
                 let mut tasks = Vec::new();
-                for (i, ms) in [30u64, 10, 20, 10].into_iter().enumerate() {
+                // Far enough apart that a loaded machine cannot reorder them or finish one before
+                // the count below is taken.
+                for (i, ms) in [300u64, 100, 200, 100].into_iter().enumerate() {
                     let log = log.clone();
                     tasks.push(fate_core::spawn_local(async move {
                         Sleep::until(base + Duration::from_millis(ms)).await;
@@ -299,8 +301,8 @@ mod tests {
             })
             .unwrap();
         let order = order.borrow();
-        assert_eq!(order[3], 0, "the 30 ms sleep wakes last: {order:?}");
-        assert_eq!(order[2], 2, "the 20 ms sleep wakes third: {order:?}");
+        assert_eq!(order[3], 0, "the 300 ms sleep wakes last: {order:?}");
+        assert_eq!(order[2], 2, "the 200 ms sleep wakes third: {order:?}");
         assert_eq!(
             pending(),
             0,
