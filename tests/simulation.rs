@@ -147,6 +147,84 @@ fn an_agent_downloads_a_page_from_a_site_on_another_simulated_host() {
     });
 }
 
+/// Reads requests and never answers.
+struct Silent;
+
+impl Protocol for Silent {
+    fn data_received(&mut self, _: &[u8]) {}
+}
+
+#[test]
+fn an_http_timeout_passes_in_virtual_time_on_the_reactors_clock() {
+    use fate::http::client::Agent;
+
+    sim::check(0..5, |sim| -> Result<(), String> {
+        sim.host("tarpit", || {
+            net::listen_tcp("0.0.0.0:80".parse().unwrap(), net::for_protocol(|| Silent)).unwrap();
+        });
+        sim.host("browser", || {});
+        let outcome = sim
+            .block_on("browser", async {
+                let agent = Agent::builder()
+                    .response_timeout(Duration::from_secs(30))
+                    .build();
+                let result = agent.get("http://tarpit/").await;
+                (result.map(drop), fate::reactor().seconds())
+            })
+            .map_err(|e| e.to_string())?;
+        let (result, at) = outcome;
+        let err = result.expect_err("a server that never answers times out");
+        assert!(err.is_timeout(), "{err}");
+        // Thirty virtual seconds after the request went out (a few milliseconds in).
+        assert!((30.0..30.1).contains(&at), "timed out at {at} s");
+        Ok(())
+    });
+}
+
+/// Sends half a request head, then nothing; notes when the server hangs up.
+struct HalfHead(Shared<Option<f64>>);
+
+impl Protocol for HalfHead {
+    fn connection_made(&mut self, t: Transport) {
+        t.write(b"GET / HTTP/1.1\r\nHost: web\r\n");
+    }
+    fn data_received(&mut self, _: &[u8]) {}
+    fn connection_lost(&mut self, _: CloseReason) {
+        *self.0.borrow_mut() = Some(fate::reactor().seconds());
+    }
+}
+
+#[test]
+fn a_sites_header_timeout_closes_a_slow_client_in_virtual_time() {
+    use fate::http::server::{from_fn, Request, Response, Site};
+
+    let sim = Sim::new(3);
+    sim.host("web", || {
+        let site = Site::new(from_fn(|_: Request| Response::new("hi".into())))
+            .header_read_timeout(Duration::from_secs(10));
+        site.listen("0.0.0.0:80".parse().unwrap()).unwrap();
+    });
+    let closed: Shared<Option<f64>> = Rc::default();
+    let c = closed.clone();
+    sim.host("slowloris", move || {
+        let c = c.clone();
+        net::client_from_str("tcp:web:80")
+            .unwrap()
+            .connect(net::for_protocol(move || HalfHead(c.clone())));
+    });
+    let wall = std::time::Instant::now();
+    sim.run_until(|| closed.borrow().is_some()).unwrap();
+    let at = closed.borrow().expect("the server hung up");
+    // Ten virtual seconds and at most two ticks of an eighth of them (the documented
+    // bound), no real ones.
+    assert!((10.0..12.5).contains(&at), "hung up at {at} s");
+    assert!(
+        wall.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        wall.elapsed()
+    );
+}
+
 /// The bug: each `data_received` is taken for one whole message, as it often is on a quiet
 /// loopback. Counts the numbers it is sent, one `ADD n\n` per message.
 struct NaiveCounter {

@@ -66,12 +66,19 @@ impl Queue {
     }
 }
 
+/// The current reactor's time: the monotonic clock on a real reactor, virtual time on a
+/// `testing::Clock`-driven or simulated one (`fate::testing::sim`), so that hyper's
+/// timeouts follow the clock the reactor's own timers run on.
+pub(crate) fn now() -> Instant {
+    fate_core::reactor::try_current().map_or_else(Instant::now, |r| r.timeline().now())
+}
+
 /// The reactor timer's callback: wakes the due sleeps, re-arms for the rest.
 fn fire() {
     let wakers: Vec<Waker> = QUEUE.with(|q| {
         let mut q = q.borrow_mut();
         q.armed = None;
-        let now = Instant::now();
+        let now = now();
         let mut due = Vec::new();
         let mut next: Option<Instant> = None;
         for (_, entry) in q.sleeps.iter_mut() {
@@ -123,7 +130,11 @@ pub(crate) struct Timer;
 
 impl hyper::rt::Timer for Timer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(Sleep::until(Instant::now() + duration))
+        Box::pin(Sleep::until(now() + duration))
+    }
+
+    fn now(&self) -> Instant {
+        now()
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
@@ -248,6 +259,27 @@ mod tests {
 
     fn pending() -> usize {
         QUEUE.with(|q| q.borrow().sleeps.len())
+    }
+
+    #[test]
+    fn hypers_sleeps_run_on_the_reactors_clock_even_when_it_is_virtual() {
+        use hyper::rt::Timer as _;
+
+        let sim = fate_core::testing::sim::Sim::new(1);
+        sim.host("h", || {});
+        let (slept, seconds) = sim
+            .block_on("h", async {
+                let before = Timer.now();
+                Timer.sleep(Duration::from_secs(3600)).await;
+                (
+                    Timer.now() - before,
+                    fate_core::reactor::current().seconds(),
+                )
+            })
+            .unwrap();
+        assert_eq!(slept, Duration::from_secs(3600));
+        assert_eq!(seconds, 3600.0);
+        assert_eq!(pending(), 0);
     }
 
     #[test]

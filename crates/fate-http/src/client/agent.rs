@@ -307,7 +307,7 @@ impl Agent {
     /// connection (`is_transport`).
     pub async fn request(&self, request: Request<Body>) -> Result<Response, Error> {
         let config = &self.inner.config;
-        let deadline = config.total_timeout.map(|t| (Instant::now() + t, t));
+        let deadline = config.total_timeout.map(|t| (crate::rt::now() + t, t));
         let (parts, body) = request.into_parts();
         let mut pending = Pending {
             replay: body.replayable(),

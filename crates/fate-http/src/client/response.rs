@@ -255,7 +255,7 @@ pub(crate) async fn wait_phase<F: std::future::IntoFuture>(
     limit: Option<(Phase, Duration)>,
     deadline: Option<(Instant, Duration)>,
 ) -> Result<F::Output, Error> {
-    let now = Instant::now();
+    let now = crate::rt::now();
     let total_left = deadline.map(|(at, total)| (at.saturating_duration_since(now), total));
     let (phase, wait, shown) = match (limit, total_left) {
         (None, None) => return Ok(fut.await),
