@@ -671,3 +671,26 @@ fn a_partition_loses_datagrams_and_a_hold_delays_them() {
     sim.run_until_idle().unwrap();
     assert_eq!(*got.borrow(), (0..100).collect::<Vec<u32>>());
 }
+
+#[test]
+fn hosts_with_work_at_the_same_instant_run_in_an_order_drawn_from_the_seed() {
+    let first = |seed| {
+        let sim = Sim::new(seed);
+        let log = log();
+        for name in ["a", "b", "c"] {
+            let l = log.clone();
+            sim.host(name, move || {
+                let l = l.clone();
+                fate::call_later(Duration::from_secs(1), move || {
+                    l.borrow_mut().push(name.to_string())
+                });
+            });
+        }
+        sim.run_until_idle().unwrap();
+        let order = log.borrow().join("");
+        order
+    };
+    let orders: std::collections::BTreeSet<String> = (0..30).map(first).collect();
+    assert!(orders.len() >= 4, "{orders:?}");
+    assert_eq!(first(5), first(5));
+}

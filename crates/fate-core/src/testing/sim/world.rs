@@ -35,7 +35,7 @@ type Control = Box<dyn FnOnce(&Sim)>;
 /// # Ordering
 ///
 /// Each step runs one turn (due timers, then the ready queue) of every host that has work,
-/// in the order the hosts were added; when none has, the next packet or scheduled control is
+/// in an order drawn from the seed; when none has, the next packet or scheduled control is
 /// delivered (earliest first, then in the order sent); when nothing is due, time advances.
 /// Nothing depends on addresses in memory, hash order or the wall clock, so a seed fixes the
 /// whole run: [`trace_hash`](Sim::trace_hash) is the same on every run with the same seed and
@@ -418,16 +418,15 @@ impl Sim {
 
     fn step(&self, limit: Option<u64>) -> Step {
         let now = self.instant();
-        // 1. One turn of every host that has work.
-        let mut ran = false;
-        let count = self.hosts.borrow().len();
-        for id in 0..count {
+        // 1. One turn of every host that has work, in an order drawn from the seed.
+        let mut runnable: Vec<usize> = (0..self.hosts.borrow().len())
+            .filter(|&id| self.hosts.borrow()[id].is_runnable(now))
+            .collect();
+        let ran = !runnable.is_empty();
+        self.shuffle(&mut runnable);
+        for id in runnable {
             let mut hosts = self.hosts.borrow_mut();
             let host = &mut hosts[id];
-            if !host.is_runnable(now) {
-                continue;
-            }
-            ran = true;
             host.within(|r| r.turn_hosted(now));
             let name = host.name.clone();
             drop(hosts);
@@ -498,6 +497,16 @@ impl Sim {
         }
         self.advance_to(next);
         Step::Progress
+    }
+
+    /// Puts `ids` in an order drawn from the seed (Fisher–Yates), so that hosts with work at
+    /// the same instant run in every order across seeds, as threads on real machines would.
+    fn shuffle(&self, ids: &mut [usize]) {
+        let mut net = self.net.borrow_mut();
+        for i in (1..ids.len()).rev() {
+            let j = net.rng.below(i as u64 + 1) as usize;
+            ids.swap(i, j);
+        }
     }
 
     /// Runs a turn of the hosts whose timer bound is at `now` (they may pop nothing, only
