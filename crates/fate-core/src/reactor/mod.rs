@@ -344,6 +344,9 @@ impl ReactorBuilder {
             #[cfg(all(feature = "testing", feature = "net"))]
             sim: None,
         });
+        if inner.watchdog.is_some() {
+            inner.timeline.keep_sites();
+        }
         remote::register(inner.id, &inner.remote);
         Ok(inner)
     }

@@ -33,9 +33,11 @@
 //! # Cost
 //!
 //! Creation sites are recorded whether the watchdog is on or not, in records that exist
-//! anyway: the callback's box, the timer's node, the task's header, the I/O source's entry
-//! (one pointer each). The clock is read only while the watchdog is on: the turn loop is
-//! compiled twice, and the copy that runs without a threshold reads no clock.
+//! anyway: the callback's box, the task's header, the I/O source's entry (one pointer each).
+//! A timer's is kept only while the watchdog is on, in a table beside the timing wheel: in
+//! the wheel's node it made scheduling and cancelling a timer 12 instructions dearer (of 488).
+//! The clock is read only while the watchdog is on: the turn loop is compiled twice, and the
+//! copy that runs without a threshold reads no clock.
 
 use std::cell::Cell;
 use std::panic::Location;

@@ -75,13 +75,18 @@ struct Inner {
     /// The last `now` given to [`Timeline::pop_due`], in nanoseconds: the loop pops many
     /// calls with one `now` per turn, and converting it costs more than comparing it.
     due_now: Cell<Option<(Instant, u64)>>,
+    /// Whether to keep where each call was scheduled: only on the timeline of a reactor whose
+    /// loop watchdog is on, so that scheduling costs nothing more without one.
+    keep_sites: Cell<bool>,
+    /// While `keep_sites`: where the call in each wheel node was scheduled, by node index (a
+    /// stale value where the node holds no call; each call's is written as it is scheduled).
+    sites: RefCell<Vec<Option<Site>>>,
 }
 
 /// What a timer does when it fires.
 pub(super) enum Entry {
-    /// A `call_later` callback, and where it was scheduled (for the watchdog's report; the
-    /// node has room for it in its cache line).
-    Call(InlineFn, Site),
+    /// A `call_later` callback (where it was scheduled is in `Inner::sites`, when kept).
+    Call(InlineFn),
     /// The task waiting in a [`Sleep`] (or a [`Timeout`]).
     Wake(Waker),
 }
@@ -96,23 +101,20 @@ impl Default for Entry {
 /// A timer that is due, taken off its timeline: [`run`](DueCall::run) it once the timeline is
 /// no longer borrowed (the reactor wraps `run` in its panic guard).
 #[must_use = "a due call does nothing until it is run"]
-pub(crate) struct DueCall(Entry);
+pub(crate) struct DueCall(Entry, Option<Site>);
 
 impl DueCall {
     /// Runs the callback, or wakes the waiting task.
     pub(crate) fn run(self) {
         match self.0 {
-            Entry::Call(f, _) => f.call(),
+            Entry::Call(f) => f.call(),
             Entry::Wake(waker) => waker.wake(),
         }
     }
 
-    /// Where a callback was scheduled; `None` for a task's wake.
+    /// Where a callback was scheduled, if its timeline keeps sites; `None` for a task's wake.
     pub(crate) fn site(&self) -> Option<Site> {
-        match self.0 {
-            Entry::Call(_, site) => Some(site),
-            Entry::Wake(_) => None,
-        }
+        self.1
     }
 }
 
@@ -135,6 +137,8 @@ impl Timeline {
                 manual_now,
                 wheel: RefCell::new(Wheel::new()),
                 due_now: Cell::new(None),
+                keep_sites: Cell::new(false),
+                sites: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -232,7 +236,7 @@ impl Timeline {
     #[track_caller]
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> DelayedCall {
         let when = self.now_ns().saturating_add(duration_ns(delay));
-        self.schedule(when, Entry::Call(InlineFn::new(f), Location::caller()))
+        self.schedule(when, Entry::Call(InlineFn::new(f)), Location::caller())
     }
 
     /// Schedules `f` to run once at `when` (at once, on the next turn, if `when` has passed).
@@ -255,7 +259,7 @@ impl Timeline {
     #[track_caller]
     pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> DelayedCall {
         let site = Location::caller();
-        self.schedule(self.to_ns(when), Entry::Call(InlineFn::new(f), site))
+        self.schedule(self.to_ns(when), Entry::Call(InlineFn::new(f)), site)
     }
 
     /// Schedules `f` at `when` ns since the epoch; `site` is where the user code it runs was
@@ -266,12 +270,34 @@ impl Timeline {
         site: Site,
         f: impl FnOnce() + 'static,
     ) -> DelayedCall {
-        self.schedule(when, Entry::Call(InlineFn::new(f), site))
+        self.schedule(when, Entry::Call(InlineFn::new(f)), site)
     }
 
-    fn schedule(&self, when: u64, entry: Entry) -> DelayedCall {
+    /// Files `entry`, a call scheduled at `site`, for `when`.
+    fn schedule(&self, when: u64, entry: Entry, site: Site) -> DelayedCall {
         let key = self.inner.wheel.borrow_mut().insert(when, entry);
+        if self.inner.keep_sites.get() {
+            self.keep_site(key.index(), site);
+        }
         DelayedCall::new(self.clone(), key, when)
+    }
+
+    /// Keeps `site` as that of the call in wheel node `index`.
+    #[cold]
+    #[inline(never)]
+    fn keep_site(&self, index: u32, site: Site) {
+        let mut sites = self.inner.sites.borrow_mut();
+        let index = index as usize;
+        if sites.len() <= index {
+            sites.resize(index + 1, None);
+        }
+        sites[index] = Some(site);
+    }
+
+    /// From now on, keep where each call is scheduled, for [`DueCall::site`] (the reactor's
+    /// loop watchdog names it).
+    pub(crate) fn keep_sites(&self) {
+        self.inner.keep_sites.set(true);
     }
 
     /// The deadlines of all pending timers (calls, sleeps and timeouts that have neither
@@ -318,7 +344,7 @@ impl Timeline {
             .inner
             .wheel
             .borrow()
-            .pending_keys(|entry| matches!(entry, Entry::Call(..)));
+            .pending_keys(|entry| matches!(entry, Entry::Call(_)));
         keys.into_iter()
             .map(|(key, when)| DelayedCall::new(self.clone(), key, when))
             .collect()
@@ -416,8 +442,18 @@ impl Timeline {
                 ns
             }
         };
-        let (_, entry) = self.inner.wheel.borrow_mut().pop_expired(now)?;
-        Some(DueCall(entry))
+        let (_, index, entry) = self.inner.wheel.borrow_mut().pop_expired_indexed(now)?;
+        let site = match entry {
+            Entry::Call(_) if self.inner.keep_sites.get() => self
+                .inner
+                .sites
+                .borrow()
+                .get(index as usize)
+                .copied()
+                .flatten(),
+            _ => None,
+        };
+        Some(DueCall(entry, site))
     }
 
     /// Number of pending timers.

@@ -91,11 +91,17 @@ impl Key {
         index: NIL,
         generation: 0,
     };
+
+    /// The index of the node this key names: the same for the entry's whole life (resets
+    /// included), reused once the entry is gone.
+    pub(crate) fn index(self) -> u32 {
+        self.index
+    }
 }
 
 /// One slab node: an entry, or a link in the free list.
 ///
-/// Aligned to a cache line (64 bytes for the timeline's entries, 62 of them used): sorting
+/// Aligned to a cache line (64 bytes for the timeline's entries, 54 of them used): sorting
 /// a slot reads each node's deadline, and popping it then finds the callback in the same line.
 #[repr(align(64))]
 struct Node<T> {
@@ -501,12 +507,20 @@ impl<T: Default> Wheel<T> {
         self.next_slot().map(|(_, _, start)| start)
     }
 
-    /// Pops the earliest entry if its deadline is ≤ `now`.
+    /// [`pop_expired_indexed`](Wheel::pop_expired_indexed) without the index.
+    #[cfg(test)]
+    pub(crate) fn pop_expired(&mut self, now: u64) -> Option<(u64, T)> {
+        self.pop_expired_indexed(now)
+            .map(|(when, _, value)| (when, value))
+    }
+
+    /// Pops the earliest entry if its deadline is ≤ `now`: its deadline, the index of the
+    /// node it was in (its [`Key::index`]) and the entry.
     ///
     /// Returns `None` when nothing is due, or when the cascade budget of this call ran out
     /// (then `next_deadline() <= now` still holds and the caller should call again after
     /// attending to other work).
-    pub(crate) fn pop_expired(&mut self, now: u64) -> Option<(u64, T)> {
+    pub(crate) fn pop_expired_indexed(&mut self, now: u64) -> Option<(u64, u32, T)> {
         let mut budget = self.budget;
         loop {
             if let Some((when, index, from_run)) = self.ready_head() {
@@ -519,7 +533,7 @@ impl<T: Default> Wheel<T> {
                     self.late.pop();
                 }
                 self.drop_stale_heads();
-                return Some((when, self.slab.free(index)));
+                return Some((when, index, self.slab.free(index)));
             }
             if let Some((level, slot)) = self.cascading {
                 budget = self.cascade(level as usize, slot as usize, budget);
@@ -898,6 +912,17 @@ mod tests {
         assert!(!wheel.reschedule(c, 50));
         assert_eq!(wheel.pop_expired(100), Some((40, 'b')));
         assert_eq!(wheel.len(), 0);
+    }
+
+    #[test]
+    fn a_popped_entry_comes_with_its_key_s_index_across_resets() {
+        let mut wheel = Wheel::new();
+        let a = wheel.insert(10, 'a');
+        let b = wheel.insert(20, 'b');
+        assert_ne!(a.index(), b.index());
+        assert!(wheel.reschedule(a, 30));
+        assert_eq!(wheel.pop_expired_indexed(100), Some((20, b.index(), 'b')));
+        assert_eq!(wheel.pop_expired_indexed(100), Some((30, a.index(), 'a')));
     }
 
     #[test]
