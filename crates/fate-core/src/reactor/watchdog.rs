@@ -102,9 +102,11 @@ impl Timing for Untimed {
 pub(crate) struct Watchdog {
     /// Runs that hold the loop this long are reported.
     threshold: Duration,
-    /// When the run-queue wait was last read, and its value then (`None`: never read yet, or
-    /// not available on this system): the baseline a slow run's wait is measured against.
-    waited: Cell<Option<(Instant, Duration)>>,
+    /// When the run-queue wait was last read (`None`: never yet).
+    read_at: Cell<Option<Instant>>,
+    /// The run-queue wait then (`None`: not available on this system): the baseline a slow
+    /// run's wait is measured against.
+    waited: Cell<Option<Duration>>,
 }
 
 impl Watchdog {
@@ -112,6 +114,7 @@ impl Watchdog {
     pub(crate) fn new(threshold: Duration) -> Watchdog {
         Watchdog {
             threshold,
+            read_at: Cell::new(None),
             waited: Cell::new(None),
         }
     }
@@ -119,12 +122,13 @@ impl Watchdog {
     /// Reads the run-queue wait if the baseline is more than a quarter threshold old at
     /// `now`, the start of a run.
     fn refresh(&self, now: Instant) {
-        let stale = match self.waited.get() {
-            Some((at, _)) => now.saturating_duration_since(at) >= self.threshold / 4,
+        let stale = match self.read_at.get() {
+            Some(at) => now.saturating_duration_since(at) >= self.threshold / 4,
             None => true,
         };
         if stale {
-            self.waited.set(runqueue_wait().map(|w| (now, w)));
+            self.read_at.set(Some(now));
+            self.waited.set(runqueue_wait());
         }
     }
 
@@ -133,9 +137,10 @@ impl Watchdog {
     #[cold]
     #[inline(never)]
     fn check(&self, kind: Kind, site: Site, took: Duration) {
-        let before = self.waited.get().map(|(_, w)| w);
+        let before = self.waited.get();
         let now = runqueue_wait();
-        self.waited.set(now.map(|w| (Instant::now(), w)));
+        self.read_at.set(Some(Instant::now()));
+        self.waited.set(now);
         let held = held(took, before, now);
         if held >= self.threshold {
             report(kind, site, held, self.threshold);
