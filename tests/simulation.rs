@@ -147,6 +147,35 @@ fn an_agent_downloads_a_page_from_a_site_on_another_simulated_host() {
     });
 }
 
+#[test]
+fn get_page_on_two_simulated_hosts_connects_from_each() {
+    use fate::http::server::{from_fn, Request, Response, Site};
+
+    let sim = Sim::new(8);
+    sim.host("web", || {
+        let site = Site::new(from_fn(|_: Request| Response::new("page".into())));
+        site.listen("0.0.0.0:80".parse().unwrap()).unwrap();
+    });
+    // Both browsers boot at the same instant, on the same thread.
+    sim.host("alice", || {});
+    sim.host("bob", || {});
+    for browser in ["alice", "bob"] {
+        let body = sim
+            .block_on(browser, async {
+                fate::http::client::get_page("http://web/").await
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(&body[..], b"page");
+    }
+    // Bob connected himself: he did not send his request down alice's pooled connection.
+    let events = sim.recent_events();
+    for browser in ["alice", "bob"] {
+        let syn = format!("syn {browser} -> web");
+        assert!(events.iter().any(|e| e.ends_with(&syn)), "{events:#?}");
+    }
+}
+
 /// Reads requests and never answers.
 struct Silent;
 

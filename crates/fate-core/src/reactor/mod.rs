@@ -484,6 +484,24 @@ impl Reactor {
         self.inner.timeline.seconds()
     }
 
+    /// A number that names this reactor among all the reactors of the process, never reused:
+    /// a thread that builds a new reactor, or a simulated host that restarts, gets a new one.
+    /// For state kept per reactor outside it (a connection pool per reactor).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let first = fate::reactor::Reactor::new().unwrap();
+    /// let id = first.id();
+    /// assert_eq!(fate::reactor::current().id(), id);
+    /// drop(first);
+    /// let second = fate::reactor::Reactor::new().unwrap();
+    /// assert_ne!(second.id(), id);
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
     /// A `Send` handle for other threads to run code on this reactor.
     pub fn remote(&self) -> RemoteHandle {
         RemoteHandle {

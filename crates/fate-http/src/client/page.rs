@@ -6,7 +6,6 @@ use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use fate_deferred::{Deferred, Failure};
@@ -16,21 +15,21 @@ use crate::error::{Error, Kind};
 
 thread_local! {
     /// The agent behind the free functions: one pool per reactor, like treq's global
-    /// pool; kept with the epoch of the reactor it belongs to, since its connections die
-    /// with that reactor.
-    static SHARED: RefCell<Option<(Instant, Agent)>> = const { RefCell::new(None) };
+    /// pool; kept with the id of the reactor it belongs to, since its connections die with
+    /// that reactor (and belong to it: the hosts of a simulation share a thread).
+    static SHARED: RefCell<Option<(u64, Agent)>> = const { RefCell::new(None) };
 }
 
 /// This thread's shared agent for the running reactor.
 fn shared() -> Agent {
-    let epoch = fate_core::reactor::current().timeline().epoch();
+    let reactor = fate_core::reactor::current().id();
     SHARED.with(|shared| {
         let mut shared = shared.borrow_mut();
         match &*shared {
-            Some((at, agent)) if *at == epoch => agent.clone(),
+            Some((of, agent)) if *of == reactor => agent.clone(),
             _ => {
                 let agent = Agent::new();
-                *shared = Some((epoch, agent.clone()));
+                *shared = Some((reactor, agent.clone()));
                 agent
             }
         }

@@ -35,8 +35,9 @@
 //! and tasks. Unix sockets, the async `UdpSocket`, TLS certificates' validity times, child
 //! processes and `defer_to_thread` reach the real system from a simulated host, as does code
 //! that reads the wall clock (`SystemTime`) itself; a run that uses them is not reproducible.
-//! Thread-local state outside fate-core (fate-http's shared `Agent` for `get_page`) is per
-//! thread, not per host: use it from one host of a simulation.
+//! State a library keeps per thread is shared by the hosts of a simulation unless it is kept
+//! per reactor ([`Reactor::id`](crate::reactor::Reactor::id)), as fate-http's pool for
+//! `get_page` is.
 //!
 //! # Examples
 //!

@@ -1045,7 +1045,11 @@ impl NetState {
         notify: &mut Vec<Notify>,
     ) {
         let Some(Sock::Stream(s)) = self.sockets.get_mut(&to) else {
-            // Nobody has this connection any more: reset the sender.
+            // A FIN answering ours after we closed is acknowledged (TIME_WAIT), not reset.
+            if matches!(segment, Segment::Fin) {
+                return;
+            }
+            // Nobody has this connection any more: reset the sender of the bytes.
             self.send(Packet {
                 src: dst,
                 dst: src,

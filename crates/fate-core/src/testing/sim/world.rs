@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -210,8 +210,8 @@ impl Sim {
         out
     }
 
-    /// Spawns `fut` on host `name` and runs the simulation until it completes; returns its
-    /// output.
+    /// Spawns `fut` (a future, or a Deferred) on host `name` and runs the simulation until it
+    /// completes; returns its output.
     ///
     /// # Errors
     ///
@@ -235,12 +235,13 @@ impl Sim {
     /// ```
     pub fn block_on<F>(&self, name: &str, fut: F) -> Result<F::Output, SimError>
     where
-        F: Future + 'static,
+        F: IntoFuture + 'static,
+        F::IntoFuture: 'static,
         F::Output: 'static,
     {
         let id = self.host_id(name);
         let handle = self.hosts.borrow_mut()[id]
-            .within(|r| r.spawn_local(fut))
+            .within(|r| r.spawn_local(fut.into_future()))
             .ok_or_else(|| self.error(format!("host {name:?} is down")))?;
         let mut handle = handle;
         let finished = Cell::new(false);
