@@ -213,7 +213,8 @@
 //! - `compat`: tokio-based crates (reqwest, sqlx, ...) from a Fate loop, as `fate::compat`.
 //! - `db`: Twisted's adbapi — a pool of blocking database connections, SQLite built in — as
 //!   `fate::db`; `postgres` adds its PostgreSQL driver.
-//! - `testing`: the virtual clock and in-memory transports.
+//! - `testing`: the virtual clock, in-memory transports, and `testing::sim` (programs on
+//!   simulated hosts and network, replayable from a seed).
 //!
 //! What Fate leaves out on purpose, and why, is in FEATURES.md.
 

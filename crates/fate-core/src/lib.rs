@@ -16,13 +16,14 @@
 //!   ports, messages between loops, one place that stops them all.
 //! - [`threads`]: `defer_to_thread` and a `getaddrinfo` resolver on a bounded thread pool.
 //! - `testing` (feature `testing`): a virtual `Clock` so that time-based code is tested
-//!   without sleeping.
+//!   without sleeping, and `testing::sim`, whole programs on simulated hosts, network and
+//!   time, replayable from a seed.
 //!
 //! # Features
 //!
 //! - `net` (default): TCP, UDP and Unix sockets with protocols and transports.
 //! - `process` (default): child processes.
-//! - `testing`: the virtual clock and in-memory transports for tests.
+//! - `testing`: the virtual clock, in-memory transports and the simulator for tests.
 
 mod entry;
 #[cfg(feature = "net")]
