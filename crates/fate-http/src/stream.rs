@@ -29,6 +29,7 @@ use fate_core::net::{
     Address, ClientFactory, CloseReason, ConnectError, ConnectOptions, Connector, Factory,
     HalfClose, ListeningPort, Producer, ProducerMode, Protocol, Transport,
 };
+use fate_core::time::DelayedCall;
 
 thread_local! {
     /// Alive until this thread's locals are torn down. First touched when a stream is made,
@@ -54,6 +55,9 @@ fn thread_alive() -> bool {
 const INBOX_HIGH: usize = 256 * 1024;
 /// Resume reading at or below this many.
 const INBOX_LOW: usize = 64 * 1024;
+/// How long a server connection lingers after its stream is dropped with the peer still
+/// sending (see [`Stream::linger_on_close`]).
+const LINGER: Duration = Duration::from_secs(2);
 /// The transport's write buffer limits while a stream feeds it.
 const WRITE_HIGH: usize = 256 * 1024;
 const WRITE_LOW: usize = 64 * 1024;
@@ -126,6 +130,10 @@ struct Shared {
     /// Bytes handed to the transport so far (a server's send timeout subtracts what the
     /// transport still holds to learn what was sent).
     written: Cell<u64>,
+    /// Closing lingers (see [`Stream::linger_on_close`]).
+    linger_on_close: Cell<bool>,
+    /// While lingering: the call that ends it; input is discarded meanwhile.
+    lingering: RefCell<Option<DelayedCall>>,
 }
 
 /// Told when a [`Stream`] is written to.
@@ -183,6 +191,9 @@ impl Protocol for StreamProtocol {
 
     fn data_received(&mut self, data: &[u8]) {
         let shared = &self.0;
+        if shared.lingering.borrow().is_some() {
+            return; // nobody will read it: the stream is gone
+        }
         let full = {
             let mut inbox = shared.inbox.borrow_mut();
             inbox.push(data);
@@ -210,6 +221,9 @@ impl Protocol for StreamProtocol {
         shared.read_eof.set(true);
         *shared.lost.borrow_mut() = Some(reason);
         shared.transport.borrow_mut().take();
+        if let Some(call) = shared.lingering.borrow_mut().take() {
+            let _ = call.cancel(); // fails only if it already ran
+        }
         shared.wake_reader();
         shared.wake_writer();
         let on_close = shared.on_close.borrow_mut().take();
@@ -305,6 +319,16 @@ impl Stream {
         })
     }
 
+    /// Makes dropping this stream a lingering close (RFC 9112 §9.6) when the peer has not
+    /// ended its side: our side is shut once what was written is sent, then whatever the peer
+    /// still sends is read and thrown away until it closes too, for at most [`LINGER`].
+    /// Closing at once would make the kernel answer those late bytes with a reset, which
+    /// can destroy a response the peer has not read yet (a 413 to a client still sending
+    /// its body).
+    pub(crate) fn linger_on_close(&self) {
+        self.shared.linger_on_close.set(true);
+    }
+
     pub(crate) fn on_close(&self, f: impl FnOnce() + 'static) {
         if self.shared.lost.borrow().is_some() {
             f();
@@ -373,8 +397,27 @@ impl Stream {
         }
         if let Some(t) = transport {
             t.unregister_producer();
-            t.lose_connection();
+            if self.shared.linger_on_close.get() && !self.shared.read_eof.get() {
+                self.linger(t);
+            } else {
+                t.lose_connection();
+            }
         }
+    }
+
+    /// See [`Stream::linger_on_close`]. The peer's end of stream then closes the connection
+    /// (our side being shut already); the timer closes it otherwise.
+    fn linger(&self, t: Transport) {
+        let shared = &self.shared;
+        *shared.inbox.borrow_mut() = Inbox::default(); // nobody will read it
+        let end = t.clone();
+        *shared.lingering.borrow_mut() = Some(fate_core::call_later(LINGER, move || {
+            end.lose_connection();
+        }));
+        if shared.reading_paused.replace(false) {
+            t.resume_producing();
+        }
+        t.lose_write_connection();
     }
 }
 
@@ -395,6 +438,20 @@ impl Output {
         }
         let waiting = self.transport.buffered();
         Some((shared.written.get() - waiting as u64, waiting))
+    }
+
+    /// Closes without lingering from now on, and ends a linger under way: a server that is
+    /// shutting down does not wait for slow peers.
+    pub(crate) fn stop_lingering(&self) {
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
+        shared.linger_on_close.set(false);
+        let lingering = shared.lingering.borrow_mut().take();
+        if let Some(call) = lingering {
+            let _ = call.cancel(); // fails only if it already ran
+            self.transport.lose_connection();
+        }
     }
 
     /// Closes the connection at once, dropping what waits to be sent.

@@ -20,6 +20,7 @@ on_a_reactor_and_a_pool!(
     a_head_over_the_limit_is_refused_even_in_one_write,
     send_timeout_aborts_a_client_that_stops_reading_a_file,
     send_timeout_aborts_a_closing_connection_whose_last_bytes_never_leave,
+    a_refusal_reaches_a_client_that_is_still_sending_its_body,
 );
 
 /// Serves `dir` under `/files` and 8 MiB at `/big`, set up by `tune`.
@@ -162,5 +163,39 @@ fn send_timeout_aborts_a_closing_connection_whose_last_bytes_never_leave(on: On)
         l.wait_connections(Duration::from_secs(10), 1).await;
         l.wait_connections(Duration::from_secs(10), 0).await;
         off_thread(move || assert_cut_short(s, 8 << 20)).await;
+    });
+}
+
+/// A 413 sent before the request's body was read, on a connection the server then closes,
+/// reaches a client that goes on sending its body: the server lingers (shuts its side, reads
+/// and drops what still comes), where closing at once would make the kernel answer the late
+/// body with a reset that destroys the unread 413.
+fn a_refusal_reaches_a_client_that_is_still_sending_its_body(on: On) {
+    let dir = TempDir::new("linger");
+    run(LIMIT, async move {
+        let l = serve(on, &dir, |site| site.max_request_body(1000));
+        let addr = l.local_addr();
+        let answer = off_thread(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let head = "POST /files/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n";
+            s.write_all(head.as_bytes()).unwrap();
+            // Time for the server to answer and close before the body comes.
+            std::thread::sleep(Duration::from_millis(300));
+            let mut sent = 0;
+            while sent < 1_000_000 {
+                match s.write(&[b'x'; 16 * 1024]) {
+                    Ok(n) => sent += n,
+                    Err(e) => return format!("sending the body: {e}"),
+                }
+            }
+            let mut answer = Vec::new();
+            match s.read_to_end(&mut answer) {
+                Ok(_) => String::from_utf8_lossy(&answer).into_owned(),
+                Err(e) => format!("reading the answer: {e} (after {} bytes)", answer.len()),
+            }
+        })
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     });
 }

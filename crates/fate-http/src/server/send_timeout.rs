@@ -29,6 +29,12 @@ impl SendWatch {
         }
     }
 
+    /// Ends the connection's lingering close, if any, and forgoes it (see
+    /// [`Output::stop_lingering`]).
+    pub(crate) fn stop_lingering(&self) {
+        self.output.stop_lingering();
+    }
+
     /// At tick `now`: aborts the connection if its output has been stalled for more than
     /// `ticks` ticks; says whether it did.
     pub(crate) fn check(&self, now: u64, ticks: u64) -> bool {

@@ -240,6 +240,9 @@ impl Site {
         };
         stream.on_close(move || drop(guard));
         stream.on_write(watch.clone());
+        // A response that ends the connection before the request's body was read (413, an
+        // early error) must reach a client that is still sending.
+        stream.linger_on_close();
         let mut service = SiteService {
             site: self.clone(),
             peer,
@@ -614,6 +617,12 @@ impl ServerState {
 
     fn begin_shutdown(&self) {
         self.shutting_down.set(true);
+        // Closing tells nobody before the next turn, so `conns` stays ours meanwhile.
+        for (_, c) in self.conns.borrow().iter() {
+            if let Some(send) = &c.send {
+                send.stop_lingering();
+            }
+        }
         let wakers: Vec<Waker> = self
             .conns
             .borrow_mut()
@@ -691,6 +700,16 @@ where
         let this = self.get_mut();
         if this.watch.expired() {
             tracing::debug!("closing a connection that sent no request head in time");
+            // A slow client gets no further grace: no lingering close.
+            if let Some(send) = this
+                .state
+                .conns
+                .borrow()
+                .get(this.slot)
+                .and_then(|c| c.send.as_ref())
+            {
+                send.stop_lingering();
+            }
             return Poll::Ready(());
         }
         let state = &this.state;
