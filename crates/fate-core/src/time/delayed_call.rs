@@ -1,6 +1,6 @@
 //! `DelayedCall`: the handle of a call scheduled with `call_later`.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::Cell;
 use std::error::Error;
 use std::fmt;
 use std::rc::Rc;
@@ -21,7 +21,7 @@ use super::Timeline;
 /// its own call (it gets [`AlreadyCalled`](DelayedCallError::AlreadyCalled)); it can
 /// schedule a new one.
 ///
-/// The handle is small (32 bytes) and a cheap `Clone`: clones are the same call, so one
+/// The handle is small (24 bytes) and a cheap `Clone`: clones are the same call, so one
 /// timer may reset or cancel another without an `Rc`. The first clone allocates the state
 /// the clones share; a handle never cloned allocates nothing.
 /// [`Timeline::get_delayed_calls`] hands out handles to every pending call; they see the
@@ -74,13 +74,31 @@ use super::Timeline;
 /// counts as scheduling the call anew at that moment.
 pub struct DelayedCall {
     timeline: Timeline,
-    /// The call's state as this handle sees it, until the handle is first cloned.
-    own: CallState,
-    /// Set by the first `clone`: the state every clone shares from then on.
-    shared: OnceCell<Rc<CallState>>,
+    /// Where the call's state lives: in the handle until it is first cloned, then shared.
+    /// A `Cell` because `clone` (through `&self`) moves it from the first to the second;
+    /// every read takes it out and puts it back.
+    state: Cell<State>,
 }
 
-/// What a handle knows about its call.
+/// Where a handle keeps its [`CallState`]. 16 bytes: `Key`'s non-zero generation is the
+/// tag, so a million pending handles cost 8 MB less than an `own` state beside a
+/// `OnceCell<Rc<_>>`.
+///
+/// Forbidden transition: `Shared` never goes back to `Own` (clones hold the same `Rc`).
+enum State {
+    /// Never cloned: the key and the deadline, as in [`CallState`].
+    Own { key: Key, when: u64 },
+    /// Cloned at least once: the state every clone shares.
+    Shared(Rc<CallState>),
+}
+
+/// The placeholder a [`DelayedCall`] holds while its state is taken out to be read.
+const TAKEN: State = State::Own {
+    key: Key::NONE,
+    when: 0,
+};
+
+/// What a handle knows about its call, once shared by clones.
 struct CallState {
     /// The call's timer; [`Key::NONE`] once a handle (sharing this state) cancelled it, which
     /// is how "cancelled" is told from "called" (the timer's key is stale either way).
@@ -126,20 +144,33 @@ impl DelayedCall {
     pub(super) fn new(timeline: Timeline, key: Key, when: u64) -> DelayedCall {
         DelayedCall {
             timeline,
-            own: CallState {
-                key: Cell::new(key),
-                when: Cell::new(when),
-            },
-            shared: OnceCell::new(),
+            state: Cell::new(State::Own { key, when }),
         }
     }
 
-    /// Runs `f` on the state this handle uses: its own, or the one its clones share.
+    /// The call's key and deadline, as this handle sees them.
     #[inline]
-    fn with_state<R>(&self, f: impl FnOnce(&CallState) -> R) -> R {
-        match self.shared.get() {
-            None => f(&self.own),
-            Some(shared) => f(shared),
+    fn get(&self) -> (Key, u64) {
+        let state = self.state.replace(TAKEN);
+        let got = match &state {
+            State::Own { key, when } => (*key, *when),
+            State::Shared(shared) => (shared.key.get(), shared.when.get()),
+        };
+        self.state.set(state);
+        got
+    }
+
+    /// Records a new key and deadline for every handle of the call.
+    #[inline]
+    fn set(&self, key: Key, when: u64) {
+        let state = self.state.replace(TAKEN);
+        match &state {
+            State::Own { .. } => self.state.set(State::Own { key, when }),
+            State::Shared(shared) => {
+                shared.key.set(key);
+                shared.when.set(when);
+                self.state.set(state);
+            }
         }
     }
 
@@ -166,7 +197,7 @@ impl DelayedCall {
         let entry = self.timeline.wheel().borrow_mut().remove(key);
         match entry {
             Some(entry) => {
-                self.with_state(|st| st.key.set(Key::NONE));
+                self.set(Key::NONE, self.get().1);
                 drop(entry); // after the borrow: the closure's drop may use the timeline
                 Ok(())
             }
@@ -213,13 +244,13 @@ impl DelayedCall {
     /// assert_eq!(call.time(), clock.epoch() + Duration::from_secs(4));
     /// ```
     pub fn delay(&self, extra: Duration) -> Result<(), DelayedCallError> {
-        let when = self.with_state(|st| st.when.get());
+        let when = self.get().1;
         self.move_to(when.saturating_add(duration_ns(extra)))
     }
 
     /// The timer's key, unless this handle cancelled it.
     fn key(&self) -> Result<Key, DelayedCallError> {
-        match self.with_state(|st| st.key.get()) {
+        match self.get().0 {
             Key::NONE => Err(DelayedCallError::AlreadyCancelled),
             key => Ok(key),
         }
@@ -230,7 +261,7 @@ impl DelayedCall {
         if !self.timeline.wheel().borrow_mut().reschedule(key, when) {
             return Err(DelayedCallError::AlreadyCalled);
         }
-        self.with_state(|st| st.when.set(when));
+        self.set(key, when);
         Ok(())
     }
 
@@ -247,8 +278,7 @@ impl DelayedCall {
     /// assert!(!call.active());
     /// ```
     pub fn active(&self) -> bool {
-        let key = self.with_state(|st| st.key.get());
-        self.timeline.wheel().borrow().contains(key)
+        self.timeline.wheel().borrow().contains(self.get().0)
     }
 
     /// When the call is (or was) due: Twisted's `getTime`.
@@ -263,33 +293,31 @@ impl DelayedCall {
     /// assert_eq!(call.time() - clock.epoch(), Duration::from_secs(105));
     /// ```
     pub fn time(&self) -> Instant {
-        self.timeline.instant(self.with_state(|st| st.when.get()))
+        self.timeline.instant(self.get().1)
     }
 }
 
 /// A clone is the same call: cancelling, resetting or delaying through one is seen by all.
 impl Clone for DelayedCall {
     fn clone(&self) -> DelayedCall {
-        let shared = self.shared.get_or_init(|| {
-            Rc::new(CallState {
-                key: Cell::new(self.own.key.get()),
-                when: Cell::new(self.own.when.get()),
-            })
-        });
+        let shared = match self.state.replace(TAKEN) {
+            State::Own { key, when } => Rc::new(CallState {
+                key: Cell::new(key),
+                when: Cell::new(when),
+            }),
+            State::Shared(shared) => shared,
+        };
+        self.state.set(State::Shared(shared.clone()));
         DelayedCall {
             timeline: self.timeline.clone(),
-            own: CallState {
-                key: Cell::new(Key::NONE),
-                when: Cell::new(0),
-            },
-            shared: OnceCell::from(shared.clone()),
+            state: Cell::new(State::Shared(shared)),
         }
     }
 }
 
 impl fmt::Debug for DelayedCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let key = self.with_state(|st| st.key.get());
+        let key = self.get().0;
         let state = if key == Key::NONE {
             "cancelled"
         } else {
@@ -303,5 +331,42 @@ impl fmt::Debug for DelayedCall {
             .field("time", &self.time())
             .field("state", &state)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::size_of;
+    use std::time::Duration;
+
+    use super::DelayedCall;
+    use crate::time::Timeline;
+
+    /// A program that keeps a handle per pending timer pays this per timer: the `timers`
+    /// bench keeps a million.
+    #[test]
+    fn a_handle_is_three_words() {
+        assert_eq!(size_of::<DelayedCall>(), 24);
+    }
+
+    #[test]
+    fn cancelling_through_a_clone_is_seen_by_the_original_and_keeps_the_time() {
+        let timeline = Timeline::real();
+        let call = timeline.call_later(Duration::from_secs(60), || unreachable!());
+        let when = call.time();
+        let other = call.clone();
+        other.cancel().unwrap();
+        assert!(!call.active());
+        assert_eq!(call.time(), when);
+        assert_eq!(
+            call.cancel(),
+            Err(super::DelayedCallError::AlreadyCancelled)
+        );
+        let third = call.clone();
+        assert_eq!(
+            third.reset(Duration::ZERO),
+            Err(super::DelayedCallError::AlreadyCancelled)
+        );
+        assert_eq!(timeline.len(), 0);
     }
 }

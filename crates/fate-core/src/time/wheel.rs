@@ -51,6 +51,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::num::NonZeroU32;
 
 /// Bits of the level-0 resolution: a level-0 slot spans 2^16 ns = 65.536 µs.
 pub(crate) const RES_BITS: u32 = 16;
@@ -79,17 +80,20 @@ const UNFILED: u8 = 0xFD;
 const VACANT: u8 = 0xFF;
 
 /// A handle to one entry of a [`Wheel`]: node index and generation.
+///
+/// The generation is never 0, so an enum holding a `Key` beside a pointer-sized variant
+/// (`DelayedCall`'s state) needs no tag of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
     index: u32,
-    generation: u32,
+    generation: NonZeroU32,
 }
 
 impl Key {
     /// A key that never names an entry.
     pub(crate) const NONE: Key = Key {
         index: NIL,
-        generation: 0,
+        generation: NonZeroU32::MIN,
     };
 
     /// The index of the node this key names: the same for the entry's whole life (resets
@@ -97,6 +101,11 @@ impl Key {
     pub(crate) fn index(self) -> u32 {
         self.index
     }
+}
+
+/// The generation after `generation`: wraps to 1, never 0.
+fn next_generation(generation: NonZeroU32) -> NonZeroU32 {
+    generation.checked_add(1).unwrap_or(NonZeroU32::MIN)
 }
 
 /// One slab node: an entry, or a link in the free list.
@@ -113,7 +122,7 @@ struct Node<T> {
     /// The entry's value; `T::default()` while vacant (no `Option`: 8 bytes less a node).
     value: T,
     /// Bumped each time the node is vacated, so old keys go stale.
-    generation: u32,
+    generation: NonZeroU32,
     /// 0..LEVELS: filed in `levels[level].slots[slot]`; or [`READY_RUN`], [`READY_LATE`],
     /// [`UNFILED`], [`VACANT`].
     level: u8,
@@ -240,7 +249,7 @@ impl<T: Default> Slab<T> {
             return None;
         }
         let (level, slot, seq) = (node.level, node.slot, node.seq);
-        node.generation = node.generation.wrapping_add(1);
+        node.generation = next_generation(node.generation);
         node.level = VACANT;
         node.when = u64::from(free_head);
         let value = std::mem::take(&mut node.value);
@@ -266,7 +275,7 @@ impl<T: Default> Slab<T> {
                 },
                 seq: 0,
                 value: T::default(),
-                generation: 0,
+                generation: NonZeroU32::MIN,
                 level: VACANT,
                 slot: 0,
             })
@@ -284,7 +293,7 @@ impl<T: Default> Slab<T> {
         let free_head = self.free_head;
         let node = self.at_mut(index);
         debug_assert!(node.level != VACANT, "freeing a vacant node");
-        node.generation = node.generation.wrapping_add(1);
+        node.generation = next_generation(node.generation);
         node.level = VACANT;
         node.when = u64::from(free_head);
         let value = std::mem::take(&mut node.value);
@@ -859,6 +868,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Every pending timer holds one node: the timeline's fills one cache line, no more.
+    #[test]
+    fn a_timeline_node_is_one_cache_line() {
+        assert_eq!(
+            std::mem::size_of::<Node<crate::time::timeline::Entry>>(),
+            64
+        );
     }
 
     #[test]
