@@ -694,3 +694,125 @@ fn hosts_with_work_at_the_same_instant_run_in_an_order_drawn_from_the_seed() {
     assert!(orders.len() >= 4, "{orders:?}");
     assert_eq!(first(5), first(5));
 }
+
+/// The socket path of the Unix tests: not one the real system has (its directory does not
+/// exist), so only a simulated listener can serve it.
+const UNIX_PATH: &str = "/nonexistent-fate-sim/echo.sock";
+
+/// An echo server on Unix socket `UNIX_PATH` of "server", a client on the same host that
+/// sends `message`, and one on "other" that tries the same path.
+fn unix_echo(seed: u64, message: &[u8]) -> EchoRun {
+    let sim = Sim::new(seed);
+    let log = log();
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let chunks = Rc::new(Cell::new(0));
+    let client = |message: &[u8], got: &Rc<RefCell<Vec<u8>>>, chunks: &Rc<Cell<usize>>| Client {
+        message: message.to_vec(),
+        got: got.clone(),
+        chunks: chunks.clone(),
+        log: log.clone(),
+    };
+    let (same, other) = (
+        client(message, &got, &chunks),
+        client(b"", &Rc::default(), &Rc::default()),
+    );
+    let l = log.clone();
+    let same = RefCell::new(Some(same));
+    sim.host("server", move || {
+        let l = l.clone();
+        net::server_from_str(&format!("unix:{UNIX_PATH}"))
+            .unwrap()
+            .listen(for_protocol(move || Echo {
+                t: None,
+                log: l.clone(),
+            }));
+        if let Some(client) = same.borrow_mut().take() {
+            net::client_from_str(&format!("unix:{UNIX_PATH}"))
+                .unwrap()
+                .connect(client);
+        }
+    });
+    let other = RefCell::new(Some(other));
+    sim.host("other", move || {
+        if let Some(client) = other.borrow_mut().take() {
+            fate::call_later(Duration::from_millis(5), move || {
+                net::connect_unix(UNIX_PATH, client);
+            });
+        }
+    });
+    EchoRun {
+        sim,
+        got,
+        chunks,
+        log,
+    }
+}
+
+#[test]
+fn unix_streams_are_simulated_and_reach_only_their_own_host() {
+    let message = b"over a simulated unix socket".repeat(50);
+    let run = unix_echo(5, &message);
+    run.sim.run_until_idle().unwrap();
+    assert_eq!(*run.got.borrow(), message);
+    assert!(!std::path::Path::new(UNIX_PATH).exists());
+    let log = run.log.borrow();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert!(log[0].starts_with("failed:"), "{log:?}");
+    assert!(log[0].contains(UNIX_PATH), "{log:?}");
+    assert!(log[0].contains("No such file"), "{log:?}");
+}
+
+#[test]
+fn a_unix_run_gives_the_same_trace_for_the_same_seed() {
+    let message = b"unix determinism".repeat(300);
+    let hash = |seed| {
+        let run = unix_echo(seed, &message);
+        run.sim.run_until_idle().unwrap();
+        assert_eq!(*run.got.borrow(), message);
+        (run.sim.trace_hash(), run.sim.trace_len())
+    };
+    let a = hash(9);
+    assert_eq!(a, hash(9));
+    assert!(a.1 > 10);
+    assert_ne!(a.0, hash(10).0);
+}
+
+#[test]
+fn async_unix_streams_are_simulated_and_local_to_their_host() {
+    use futures_util::{AsyncReadExt, AsyncWriteExt};
+
+    let sim = Sim::new(13);
+    sim.host("server", || {
+        fate::spawn_local(async {
+            let listener = net::UnixListener::bind(UNIX_PATH).unwrap();
+            let (mut s, peer) = listener.accept().await.unwrap();
+            assert_eq!(peer, Address::Unix(None));
+            let mut buf = Vec::new();
+            s.read_to_end(&mut buf).await.unwrap();
+            s.write_all(&buf).await.unwrap();
+            s.close().await.unwrap();
+        })
+        .detach();
+    });
+    sim.host("other", || {});
+    let (back, peer) = sim
+        .block_on("server", async {
+            let mut s = net::UnixStream::connect(UNIX_PATH).await.unwrap();
+            s.write_all(b"async unix").await.unwrap();
+            s.close().await.unwrap();
+            let mut back = Vec::new();
+            s.read_to_end(&mut back).await.unwrap();
+            (back, s.peer_addr().unwrap())
+        })
+        .unwrap();
+    assert_eq!(back, b"async unix");
+    assert_eq!(peer, Address::Unix(Some(UNIX_PATH.into())));
+    let elsewhere = sim
+        .block_on("other", async {
+            net::UnixStream::connect(UNIX_PATH).await.map(drop)
+        })
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(elsewhere.kind(), std::io::ErrorKind::NotFound);
+    assert!(elsewhere.to_string().contains(UNIX_PATH), "{elsewhere}");
+}

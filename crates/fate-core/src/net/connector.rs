@@ -276,6 +276,7 @@ impl Connector {
                     match result {
                         #[cfg(feature = "testing")]
                         Ok(addrs) if crate::testing::sim::socket::current().is_some() => {
+                            let addrs = addrs.into_iter().map(Address::Inet).collect();
                             me.dial::<crate::testing::sim::socket::SimStream>(generation, addrs)
                         }
                         Ok(addrs) => me.dial::<mio::net::TcpStream>(generation, addrs),
@@ -283,6 +284,11 @@ impl Connector {
                     }
                 })
                 .detach();
+            }
+            #[cfg(feature = "testing")]
+            Target::Unix(path) if crate::testing::sim::socket::current().is_some() => {
+                let dest = vec![Address::Unix(Some(path))];
+                self.dial::<crate::testing::sim::socket::SimStream>(generation, dest)
             }
             Target::Unix(path) => self.dial::<mio::net::UnixStream>(generation, vec![path]),
         }

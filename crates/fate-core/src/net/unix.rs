@@ -55,6 +55,12 @@ pub fn listen_unix_with(
     factory: impl Factory,
     options: &ListenOptions,
 ) -> io::Result<ListeningPort> {
+    #[cfg(feature = "testing")]
+    if crate::testing::sim::socket::current().is_some() {
+        let listener = crate::testing::sim::socket::SimListener::bind_unix(path.as_ref())
+            .map_err(|e| listen_error(path.as_ref(), e))?;
+        return Listener::start(listener, Box::new(factory), options.clone(), None);
+    }
     let (listener, file) = bind_unix(path.as_ref(), options.backlog)?;
     // Dropping the file removes it: when the port stops, or when the listener is dropped.
     let on_stop = Box::new(move || drop(file));
@@ -66,15 +72,18 @@ pub(crate) fn bind_unix(
     path: &Path,
     backlog: i32,
 ) -> io::Result<(mio::net::UnixListener, SocketFile)> {
-    let named = |e: io::Error| {
-        io::Error::new(
-            e.kind(),
-            format!("cannot listen on unix:{}: {e}", path.display()),
-        )
-    };
+    let named = |e: io::Error| listen_error(path, e);
     let (socket, file) = SocketFile::bind(path, socket2::Type::STREAM).map_err(named)?;
     socket.listen(backlog).map_err(named)?;
     Ok((mio::net::UnixListener::from_std(socket.into()), file))
+}
+
+/// `e`, naming the path it happened on.
+pub(crate) fn listen_error(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(
+        e.kind(),
+        format!("cannot listen on unix:{}: {e}", path.display()),
+    )
 }
 
 /// Connects to the Unix socket `path`, building the protocol with `factory`.

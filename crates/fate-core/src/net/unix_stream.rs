@@ -10,9 +10,13 @@ use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
+#[cfg(feature = "testing")]
+use crate::net::listener::ListenSocket;
 use crate::net::registered::{Direction, Registered};
 use crate::net::socket_file::SocketFile;
-use crate::net::Address;
+use crate::net::{Address, StreamSocket};
+#[cfg(feature = "testing")]
+use crate::testing::sim::socket::{self as sim, SimListener, SimStream};
 
 /// A Unix listening socket for async code.
 ///
@@ -39,10 +43,20 @@ use crate::net::Address;
 /// assert!(!path.exists(), "dropping the listener removed its socket file");
 /// ```
 pub struct UnixListener {
-    /// Removes the socket file when the listener is dropped. Declared first, so dropped
-    /// first: while the socket is still open (see `SocketFile`).
-    _file: SocketFile,
-    io: Registered<mio::net::UnixListener>,
+    io: ListenIo,
+}
+
+/// A listener's socket: the kernel's, or the simulated network's on a simulated host (which
+/// has no socket file).
+enum ListenIo {
+    Real {
+        /// Removes the socket file when the listener is dropped. Declared first, so dropped
+        /// first: while the socket is still open (see `SocketFile`).
+        _file: SocketFile,
+        io: Registered<mio::net::UnixListener>,
+    },
+    #[cfg(feature = "testing")]
+    Sim(Registered<SimListener>),
 }
 
 impl UnixListener {
@@ -55,10 +69,21 @@ impl UnixListener {
     /// The OS error, naming the path: `AddrInUse` if another process listens on `path`,
     /// `AlreadyExists` if something other than a socket is there (it is left alone).
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
-        let (socket, file) = crate::net::unix::bind_unix(path.as_ref(), 1024)?;
+        let path = path.as_ref();
+        #[cfg(feature = "testing")]
+        if sim::current().is_some() {
+            let socket = SimListener::bind_unix(path)
+                .map_err(|e| crate::net::unix::listen_error(path, e))?;
+            return Ok(UnixListener {
+                io: ListenIo::Sim(Registered::new(socket)?),
+            });
+        }
+        let (socket, file) = crate::net::unix::bind_unix(path, 1024)?;
         Ok(UnixListener {
-            _file: file,
-            io: Registered::new(socket)?,
+            io: ListenIo::Real {
+                _file: file,
+                io: Registered::new(socket)?,
+            },
         })
     }
 
@@ -68,11 +93,19 @@ impl UnixListener {
     ///
     /// The accept error; the listener stays usable.
     pub async fn accept(&self) -> io::Result<(UnixStream, Address)> {
-        let (s, a) = poll_fn(|cx| {
-            self.io
-                .poll_io(Direction::Read, cx, |l| l.accept(), |_| false)
-        })
-        .await?;
+        let io = match &self.io {
+            ListenIo::Real { io, .. } => io,
+            #[cfg(feature = "testing")]
+            ListenIo::Sim(io) => {
+                let (s, a) =
+                    poll_fn(|cx| io.poll_io(Direction::Read, cx, ListenSocket::accept, |_| false))
+                        .await?;
+                let io = StreamIo::Sim(Registered::new(s)?);
+                return Ok((UnixStream { io }, a));
+            }
+        };
+        let (s, a) =
+            poll_fn(|cx| io.poll_io(Direction::Read, cx, |l| l.accept(), |_| false)).await?;
         Ok((UnixStream::from_mio(s)?, Address::from_unix(&a)))
     }
 
@@ -82,10 +115,11 @@ impl UnixListener {
     ///
     /// The OS error.
     pub fn local_addr(&self) -> io::Result<Address> {
-        self.io
-            .get_ref()
-            .local_addr()
-            .map(|a| Address::from_unix(&a))
+        match &self.io {
+            ListenIo::Real { io, .. } => io.get_ref().local_addr().map(|a| Address::from_unix(&a)),
+            #[cfg(feature = "testing")]
+            ListenIo::Sim(io) => ListenSocket::local(io.get_ref()),
+        }
     }
 }
 
@@ -103,13 +137,31 @@ impl fmt::Debug for UnixListener {
 ///
 /// Dropping it closes the socket.
 pub struct UnixStream {
-    io: Registered<mio::net::UnixStream>,
+    io: StreamIo,
+}
+
+/// A stream's socket: the kernel's, or the simulated network's on a simulated host.
+enum StreamIo {
+    Real(Registered<mio::net::UnixStream>),
+    #[cfg(feature = "testing")]
+    Sim(Registered<SimStream>),
+}
+
+/// Runs the same code on whichever kind of socket a stream has.
+macro_rules! on_socket {
+    ($io:expr, $s:ident => $body:expr) => {
+        match $io {
+            StreamIo::Real($s) => $body,
+            #[cfg(feature = "testing")]
+            StreamIo::Sim($s) => $body,
+        }
+    };
 }
 
 impl UnixStream {
     fn from_mio(socket: mio::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
-            io: Registered::new(socket)?,
+            io: StreamIo::Real(Registered::new(socket)?),
         })
     }
 
@@ -126,15 +178,26 @@ impl UnixStream {
                 format!("connecting to unix:{}: {e}", path.display()),
             )
         };
-        let stream = UnixStream::from_mio(mio::net::UnixStream::connect(path).map_err(named)?)?;
-        poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await;
-        if let Some(e) = stream.io.get_ref().take_error().map_err(named)? {
+        #[cfg(feature = "testing")]
+        if sim::current().is_some() {
+            let io = Registered::new(SimStream::connect_unix(path).map_err(named)?)?;
+            io.connected().await.map_err(named)?;
+            return Ok(UnixStream {
+                io: StreamIo::Sim(io),
+            });
+        }
+        let socket = mio::net::UnixStream::connect(path).map_err(named)?;
+        let io = Registered::new(socket)?;
+        poll_fn(|cx| io.poll_ready(Direction::Write, cx)).await;
+        if let Some(e) = io.get_ref().take_error().map_err(named)? {
             return Err(named(e));
         }
-        Ok(stream)
+        Ok(UnixStream {
+            io: StreamIo::Real(io),
+        })
     }
 
-    /// A connected pair.
+    /// A connected pair (of real sockets, also on a simulated host).
     ///
     /// # Errors
     ///
@@ -150,10 +213,7 @@ impl UnixStream {
     ///
     /// The OS error.
     pub fn peer_addr(&self) -> io::Result<Address> {
-        self.io
-            .get_ref()
-            .peer_addr()
-            .map(|a| Address::from_unix(&a))
+        on_socket!(&self.io, io => StreamSocket::peer(io.get_ref()))
     }
 
     /// Shuts down one or both halves.
@@ -162,7 +222,7 @@ impl UnixStream {
     ///
     /// The OS error.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
+        on_socket!(&self.io, io => StreamSocket::shutdown(io.get_ref(), how))
     }
 }
 
@@ -172,7 +232,7 @@ impl AsyncRead for UnixStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_recv(cx, buf)
+        on_socket!(&self.io, io => io.poll_recv(cx, buf))
     }
 }
 
@@ -182,7 +242,7 @@ impl AsyncWrite for UnixStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_send(cx, buf)
+        on_socket!(&self.io, io => io.poll_send(cx, buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -190,9 +250,7 @@ impl AsyncWrite for UnixStream {
     }
 
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(crate::net::socket::close_write(
-            self.io.get_ref().shutdown(Shutdown::Write),
-        ))
+        Poll::Ready(on_socket!(&self.io, io => io.close_write()))
     }
 }
 

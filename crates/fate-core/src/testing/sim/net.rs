@@ -26,6 +26,9 @@
 //!   link is repaired or released (TCP retransmits), so connections survive a partition but
 //!   hear nothing during it.
 //! - A crashed host loses every socket; each peer it was connected to gets a reset.
+//! - Unix stream sockets are the same streams over the host's loopback link, named by a
+//!   path that only their own host can reach: connecting to a path nobody listens on is
+//!   `NotFound` at once, as a missing socket file is.
 //!
 //! # UDP
 //!
@@ -36,6 +39,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::time::Duration;
 
 use mio::Token;
@@ -138,8 +142,8 @@ enum Phase {
 /// One end of a TCP connection.
 struct Stream {
     host: HostId,
-    local: SocketAddr,
-    remote: SocketAddr,
+    local: Address,
+    remote: Address,
     /// The other end, once connected.
     peer: Option<(HostId, SockId)>,
     phase: Phase,
@@ -170,7 +174,8 @@ enum Segment {
 
 struct Listener {
     host: HostId,
-    addr: SocketAddr,
+    /// An IP address and port, or a Unix socket path (only this host can reach it).
+    addr: Address,
     token: Option<Token>,
     /// Connections established and not accepted yet.
     backlog: VecDeque<SockId>,
@@ -186,8 +191,8 @@ struct Packet {
 enum Kind {
     Syn {
         client: SockId,
-        client_addr: SocketAddr,
-        dest: SocketAddr,
+        client_addr: Address,
+        dest: Address,
     },
     SynAck {
         client: SockId,
@@ -250,9 +255,9 @@ impl Kind {
                 dest,
             } => [
                 *client,
-                u64::from(client_addr.port()),
-                addr_bits(dest),
-                u64::from(dest.port()),
+                u64::from(client_addr.port().unwrap_or(0)),
+                name_bits(dest),
+                u64::from(dest.port().unwrap_or(0)),
             ],
             Kind::SynAck { client, server } => [*client, *server, 0, 0],
             Kind::Refused { client } => [*client, 0, 0, 0],
@@ -274,6 +279,16 @@ fn addr_bits(addr: &SocketAddr) -> u64 {
     match addr.ip() {
         IpAddr::V4(ip) => u64::from(u32::from(ip)),
         IpAddr::V6(ip) => u128::from(ip) as u64,
+    }
+}
+
+/// The IP address's bits, or a hash of a Unix socket path, for the trace hash.
+fn name_bits(addr: &Address) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    match addr {
+        Address::Inet(a) => addr_bits(a),
+        Address::Unix(Some(path)) => hash_bytes(path.as_os_str().as_bytes()),
+        Address::Unix(None) | Address::Memory(_) => 0,
     }
 }
 
@@ -440,12 +455,16 @@ impl NetState {
             addr.port()
         };
         let taken = self.sockets.values().any(|s| match s {
-            Sock::Listener(l) => {
-                l.host == host
-                    && l.addr.port() == port
-                    && (l.addr.ip().is_unspecified() || ip.is_unspecified() || l.addr.ip() == ip)
+            Sock::Listener(Listener {
+                host: h,
+                addr: Address::Inet(a),
+                ..
+            }) => {
+                *h == host
+                    && a.port() == port
+                    && (a.ip().is_unspecified() || ip.is_unspecified() || a.ip() == ip)
             }
-            Sock::Stream(_) | Sock::Udp(_) => false,
+            Sock::Listener(_) | Sock::Stream(_) | Sock::Udp(_) => false,
         });
         if taken {
             return Err(io::ErrorKind::AddrInUse.into());
@@ -456,7 +475,7 @@ impl NetState {
             id,
             Sock::Listener(Listener {
                 host,
-                addr,
+                addr: Address::Inet(addr),
                 token: None,
                 backlog: VecDeque::new(),
             }),
@@ -467,6 +486,37 @@ impl NetState {
             "listen",
             &[host as u64, id, u64::from(port)],
             || format!("{name} {addr}"),
+        );
+        Ok(id)
+    }
+
+    /// Listens on the Unix socket `path` of `host`: a name in that host's file system, so
+    /// only its own processes can connect. A path another listener holds is `AddrInUse`.
+    pub(crate) fn listen_unix(&mut self, host: HostId, path: &Path) -> io::Result<SockId> {
+        let addr = Address::Unix(Some(path.to_path_buf()));
+        let taken = self.sockets.values().any(|s| match s {
+            Sock::Listener(l) => l.host == host && l.addr == addr,
+            Sock::Stream(_) | Sock::Udp(_) => false,
+        });
+        if taken {
+            return Err(io::ErrorKind::AddrInUse.into());
+        }
+        let id = self.new_id();
+        let name = self.hosts[host].name.clone();
+        self.trace.record(
+            self.now(),
+            "listen",
+            &[host as u64, id, name_bits(&addr)],
+            || format!("{name} {addr}"),
+        );
+        self.sockets.insert(
+            id,
+            Sock::Listener(Listener {
+                host,
+                addr,
+                token: None,
+                backlog: VecDeque::new(),
+            }),
         );
         Ok(id)
     }
@@ -485,10 +535,37 @@ impl NetState {
             IpAddr::V4(self.hosts[host].ip)
         };
         let local = SocketAddr::new(ip, self.ephemeral_port(host));
+        Ok(self.open(host, dst, local.into(), dest.into()))
+    }
+
+    /// Starts connecting from `host` to the Unix socket `path` on the same host. As on a
+    /// real system, a path where nobody listens is `NotFound` at once (a listener removes
+    /// its socket file when it stops); a listener that stops while the connection is on its
+    /// way refuses it.
+    pub(crate) fn connect_unix(&mut self, host: HostId, path: &Path) -> io::Result<SockId> {
+        let dest = Address::Unix(Some(path.to_path_buf()));
+        let listening = self.sockets.values().any(|s| match s {
+            Sock::Listener(l) => l.host == host && l.addr == dest,
+            Sock::Stream(_) | Sock::Udp(_) => false,
+        });
+        if !listening {
+            // The OS error itself, so the message reads as the real one does.
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+        }
+        Ok(self.open(host, host, Address::Unix(None), dest))
+    }
+
+    /// A connecting stream socket on `host`, and its SYN to `dst`.
+    fn open(&mut self, host: HostId, dst: HostId, local: Address, dest: Address) -> SockId {
         let id = self.new_id();
         self.sockets.insert(
             id,
-            Sock::Stream(Stream::new(host, local, dest, Phase::Connecting)),
+            Sock::Stream(Stream::new(
+                host,
+                local.clone(),
+                dest.clone(),
+                Phase::Connecting,
+            )),
         );
         self.send(Packet {
             src: host,
@@ -499,7 +576,7 @@ impl NetState {
                 dest,
             },
         });
-        Ok(id)
+        id
     }
 
     /// Records the token a socket was registered with and schedules the edge epoll would
@@ -650,21 +727,21 @@ impl NetState {
 
     pub(crate) fn peer(&self, id: SockId) -> io::Result<Address> {
         match self.sockets.get(&id) {
-            Some(Sock::Stream(s)) if s.peer.is_some() => Ok(Address::Inet(s.remote)),
+            Some(Sock::Stream(s)) if s.peer.is_some() => Ok(s.remote.clone()),
             _ => Err(io::ErrorKind::NotConnected.into()),
         }
     }
 
     pub(crate) fn local(&self, id: SockId) -> io::Result<Address> {
         match self.sockets.get(&id) {
-            Some(Sock::Stream(s)) => Ok(Address::Inet(s.local)),
-            Some(Sock::Listener(l)) => Ok(Address::Inet(l.addr)),
+            Some(Sock::Stream(s)) => Ok(s.local.clone()),
+            Some(Sock::Listener(l)) => Ok(l.addr.clone()),
             Some(Sock::Udp(u)) => Ok(Address::Inet(u.addr)),
             None => Err(io::ErrorKind::NotConnected.into()),
         }
     }
 
-    pub(crate) fn accept(&mut self, id: SockId) -> io::Result<(SockId, SocketAddr)> {
+    pub(crate) fn accept(&mut self, id: SockId) -> io::Result<(SockId, Address)> {
         let server = match self.sockets.get_mut(&id) {
             Some(Sock::Listener(l)) => l.backlog.pop_front(),
             _ => return Err(io::ErrorKind::InvalidInput.into()),
@@ -673,7 +750,7 @@ impl NetState {
             return Err(io::ErrorKind::WouldBlock.into());
         };
         match self.sockets.get(&server) {
-            Some(Sock::Stream(s)) => Ok((server, s.remote)),
+            Some(Sock::Stream(s)) => Ok((server, s.remote.clone())),
             _ => Err(io::ErrorKind::ConnectionAborted.into()),
         }
     }
@@ -932,13 +1009,7 @@ impl NetState {
                 dest,
             } => {
                 let listener = self.sockets.iter().find_map(|(&id, s)| match s {
-                    Sock::Listener(l)
-                        if l.host == dst
-                            && l.addr.port() == dest.port()
-                            && (l.addr.ip().is_unspecified()
-                                || l.addr.ip() == dest.ip()
-                                || (l.addr.ip().is_loopback() && src == dst)) =>
-                    {
+                    Sock::Listener(l) if l.host == dst && serves(&l.addr, &dest, src == dst) => {
                         Some(id)
                     }
                     _ => None,
@@ -1110,8 +1181,21 @@ impl NetState {
     }
 }
 
+/// Whether a listener bound to `bound` takes a connection to `dest` (`local`: from its own
+/// host).
+fn serves(bound: &Address, dest: &Address, local: bool) -> bool {
+    match (bound, dest) {
+        (Address::Inet(l), Address::Inet(d)) => {
+            l.port() == d.port()
+                && (l.ip().is_unspecified() || l.ip() == d.ip() || (l.ip().is_loopback() && local))
+        }
+        (Address::Unix(Some(l)), Address::Unix(Some(d))) => local && l == d,
+        _ => false,
+    }
+}
+
 impl Stream {
-    fn new(host: HostId, local: SocketAddr, remote: SocketAddr, phase: Phase) -> Stream {
+    fn new(host: HostId, local: Address, remote: Address, phase: Phase) -> Stream {
         Stream {
             host,
             local,

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
+use std::path::Path;
 use std::rc::Rc;
 
 use mio::{Interest, Registry, Token};
@@ -58,6 +59,13 @@ impl SimStream {
     pub(crate) fn connect(dest: SocketAddr) -> io::Result<SimStream> {
         let at = attachment()?;
         let id = at.net.borrow_mut().connect(at.host, dest)?;
+        Ok(SimStream { at, id })
+    }
+
+    /// Starts connecting to the Unix socket `path` of the current host.
+    pub(crate) fn connect_unix(path: &Path) -> io::Result<SimStream> {
+        let at = attachment()?;
+        let id = at.net.borrow_mut().connect_unix(at.host, path)?;
         Ok(SimStream { at, id })
     }
 }
@@ -135,15 +143,23 @@ impl StreamSocket for SimStream {
     }
 }
 
+/// A connector dials an IP address and port, or a Unix socket path.
 impl Dial for SimStream {
-    type Dest = SocketAddr;
+    type Dest = Address;
 
-    fn dial(dest: &SocketAddr, _bind: Option<SocketAddr>) -> io::Result<SimStream> {
-        SimStream::connect(*dest)
+    fn dial(dest: &Address, _bind: Option<SocketAddr>) -> io::Result<SimStream> {
+        match dest {
+            Address::Inet(a) => SimStream::connect(*a),
+            Address::Unix(Some(path)) => SimStream::connect_unix(path),
+            other => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot connect to {other}"),
+            )),
+        }
     }
 
-    fn address(dest: &SocketAddr) -> Address {
-        Address::Inet(*dest)
+    fn address(dest: &Address) -> Address {
+        dest.clone()
     }
 }
 
@@ -162,13 +178,20 @@ impl SimListener {
         Ok(SimListener { at, id })
     }
 
+    /// Listens on the Unix socket `path` of the current host.
+    pub(crate) fn bind_unix(path: &Path) -> io::Result<SimListener> {
+        let at = attachment()?;
+        let id = at.net.borrow_mut().listen_unix(at.host, path)?;
+        Ok(SimListener { at, id })
+    }
+
     pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
         inet(self.local()?)
     }
 
     pub(crate) fn accept_stream(&self) -> io::Result<(SimStream, SocketAddr)> {
-        let (id, peer) = self.at.net.borrow_mut().accept(self.id)?;
-        Ok((SimStream::new(self.at.clone(), id), peer))
+        let (stream, peer) = ListenSocket::accept(self)?;
+        Ok((stream, inet(peer)?))
     }
 }
 
@@ -197,7 +220,8 @@ impl ListenSocket for SimListener {
     type Stream = SimStream;
 
     fn accept(&self) -> io::Result<(SimStream, Address)> {
-        self.accept_stream().map(|(s, a)| (s, Address::Inet(a)))
+        let (id, peer) = self.at.net.borrow_mut().accept(self.id)?;
+        Ok((SimStream::new(self.at.clone(), id), peer))
     }
 
     fn local(&self) -> io::Result<Address> {
