@@ -816,3 +816,58 @@ fn async_unix_streams_are_simulated_and_local_to_their_host() {
     assert_eq!(elsewhere.kind(), std::io::ErrorKind::NotFound);
     assert!(elsewhere.to_string().contains(UNIX_PATH), "{elsewhere}");
 }
+
+/// An async `UdpSocket` echo on "server" port 53; "client" sends `n` datagrams over `link`
+/// and returns the sequence numbers that came back, in order of arrival.
+fn async_udp_echo(seed: u64, link: Link, n: u32) -> (Sim, Vec<u32>) {
+    let sim = Sim::new(seed);
+    sim.host("server", || {
+        fate::spawn_local(async {
+            let socket = net::UdpSocket::bind("0.0.0.0:53".parse().unwrap()).unwrap();
+            let mut buf = [0u8; 64];
+            loop {
+                let (len, from) = socket.recv_from(&mut buf).await.unwrap();
+                socket.send_to(&buf[..len], from).await.unwrap();
+            }
+        })
+        .detach();
+    });
+    sim.host("client", || {});
+    sim.set_link("client", "server", link);
+    let server = std::net::SocketAddr::new(sim.ip("server").into(), 53);
+    let back = sim
+        .block_on("client", async move {
+            let socket = net::UdpSocket::bind("0.0.0.0:0".parse().unwrap()).unwrap();
+            socket.connect(server).unwrap();
+            for i in 0..n {
+                socket.send(&i.to_be_bytes()).await.unwrap();
+            }
+            let mut back = Vec::new();
+            let mut buf = [0u8; 4];
+            loop {
+                match fate::timeout(Duration::from_secs(1), socket.recv(&mut buf)).await {
+                    Ok(len) => {
+                        let len = len.unwrap();
+                        back.push(u32::from_be_bytes(buf[..len].try_into().unwrap()));
+                    }
+                    Err(_) => break back,
+                }
+            }
+        })
+        .unwrap();
+    (sim, back)
+}
+
+#[test]
+fn async_udp_sockets_are_simulated_with_the_links_loss() {
+    let (_, clean) = async_udp_echo(4, Link::default(), 50);
+    let mut sorted = clean.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+    let lossy = Link::default().loss(0.3);
+    let (sim, lost) = async_udp_echo(4, lossy, 50);
+    assert!(!lost.is_empty() && lost.len() < 50, "{lost:?}");
+    let hash = sim.trace_hash();
+    let (again, lost_again) = async_udp_echo(4, lossy, 50);
+    assert_eq!((hash, &lost), (again.trace_hash(), &lost_again));
+}

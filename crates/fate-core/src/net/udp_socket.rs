@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
 use crate::net::registered::{Direction, Registered};
+#[cfg(feature = "testing")]
+use crate::testing::sim::socket::{self as sim, SimUdp};
 
 /// A UDP socket for async code.
 ///
@@ -27,7 +29,25 @@ use crate::net::registered::{Direction, Registered};
 /// .unwrap();
 /// ```
 pub struct UdpSocket {
-    io: Registered<mio::net::UdpSocket>,
+    io: SocketIo,
+}
+
+/// The socket: the kernel's, or the simulated network's on a simulated host.
+enum SocketIo {
+    Real(Registered<mio::net::UdpSocket>),
+    #[cfg(feature = "testing")]
+    Sim(Registered<SimUdp>),
+}
+
+/// Runs the same code on whichever kind of socket this is (both have the same methods).
+macro_rules! on_socket {
+    ($io:expr, $s:ident => $body:expr) => {
+        match $io {
+            SocketIo::Real($s) => $body,
+            #[cfg(feature = "testing")]
+            SocketIo::Sim($s) => $body,
+        }
+    };
 }
 
 impl UdpSocket {
@@ -37,10 +57,17 @@ impl UdpSocket {
     ///
     /// The OS error, naming the address.
     pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
-        let socket = mio::net::UdpSocket::bind(addr)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
+        let named = |e: io::Error| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}"));
+        #[cfg(feature = "testing")]
+        if sim::current().is_some() {
+            let socket = SimUdp::bind(addr).map_err(named)?;
+            return Ok(UdpSocket {
+                io: SocketIo::Sim(Registered::new(socket)?),
+            });
+        }
+        let socket = mio::net::UdpSocket::bind(addr).map_err(named)?;
         Ok(UdpSocket {
-            io: Registered::new(socket)?,
+            io: SocketIo::Real(Registered::new(socket)?),
         })
     }
 
@@ -50,7 +77,7 @@ impl UdpSocket {
     ///
     /// The OS error.
     pub fn connect(&self, peer: SocketAddr) -> io::Result<()> {
-        self.io.get_ref().connect(peer)
+        on_socket!(&self.io, io => io.get_ref().connect(peer))
     }
 
     /// The bound address.
@@ -59,7 +86,7 @@ impl UdpSocket {
     ///
     /// The OS error.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
+        on_socket!(&self.io, io => io.get_ref().local_addr())
     }
 
     /// Sends one datagram to `to`.
@@ -69,8 +96,9 @@ impl UdpSocket {
     /// The OS error.
     pub async fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<usize> {
         poll_fn(|cx| {
-            self.io
-                .poll_io(Direction::Write, cx, |s| s.send_to(data, to), |_| false)
+            on_socket!(&self.io, io => {
+                io.poll_io(Direction::Write, cx, |s| s.send_to(data, to), |_| false)
+            })
         })
         .await
     }
@@ -90,8 +118,7 @@ impl UdpSocket {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io
-            .poll_io(Direction::Read, cx, |s| s.recv_from(buf), |_| false)
+        on_socket!(&self.io, io => io.poll_io(Direction::Read, cx, |s| s.recv_from(buf), |_| false))
     }
 
     /// Sends one datagram to the connected peer.
@@ -101,8 +128,9 @@ impl UdpSocket {
     /// The OS error (`ConnectionRefused` after the peer's port proved closed).
     pub async fn send(&self, data: &[u8]) -> io::Result<usize> {
         poll_fn(|cx| {
-            self.io
-                .poll_io(Direction::Write, cx, |s| s.send(data), |_| false)
+            on_socket!(&self.io, io => {
+                io.poll_io(Direction::Write, cx, |s| s.send(data), |_| false)
+            })
         })
         .await
     }
@@ -114,8 +142,7 @@ impl UdpSocket {
     /// The OS error.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         poll_fn(|cx| {
-            self.io
-                .poll_io(Direction::Read, cx, |s| s.recv(buf), |_| false)
+            on_socket!(&self.io, io => io.poll_io(Direction::Read, cx, |s| s.recv(buf), |_| false))
         })
         .await
     }

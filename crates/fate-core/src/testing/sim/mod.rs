@@ -32,11 +32,11 @@
 //!
 //! TCP in both styles (`listen_tcp`/`connect_tcp`, endpoints, `TcpListener`/`TcpStream`),
 //! Unix streams in both styles (`listen_unix`/`connect_unix`, `unix:` endpoints,
-//! `UnixListener`/`UnixStream`), UDP in callback style (`listen_udp` and its
-//! `DatagramTransport`), name lookups, timers and tasks. A Unix socket path belongs to its
-//! host: only that host's code can connect to it, and a path nobody listens on is `NotFound`
-//! (`ENOENT`), as on a real system; no socket file is made. Unix datagram sockets,
-//! `UnixStream::pair`, the async `UdpSocket`, TLS certificates' validity times, child
+//! `UnixListener`/`UnixStream`), UDP in both styles (`listen_udp` and its
+//! `DatagramTransport`, the async `UdpSocket`), name lookups, timers and tasks. A Unix
+//! socket path belongs to its host: only that host's code can connect to it, and a path
+//! nobody listens on is `NotFound` (`ENOENT`), as on a real system; no socket file is made.
+//! Unix datagram sockets, `UnixStream::pair`, TLS certificates' validity times, child
 //! processes and `defer_to_thread` reach the real system from a simulated host, as does code
 //! that reads the wall clock (`SystemTime`) itself; a run that uses them is not reproducible.
 //! State a library keeps per thread is shared by the hosts of a simulation unless it is kept

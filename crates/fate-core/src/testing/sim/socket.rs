@@ -296,3 +296,31 @@ impl DatagramSocket for SimUdp {
         self.at.net.borrow().local(self.id)
     }
 }
+
+/// The async `UdpSocket`'s calls, with the signatures of `mio::net::UdpSocket`'s, so the
+/// same code drives either.
+impl SimUdp {
+    pub(crate) fn connect(&self, peer: SocketAddr) -> io::Result<()> {
+        self.at.net.borrow_mut().connect_udp(self.id, peer)
+    }
+
+    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
+        inet(self.at.net.borrow().local(self.id)?)
+    }
+
+    pub(crate) fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.at.net.borrow_mut().send_to(self.id, data, to)
+    }
+
+    pub(crate) fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.at.net.borrow_mut().recv_from(self.id, buf)
+    }
+
+    pub(crate) fn send(&self, data: &[u8]) -> io::Result<usize> {
+        self.at.net.borrow_mut().send_udp(self.id, data)
+    }
+
+    pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recv_from(buf).map(|(n, _)| n)
+    }
+}
