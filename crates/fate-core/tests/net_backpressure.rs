@@ -14,7 +14,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use fate_core::net::{self, for_protocol, CloseReason, Protocol, Transport};
-use net_support::{reactor, run_bounded, stop, Echo};
+use net_support::{memory_kib, reactor, run_bounded, stop, Echo};
 
 /// What the client offers to send; flow control stops it long before.
 const OFFERED: usize = 64 * 1024 * 1024;
@@ -46,21 +46,6 @@ impl Protocol for Metered {
 /// Byte `i` of the client's stream: a pattern that shows reordering or loss.
 fn byte(i: usize) -> u8 {
     (i % 251) as u8
-}
-
-/// `VmRSS` and `VmHWM` (peak) of this process, in KiB.
-fn memory_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 /// Sends until the server stops taking bytes (no progress for a second: the kernel's buffers

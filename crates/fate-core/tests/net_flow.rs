@@ -12,7 +12,7 @@ use std::time::Duration;
 use fate_core::net::{
     self, for_protocol, CloseReason, Producer, ProducerMode, Protocol, Transport,
 };
-use net_support::{reactor, run_bounded, stop};
+use net_support::{memory_kib, reactor, run_bounded, stop};
 
 const TOTAL: usize = 256 * 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
@@ -86,21 +86,6 @@ impl Protocol for Server {
         self.done.set(true);
         stop();
     }
-}
-
-/// `VmRSS` and `VmHWM` (peak) of this process, in KiB.
-fn memory_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 #[test]

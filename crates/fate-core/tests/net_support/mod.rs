@@ -44,3 +44,18 @@ impl Protocol for Echo {
         self.0.as_ref().unwrap().write(data);
     }
 }
+
+/// `VmRSS` and `VmHWM` (peak) of this process, in KiB.
+pub(crate) fn memory_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
