@@ -42,6 +42,19 @@
 //! callback leave in one system call.
 #![forbid(unsafe_code)]
 
+/// Runs the same code on whichever socket an async socket type holds: its module's `Io`
+/// enum, `Real` (the kernel's) or `Sim` (the simulated network's, on a simulated host), whose
+/// sockets have the same methods.
+macro_rules! on_socket {
+    ($io:expr, $s:ident => $body:expr) => {
+        match $io {
+            Io::Real($s) => $body,
+            #[cfg(feature = "testing")]
+            Io::Sim($s) => $body,
+        }
+    };
+}
+
 mod address;
 pub(crate) mod connector;
 mod dns;

@@ -129,7 +129,7 @@ impl TcpListener {
                     .poll_io(Direction::Read, cx, |l| l.accept_stream(), |_| false)
                     .map(|accepted| {
                         let (socket, addr) = accepted?;
-                        let io = StreamIo::Sim(Registered::new(socket)?);
+                        let io = Io::Sim(Registered::new(socket)?);
                         Ok((TcpStream { io }, addr))
                     });
             }
@@ -161,31 +161,20 @@ impl fmt::Debug for TcpListener {
 ///
 /// Dropping it closes the socket.
 pub struct TcpStream {
-    io: StreamIo,
+    io: Io,
 }
 
 /// A stream's socket: the kernel's, or the simulated network's on a simulated host.
-enum StreamIo {
+enum Io {
     Real(Registered<mio::net::TcpStream>),
     #[cfg(feature = "testing")]
     Sim(Registered<SimStream>),
 }
 
-/// Runs the same code on whichever kind of socket a stream has.
-macro_rules! on_socket {
-    ($io:expr, $s:ident => $body:expr) => {
-        match $io {
-            StreamIo::Real($s) => $body,
-            #[cfg(feature = "testing")]
-            StreamIo::Sim($s) => $body,
-        }
-    };
-}
-
 impl TcpStream {
     pub(crate) fn from_mio(socket: mio::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
-            io: StreamIo::Real(Registered::new(socket)?),
+            io: Io::Real(Registered::new(socket)?),
         })
     }
 
@@ -200,9 +189,7 @@ impl TcpStream {
         if sim::current().is_some() {
             let io = Registered::new(SimStream::connect(addr).map_err(named)?)?;
             io.connected().await.map_err(named)?;
-            return Ok(TcpStream {
-                io: StreamIo::Sim(io),
-            });
+            return Ok(TcpStream { io: Io::Sim(io) });
         }
         let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr).map_err(named)?)?;
         on_socket!(&stream.io, io => io.connected().await.map_err(named)?);
@@ -290,11 +277,11 @@ impl AsyncWrite for TcpStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let io = match &self.io {
-            StreamIo::Real(io) => io,
+            Io::Real(io) => io,
             // The simulated socket has no vectored write: the first slice, as the trait's
             // default does.
             #[cfg(feature = "testing")]
-            StreamIo::Sim(io) => {
+            Io::Sim(io) => {
                 let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| b);
                 return io.poll_send(cx, first);
             }

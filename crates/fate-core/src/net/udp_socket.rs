@@ -29,25 +29,14 @@ use crate::testing::sim::socket::{self as sim, SimUdp};
 /// .unwrap();
 /// ```
 pub struct UdpSocket {
-    io: SocketIo,
+    io: Io,
 }
 
 /// The socket: the kernel's, or the simulated network's on a simulated host.
-enum SocketIo {
+enum Io {
     Real(Registered<mio::net::UdpSocket>),
     #[cfg(feature = "testing")]
     Sim(Registered<SimUdp>),
-}
-
-/// Runs the same code on whichever kind of socket this is (both have the same methods).
-macro_rules! on_socket {
-    ($io:expr, $s:ident => $body:expr) => {
-        match $io {
-            SocketIo::Real($s) => $body,
-            #[cfg(feature = "testing")]
-            SocketIo::Sim($s) => $body,
-        }
-    };
 }
 
 impl UdpSocket {
@@ -62,12 +51,12 @@ impl UdpSocket {
         if sim::current().is_some() {
             let socket = SimUdp::bind(addr).map_err(named)?;
             return Ok(UdpSocket {
-                io: SocketIo::Sim(Registered::new(socket)?),
+                io: Io::Sim(Registered::new(socket)?),
             });
         }
         let socket = mio::net::UdpSocket::bind(addr).map_err(named)?;
         Ok(UdpSocket {
-            io: SocketIo::Real(Registered::new(socket)?),
+            io: Io::Real(Registered::new(socket)?),
         })
     }
 

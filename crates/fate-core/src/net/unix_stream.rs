@@ -100,7 +100,7 @@ impl UnixListener {
                 let (s, a) =
                     poll_fn(|cx| io.poll_io(Direction::Read, cx, ListenSocket::accept, |_| false))
                         .await?;
-                let io = StreamIo::Sim(Registered::new(s)?);
+                let io = Io::Sim(Registered::new(s)?);
                 return Ok((UnixStream { io }, a));
             }
         };
@@ -137,31 +137,20 @@ impl fmt::Debug for UnixListener {
 ///
 /// Dropping it closes the socket.
 pub struct UnixStream {
-    io: StreamIo,
+    io: Io,
 }
 
 /// A stream's socket: the kernel's, or the simulated network's on a simulated host.
-enum StreamIo {
+enum Io {
     Real(Registered<mio::net::UnixStream>),
     #[cfg(feature = "testing")]
     Sim(Registered<SimStream>),
 }
 
-/// Runs the same code on whichever kind of socket a stream has.
-macro_rules! on_socket {
-    ($io:expr, $s:ident => $body:expr) => {
-        match $io {
-            StreamIo::Real($s) => $body,
-            #[cfg(feature = "testing")]
-            StreamIo::Sim($s) => $body,
-        }
-    };
-}
-
 impl UnixStream {
     fn from_mio(socket: mio::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
-            io: StreamIo::Real(Registered::new(socket)?),
+            io: Io::Real(Registered::new(socket)?),
         })
     }
 
@@ -182,9 +171,7 @@ impl UnixStream {
         if sim::current().is_some() {
             let io = Registered::new(SimStream::connect_unix(path).map_err(named)?)?;
             io.connected().await.map_err(named)?;
-            return Ok(UnixStream {
-                io: StreamIo::Sim(io),
-            });
+            return Ok(UnixStream { io: Io::Sim(io) });
         }
         let socket = mio::net::UnixStream::connect(path).map_err(named)?;
         let io = Registered::new(socket)?;
@@ -192,9 +179,7 @@ impl UnixStream {
         if let Some(e) = io.get_ref().take_error().map_err(named)? {
             return Err(named(e));
         }
-        Ok(UnixStream {
-            io: StreamIo::Real(io),
-        })
+        Ok(UnixStream { io: Io::Real(io) })
     }
 
     /// A connected pair (of real sockets, also on a simulated host).
