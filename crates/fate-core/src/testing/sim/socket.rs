@@ -87,31 +87,40 @@ fn inet(addr: Address) -> io::Result<SocketAddr> {
     }
 }
 
-impl Drop for SimStream {
-    fn drop(&mut self) {
-        self.at.net.borrow_mut().close(self.id);
-    }
-}
-
 /// Registering records the token; the network reports readiness under it.
 fn register(at: &Attachment, id: SockId, token: Option<Token>) {
     at.net.borrow_mut().register(id, token);
 }
 
-impl mio::event::Source for SimStream {
-    fn register(&mut self, _: &Registry, token: Token, _: Interest) -> io::Result<()> {
-        register(&self.at, self.id, Some(token));
-        Ok(())
-    }
-    fn reregister(&mut self, _: &Registry, token: Token, _: Interest) -> io::Result<()> {
-        register(&self.at, self.id, Some(token));
-        Ok(())
-    }
-    fn deregister(&mut self, _: &Registry) -> io::Result<()> {
-        register(&self.at, self.id, None);
-        Ok(())
-    }
+/// What every simulated socket (`at` its host's attachment, `id` its socket) does alike:
+/// dropping it closes it, and registering it with the reactor records its token, under which
+/// the network reports readiness.
+macro_rules! simulated_socket {
+    ($($t:ty),*) => {$(
+        impl Drop for $t {
+            fn drop(&mut self) {
+                self.at.net.borrow_mut().close(self.id);
+            }
+        }
+
+        impl mio::event::Source for $t {
+            fn register(&mut self, _: &Registry, token: Token, _: Interest) -> io::Result<()> {
+                register(&self.at, self.id, Some(token));
+                Ok(())
+            }
+            fn reregister(&mut self, _: &Registry, token: Token, _: Interest) -> io::Result<()> {
+                register(&self.at, self.id, Some(token));
+                Ok(())
+            }
+            fn deregister(&mut self, _: &Registry) -> io::Result<()> {
+                register(&self.at, self.id, None);
+                Ok(())
+            }
+        }
+    )*};
 }
+
+simulated_socket!(SimStream, SimListener, SimUdp);
 
 impl StreamSocket for SimStream {
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
@@ -195,27 +204,6 @@ impl SimListener {
     }
 }
 
-impl Drop for SimListener {
-    fn drop(&mut self) {
-        self.at.net.borrow_mut().close(self.id);
-    }
-}
-
-impl mio::event::Source for SimListener {
-    fn register(&mut self, _: &Registry, token: Token, _: Interest) -> io::Result<()> {
-        register(&self.at, self.id, Some(token));
-        Ok(())
-    }
-    fn reregister(&mut self, _: &Registry, token: Token, _: Interest) -> io::Result<()> {
-        register(&self.at, self.id, Some(token));
-        Ok(())
-    }
-    fn deregister(&mut self, _: &Registry) -> io::Result<()> {
-        register(&self.at, self.id, None);
-        Ok(())
-    }
-}
-
 impl ListenSocket for SimListener {
     type Stream = SimStream;
 
@@ -241,27 +229,6 @@ impl SimUdp {
         let at = attachment()?;
         let id = at.net.borrow_mut().bind_udp(at.host, addr)?;
         Ok(SimUdp { at, id })
-    }
-}
-
-impl Drop for SimUdp {
-    fn drop(&mut self) {
-        self.at.net.borrow_mut().close(self.id);
-    }
-}
-
-impl mio::event::Source for SimUdp {
-    fn register(&mut self, _: &Registry, token: Token, _: Interest) -> io::Result<()> {
-        register(&self.at, self.id, Some(token));
-        Ok(())
-    }
-    fn reregister(&mut self, _: &Registry, token: Token, _: Interest) -> io::Result<()> {
-        register(&self.at, self.id, Some(token));
-        Ok(())
-    }
-    fn deregister(&mut self, _: &Registry) -> io::Result<()> {
-        register(&self.at, self.id, None);
-        Ok(())
     }
 }
 
