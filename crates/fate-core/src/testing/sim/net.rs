@@ -459,11 +459,7 @@ impl NetState {
                 host: h,
                 addr: Address::Inet(a),
                 ..
-            }) => {
-                *h == host
-                    && a.port() == port
-                    && (a.ip().is_unspecified() || ip.is_unspecified() || a.ip() == ip)
-            }
+            }) => *h == host && clashes(*a, ip, port),
             Sock::Listener(_) | Sock::Stream(_) | Sock::Udp(_) => false,
         });
         if taken {
@@ -838,10 +834,10 @@ impl NetState {
         } else {
             addr.port()
         };
-        let taken = self.sockets.values().any(|s| {
-            matches!(s, Sock::Udp(u) if u.host == host && u.addr.port() == port
-                && (u.addr.ip().is_unspecified() || ip.is_unspecified() || u.addr.ip() == ip))
-        });
+        let taken = self
+            .sockets
+            .values()
+            .any(|s| matches!(s, Sock::Udp(u) if u.host == host && clashes(u.addr, ip, port)));
         if taken {
             return Err(io::ErrorKind::AddrInUse.into());
         }
@@ -1227,4 +1223,10 @@ impl Stream {
             error: failed,
         }
     }
+}
+
+/// Whether a socket bound at `bound` keeps another from binding `ip:port` on the same host:
+/// the same port, and the same address or either one the wildcard.
+fn clashes(bound: SocketAddr, ip: IpAddr, port: u16) -> bool {
+    bound.port() == port && (bound.ip().is_unspecified() || ip.is_unspecified() || bound.ip() == ip)
 }
