@@ -9,6 +9,22 @@ use std::rc::Rc;
 
 use crate::debug::debugging;
 
+/// Whether `RUST_LIB_BACKTRACE` asks library errors for backtraces: read once, then cached
+/// (0: not read yet, 1: no, 2: yes).
+fn lib_backtrace_asked() -> bool {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static ASKED: AtomicU8 = AtomicU8::new(0);
+    match ASKED.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            let asked = std::env::var_os("RUST_LIB_BACKTRACE").is_some_and(|v| v != "0");
+            ASKED.store(if asked { 2 } else { 1 }, Ordering::Relaxed);
+            asked
+        }
+    }
+}
+
 /// `Result<T, Failure>`: what an async block that awaits Deferreds returns, so that `Ok(())`
 /// needs no annotation and `?` converts any error.
 ///
@@ -30,7 +46,8 @@ pub type Result<T, E = Failure> = std::result::Result<T, E>;
 /// - its **source chain**: [`source`](Failure::source), [`error`](Failure::error);
 /// - **where it was created**: [`location`](Failure::location) (`#[track_caller]`, so `?` and
 ///   [`Fire::errback`](crate::Fire::errback) record the caller's line);
-/// - a **backtrace** when debugging is on ([`set_debugging`](crate::set_debugging)) or `RUST_BACKTRACE` asks for one.
+/// - a **backtrace** when debugging is on ([`set_debugging`](crate::set_debugging)) or
+///   `RUST_LIB_BACKTRACE` asks for one (see [`backtrace`](Failure::backtrace)).
 ///
 /// Cloning is cheap (one `Rc` increment) and clones are the *same* failure
 /// ([`Failure::ptr_eq`]), as combinators such as `DeferredList` hand one failure to several
@@ -77,7 +94,7 @@ struct Inner {
     error: Box<dyn Error>,
     /// Where the failure was created (`#[track_caller]`).
     location: &'static Location<'static>,
-    /// Captured per `set_debugging` / `RUST_BACKTRACE`; `Disabled` otherwise (free).
+    /// Captured per `set_debugging` / `RUST_LIB_BACKTRACE`; `Disabled` otherwise (free).
     backtrace: Backtrace,
 }
 
@@ -123,10 +140,10 @@ impl Failure {
     }
 
     fn boxed_at(error: Box<dyn Error>, location: &'static Location<'static>) -> Failure {
-        let backtrace = if debugging() {
+        let backtrace = if debugging() || lib_backtrace_asked() {
             Backtrace::force_capture()
         } else {
-            Backtrace::capture()
+            Backtrace::disabled()
         };
         Failure {
             inner: Rc::new(Inner {
@@ -230,7 +247,15 @@ impl Failure {
     }
 
     /// The backtrace captured at creation; its status is `Disabled` unless debugging is on
-    /// ([`set_debugging`](crate::set_debugging)) or `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE` ask for backtraces.
+    /// ([`set_debugging`](crate::set_debugging)) or the environment variable
+    /// `RUST_LIB_BACKTRACE` is set to anything but `0` when the first failure is created.
+    ///
+    /// `RUST_BACKTRACE` alone does not capture one, unlike `std::backtrace::Backtrace::capture`:
+    /// it is commonly set for panics, and capturing takes a process-wide lock that another
+    /// thread printing a panic's backtrace holds for as long as symbolizing takes (tens to
+    /// hundreds of milliseconds in a debug build). A failure created on the loop would wait
+    /// for it, and block the loop. Opting in with `RUST_LIB_BACKTRACE` or `set_debugging`
+    /// accepts that cost.
     ///
     /// # Examples
     /// ```

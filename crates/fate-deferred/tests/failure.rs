@@ -85,3 +85,47 @@ fn debug_names_error_and_location() {
         "{text}"
     );
 }
+
+/// Run by `backtraces_follow_rust_lib_backtrace_not_rust_backtrace` in a child process whose
+/// environment it sets: prints whether a new failure captured a backtrace.
+#[test]
+#[ignore = "run by backtraces_follow_rust_lib_backtrace_not_rust_backtrace"]
+fn print_backtrace_status_of_a_new_failure() {
+    let f = Failure::msg("x");
+    println!("status={:?}", f.backtrace().status());
+}
+
+#[test]
+fn backtraces_follow_rust_lib_backtrace_not_rust_backtrace() {
+    let status_with = |vars: &[(&str, &str)]| {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child
+            .args([
+                "--ignored",
+                "--exact",
+                "print_backtrace_status_of_a_new_failure",
+                "--nocapture",
+            ])
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LIB_BACKTRACE");
+        for (k, v) in vars {
+            child.env(k, v);
+        }
+        let out = child.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("status="))
+            .unwrap()
+            .to_string()
+    };
+    // RUST_BACKTRACE is for panics: a failure created on the loop must not take the
+    // process-wide backtrace lock a panicking thread may hold.
+    assert_eq!(status_with(&[("RUST_BACKTRACE", "1")]), "Disabled");
+    assert_eq!(status_with(&[("RUST_LIB_BACKTRACE", "1")]), "Captured");
+    assert_eq!(
+        status_with(&[("RUST_BACKTRACE", "1"), ("RUST_LIB_BACKTRACE", "0")]),
+        "Disabled"
+    );
+}
