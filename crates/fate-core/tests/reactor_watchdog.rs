@@ -275,3 +275,34 @@ fn every_kind_of_code_is_named_by_where_it_was_made() {
         assert_eq!(r.threshold_ms, 0);
     }
 }
+
+/// A panic caught anywhere on the loop — by the reactor, or by a Deferred's handler or
+/// `maybe_deferred` inside a callback — is reported by its own boundary; the watchdog does
+/// not blame the run for the time the panic's report took (a symbolized backtrace can take
+/// hundreds of milliseconds). A zero threshold reports every other run.
+#[test]
+fn a_run_in_which_a_panic_was_caught_is_not_reported() {
+    let reports = Reports::default();
+    let quiet = capturing(&reports, || {
+        let reactor = Reactor::builder()
+            .handle_signals(false)
+            .slow_callback_duration(Some(Duration::ZERO))
+            .build()
+            .unwrap();
+        reactor.call_soon(|| {
+            let d =
+                fate_deferred::succeed(1).add_callback(|_: u32| -> u32 { panic!("in a callback") });
+            assert!(d.try_result().is_ok_and(|r| r.is_err()));
+        });
+        reactor.call_soon(|| {
+            let d = fate_deferred::maybe_deferred(|| -> u32 { panic!("in a producer") });
+            assert!(d.try_result().is_ok_and(|r| r.is_err()));
+        });
+        reactor.call_soon(|| panic!("in the callback itself"));
+        let quiet = next_line!();
+        reactor.call_soon(|| {});
+        reactor.run_until_idle().unwrap();
+        quiet
+    });
+    the_one_report(&reports, "callback", &quiet);
+}

@@ -62,6 +62,9 @@ where
             Outcome::Failure(failure) => fail(failure),
             Outcome::Chain(d) => d,
         },
-        Err(payload) => fail(Failure::at(Panicked::from_payload(&*payload), at)),
+        Err(payload) => {
+            crate::panics::note_caught_panic();
+            fail(Failure::at(Panicked::from_payload(&*payload), at))
+        }
     }
 }

@@ -119,6 +119,7 @@ mod future;
 mod head;
 mod list;
 mod outcome;
+mod panics;
 mod queue;
 mod race;
 mod release;
@@ -144,6 +145,8 @@ pub use fire::Fire;
 pub use future::DeferredFuture;
 pub use list::{gather_results, gather_results_consuming_errors, DeferredList, ListResult};
 pub use outcome::{IntoOutcome, Outcome, Plain, Shaped};
+#[doc(hidden)]
+pub use panics::{caught_panics, note_caught_panic};
 pub use queue::DeferredQueue;
 pub use race::{first_success, race};
 pub use semaphore::{DeferredLock, DeferredSemaphore, Permit};

@@ -191,6 +191,7 @@ pub(crate) fn cancel_all(controls: &[Control], except: Option<usize>) {
             continue;
         }
         if catch_unwind(AssertUnwindSafe(|| control.cancel())).is_err() {
+            crate::panics::note_caught_panic();
             tracing::error!(input = i, "Exception raised from user supplied canceller");
         }
     }

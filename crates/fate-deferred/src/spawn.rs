@@ -230,6 +230,7 @@ where
                 Poll::Ready(())
             }
             Err(payload) => {
+                crate::panics::note_caught_panic();
                 let failure = Failure::at(Panicked::from_payload(&*payload), this.at);
                 this.finish(Outcome::Failure(failure));
                 Poll::Ready(())

@@ -101,10 +101,13 @@ where
             Ok(Outcome::Value(v)) => Ok(v),
             Ok(Outcome::Failure(f)) => Err(f),
             Ok(Outcome::Chain(inner)) => wait_on(inner, chain)?,
-            Err(payload) => Err(Failure::at(
-                Panicked::from_payload(&*payload),
-                chain.state.created,
-            )),
+            Err(payload) => {
+                crate::panics::note_caught_panic();
+                Err(Failure::at(
+                    Panicked::from_payload(&*payload),
+                    chain.state.created,
+                ))
+            }
         };
         proceed(result, chain, depth)
     }

@@ -264,7 +264,13 @@ impl WorkerHandle {
             Failure::new(WorkerGone { index })
         });
         // Refused, the closure drops here with its reply, which fails the Deferred.
-        let _ = self.call_from_thread(move || reply.send(catch_unwind(AssertUnwindSafe(f))));
+        let _ = self.call_from_thread(move || {
+            let outcome = catch_unwind(AssertUnwindSafe(f));
+            if outcome.is_err() {
+                fate_deferred::note_caught_panic();
+            }
+            reply.send(outcome)
+        });
         deferred
     }
 

@@ -1,19 +1,14 @@
 //! What the reactor does when a callback, protocol method or task panics.
 
 use std::any::Any;
-use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-thread_local! {
-    /// How many panics the reactor's boundaries have caught on this thread. The loop watchdog
-    /// does not report a run that panicked: the panic is reported already, and the report (a
-    /// backtrace, with `RUST_BACKTRACE` set) is what took the time.
-    static CAUGHT: Cell<u64> = const { Cell::new(0) };
-}
-
-/// How many panics the reactor's boundaries have caught on this thread so far.
+/// How many panics Fate's boundaries (the reactor's, and those of Deferred handlers, spawned
+/// futures and cross-worker calls) have caught on this thread so far. The loop watchdog does
+/// not report a run that panicked: the panic is reported already, and the report (a
+/// backtrace, with `RUST_BACKTRACE` set) is what took the time.
 pub(crate) fn caught() -> u64 {
-    CAUGHT.with(Cell::get)
+    fate_deferred::caught_panics()
 }
 
 /// What happens when user code panics inside the reactor.
@@ -73,7 +68,7 @@ impl PanicPolicy {
 
     /// Reports a caught panic according to the policy.
     pub(crate) fn report(self, what: &'static str, payload: &(dyn Any + Send)) {
-        let _ = CAUGHT.try_with(|c| c.set(c.get() + 1));
+        fate_deferred::note_caught_panic();
         let message = panic_message(payload);
         super::report::error(format_args!("a {what} panicked: {message}"));
         match self {

@@ -27,8 +27,10 @@
 //! refreshed at most every quarter threshold: the wait subtracted may include up to a quarter
 //! threshold from before the run started, so code that holds the loop for 1.25 times the
 //! threshold is always reported, and code just over it may not be while the machine is busy.
-//! A run that panicked is not reported: the panic policy reports it, and its report (a
-//! backtrace, with `RUST_BACKTRACE` set) may be what took the time.
+//! A run in which a panic was caught is not reported — caught by the reactor, or inside the
+//! run by a Deferred's handler, `maybe_deferred`, a spawned future or a cross-worker call:
+//! the panic is reported where it was caught, and its report (a backtrace, with
+//! `RUST_BACKTRACE` set) may be what took the time.
 //!
 //! # Cost
 //!
