@@ -17,13 +17,6 @@ thread_local! {
 /// Records that a panic boundary on this thread caught a panic.
 ///
 /// For Fate's own crates; a user's `catch_unwind` need not call it.
-///
-/// # Examples
-/// ```
-/// let before = fate_deferred::caught_panics();
-/// fate_deferred::note_caught_panic();
-/// assert_eq!(fate_deferred::caught_panics(), before + 1);
-/// ```
 #[doc(hidden)]
 pub fn note_caught_panic() {
     let _ = CAUGHT.try_with(|c| c.set(c.get() + 1));
@@ -31,16 +24,29 @@ pub fn note_caught_panic() {
 
 /// How many panics Fate's panic boundaries caught on this thread so far.
 ///
-/// # Examples
-/// ```
-/// use fate_deferred::{caught_panics, maybe_deferred};
-///
-/// let before = caught_panics();
-/// let d = maybe_deferred(|| -> u32 { panic!("a bad producer") });
-/// assert_eq!(caught_panics(), before + 1);
-/// assert!(d.try_result().ok().is_some_and(|r| r.is_err()));
-/// ```
+/// (Both are plumbing between Fate's crates, hidden from the docs; the reactor's watchdog
+/// tests check what they are for.)
 #[doc(hidden)]
 pub fn caught_panics() -> u64 {
     CAUGHT.try_with(Cell::get).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_caught_by_a_handler_or_producer_is_counted_on_its_thread() {
+        let before = caught_panics();
+        let d = crate::maybe_deferred(|| -> u32 { panic!("a bad producer") });
+        assert!(d.try_result().is_ok_and(|r| r.is_err()));
+        let d = crate::succeed(1).add_callback(|_: u32| -> u32 { panic!("a bad callback") });
+        assert!(d.try_result().is_ok_and(|r| r.is_err()));
+        assert_eq!(caught_panics(), before + 2);
+        std::thread::spawn(|| assert_eq!(caught_panics(), 0))
+            .join()
+            .unwrap();
+        note_caught_panic();
+        assert_eq!(caught_panics(), before + 3);
+    }
 }
