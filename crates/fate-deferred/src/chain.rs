@@ -41,7 +41,7 @@ use std::rc::{Rc, Weak};
 
 use crate::debug::{self, DebugSites};
 use crate::release::{release, Garbage};
-use crate::stages::{Cursor, Entry, Popped, Stages};
+use crate::stages::{Cursor, Entry, Stages};
 use crate::{unhandled, Failure};
 
 /// Where a node's value is: nothing yet (or moved on), or a result.
@@ -218,7 +218,7 @@ impl State {
     #[inline]
     pub(crate) fn push_stage(&self, entry: Entry) {
         match self.stages.push(self.cursor(), entry) {
-            Ok(()) => self.flags.set(self.flags.get() + Cursor::PUSHED),
+            Ok(bit) => self.flags.set(self.flags.get() | bit),
             Err(entry) => self.push_spill(entry),
         }
     }
@@ -234,12 +234,8 @@ impl State {
     #[inline]
     pub(crate) fn pop_stage(&self) -> Option<Entry> {
         let cursor = self.cursor();
-        if let Some((entry, popped)) = self.stages.pop(cursor) {
-            let flags = self.flags.get();
-            self.flags.set(match popped {
-                Popped::More => flags + Cursor::POPPED,
-                Popped::Last => flags & Cursor::REWIND_MASK,
-            });
+        if let Some(entry) = self.stages.pop(cursor) {
+            self.flags.set(Cursor::popped(self.flags.get()));
             return Some(entry);
         }
         if !cursor.spilled() {
