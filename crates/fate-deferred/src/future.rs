@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::chain::{Chain, Slot};
 use crate::error::Cancelled;
-use crate::stage::{take_input, Input, Stage};
+use crate::stage::{take_input, ChainRef, Input, Stage};
 use crate::{control, trampoline, unhandled, Deferred, Failure};
 
 impl<T: 'static> IntoFuture for Deferred<T> {
@@ -161,7 +161,12 @@ impl<T> FutureSink<T> {
 struct SinkStage<T>(Rc<FutureSink<T>>);
 
 impl<T: 'static> Stage for SinkStage<T> {
-    fn run(self: Box<Self>, input: Input<'_>, chain: &Rc<Chain>, _depth: u32) -> Option<Rc<Chain>> {
+    fn run(
+        self: Box<Self>,
+        input: Input<'_>,
+        chain: ChainRef<'_>,
+        _depth: u32,
+    ) -> Option<Rc<Chain>> {
         self.0.deliver(take_input::<T>(input, chain));
         None
     }

@@ -34,7 +34,7 @@ impl<T: 'static> Core<TypedSlot<T>> {
         st.first_fired.set(Some(at));
         st.record_first_fire();
         st.mark_fired();
-        trampoline::run_fired(self.clone(), result);
+        trampoline::run_fired(self, result);
         Ok(())
     }
 

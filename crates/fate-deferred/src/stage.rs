@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
-use crate::chain::{park, same_chain, take_parked, Chain};
+use crate::chain::{park, same_chain, take_parked, Chain, State};
 use crate::error::{ChainedToItself, Panicked};
 use crate::{Deferred, Failure, Outcome};
 
@@ -28,21 +28,44 @@ const MAX_DEPTH: u32 = 32;
 /// the parked one.
 pub(crate) type Input<'a> = Option<&'a mut dyn Any>;
 
+/// A running chain as its stages see it: the `Rc`, to clone or hand on, and the control
+/// block, reached once by whoever starts the run. Reaching the block through the `Rc` of an
+/// unsized chain looks the slot's alignment up in the vtable every time; handed down from
+/// stage to stage, it stays in a register.
+#[derive(Clone, Copy)]
+pub(crate) struct ChainRef<'a> {
+    pub(crate) rc: &'a Rc<Chain>,
+    /// Always `&rc.state`: [`ChainRef::new`] reaches it through `rc`; a caller holding the
+    /// typed head the `rc` was cloned from may take it from there.
+    pub(crate) state: &'a State,
+}
+
+impl<'a> ChainRef<'a> {
+    #[inline]
+    pub(crate) fn new(rc: &'a Rc<Chain>) -> ChainRef<'a> {
+        ChainRef {
+            rc,
+            state: &rc.state,
+        }
+    }
+}
+
 /// A queued handler, its types erased.
 pub(crate) trait Stage {
     /// Runs the handler on the input and hands its result on. Returns an outer chain that a
     /// continuation handed a result to, for the trampoline to switch to.
-    fn run(self: Box<Self>, input: Input<'_>, chain: &Rc<Chain>, depth: u32) -> Option<Rc<Chain>>;
+    fn run(self: Box<Self>, input: Input<'_>, chain: ChainRef<'_>, depth: u32)
+        -> Option<Rc<Chain>>;
 }
 
 /// Takes a stage's `T` input from its predecessor or from where it was parked.
 #[inline]
-pub(crate) fn take_input<T: 'static>(input: Input<'_>, chain: &Chain) -> Result<T, Failure> {
+pub(crate) fn take_input<T: 'static>(input: Input<'_>, chain: ChainRef<'_>) -> Result<T, Failure> {
     let taken = match input {
         Some(any) => any
             .downcast_mut::<Option<Result<T, Failure>>>()
             .and_then(Option::take),
-        None => take_parked::<T>(chain),
+        None => take_parked::<T>(chain.rc),
     };
     // The typed API makes a missing or mistyped input impossible; should it happen anyway,
     // the chain fails instead of panicking.
@@ -54,17 +77,17 @@ pub(crate) fn take_input<T: 'static>(input: Input<'_>, chain: &Chain) -> Result<
 #[inline(always)]
 pub(crate) fn proceed<U: 'static>(
     result: Result<U, Failure>,
-    chain: &Rc<Chain>,
+    chain: ChainRef<'_>,
     depth: u32,
 ) -> Option<Rc<Chain>> {
-    let st = &chain.state;
+    let st = chain.state;
     if depth < MAX_DEPTH && !st.is_paused() {
         if let Some(next) = st.pop_stage() {
             let mut input = Some(result);
             return next.run(Some(&mut input), chain, depth + 1);
         }
     }
-    park(chain, result);
+    park(chain.rc, result);
     None
 }
 
@@ -91,7 +114,12 @@ where
     F: FnOnce(Result<T, Failure>) -> Outcome<U> + 'static,
 {
     #[inline]
-    fn run(self: Box<Self>, input: Input<'_>, chain: &Rc<Chain>, depth: u32) -> Option<Rc<Chain>> {
+    fn run(
+        self: Box<Self>,
+        input: Input<'_>,
+        chain: ChainRef<'_>,
+        depth: u32,
+    ) -> Option<Rc<Chain>> {
         let input = take_input::<T>(input, chain);
         let Handler { handler, .. } = *self;
         // A panic's failure is located where the Deferred was created: the panic hook has
@@ -100,7 +128,7 @@ where
         let result = match catch_unwind(AssertUnwindSafe(move || handler(input))) {
             Ok(Outcome::Value(v)) => Ok(v),
             Ok(Outcome::Failure(f)) => Err(f),
-            Ok(Outcome::Chain(inner)) => wait_on(inner, chain)?,
+            Ok(Outcome::Chain(inner)) => wait_on(inner, chain.rc)?,
             Err(payload) => {
                 crate::panics::note_caught_panic();
                 Err(Failure::at(
@@ -146,7 +174,12 @@ struct Continuation<U> {
 }
 
 impl<U: 'static> Stage for Continuation<U> {
-    fn run(self: Box<Self>, input: Input<'_>, chain: &Rc<Chain>, _depth: u32) -> Option<Rc<Chain>> {
+    fn run(
+        self: Box<Self>,
+        input: Input<'_>,
+        chain: ChainRef<'_>,
+        _depth: u32,
+    ) -> Option<Rc<Chain>> {
         let result = take_input::<U>(input, chain);
         chain.state.set_waiter(None);
         let outer = self.outer;

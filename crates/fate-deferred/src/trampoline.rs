@@ -13,6 +13,8 @@
 use std::rc::Rc;
 
 use crate::chain::{park, Chain, Held, State};
+use crate::head::Head;
+use crate::stage::ChainRef;
 use crate::Failure;
 
 /// Processes `chain` (and every outer chain it hands results to) until each is idle, paused,
@@ -45,10 +47,10 @@ impl Drop for Running<'_> {
 /// Runs a chain its producer just fired with `result`: the first stage takes it straight
 /// from here, so it is parked only if nothing is queued or the chain is paused.
 #[inline]
-pub(crate) fn run_fired<T: 'static>(chain: Rc<Chain>, result: Result<T, Failure>) {
-    let st = &chain.state;
+pub(crate) fn run_fired<T: 'static>(head: &Rc<Head<T>>, result: Result<T, Failure>) {
+    let st = &head.state;
     if !st.runnable() {
-        park(&chain, result);
+        park(&**head, result);
         return;
     }
     let outer = {
@@ -56,15 +58,21 @@ pub(crate) fn run_fired<T: 'static>(chain: Rc<Chain>, result: Result<T, Failure>
         let _running = Running(st);
         match st.pop_stage() {
             Some(entry) => {
+                let chain: Rc<Chain> = head.clone();
+                // The block reached through the typed head: no vtable lookup.
+                let here = ChainRef {
+                    rc: &chain,
+                    state: st,
+                };
                 let mut input = Some(result);
-                match entry.run(Some(&mut input), &chain, 0) {
+                match entry.run(Some(&mut input), here, 0) {
                     Some(outer) => Some(outer),
                     None if !st.has_stages() => None,
                     None => drive(&chain),
                 }
             }
             None => {
-                park(&chain, result);
+                park(&**head, result);
                 None
             }
         }
@@ -92,7 +100,7 @@ fn drive(chain: &Rc<Chain>) -> Option<Rc<Chain>> {
     let st = &chain.state;
     while !st.is_paused() && st.held() != Held::Nothing {
         let entry = st.pop_stage()?;
-        if let Some(outer) = entry.run(None, chain, 0) {
+        if let Some(outer) = entry.run(None, ChainRef::new(chain), 0) {
             return Some(outer);
         }
     }
