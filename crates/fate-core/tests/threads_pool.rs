@@ -1,5 +1,5 @@
-//! `defer_to_thread`, `ThreadPool` and `resolve`: results on the loop thread, panics as
-//! failures, a bounded pool, and a loop that keeps running while jobs block.
+//! `defer_to_thread`, `ThreadPool`, `Reply` and `resolve`: results on the loop thread,
+//! panics as failures, a bounded pool, and a loop that keeps running while jobs block.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use fate_core::reactor::Reactor;
 use fate_core::threads::{self, ThreadPool};
-use fate_deferred::Panicked;
+use fate_deferred::{Abandoned, Panicked};
 
 fn reactor() -> Reactor {
     Reactor::builder().handle_signals(false).build().unwrap()
@@ -132,4 +132,34 @@ fn resolve_names_and_literals() {
         failure.downcast_ref::<std::io::Error>().is_some(),
         "{failure}"
     );
+}
+
+/// A `Reply` from a thread of the caller's own fires its Deferred on the loop thread; one
+/// dropped unsent fails it with `Abandoned`; `run_until_idle` waits for both.
+#[test]
+fn a_reply_from_any_thread_fires_on_the_loop_and_a_dropped_one_abandons() {
+    let reactor = reactor();
+    let loop_thread = std::thread::current().id();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    reactor.call_soon(move || {
+        let (sent, reply) = threads::Reply::<u32>::pending();
+        let (dropped, unsent) = threads::Reply::<u32>::pending();
+        std::thread::spawn(move || {
+            reply.send(7);
+            drop(unsent);
+        });
+        let s2 = s.clone();
+        let _ = sent.add_callback(move |n| {
+            assert_eq!(std::thread::current().id(), loop_thread);
+            s2.borrow_mut().push(format!("sent {n}"));
+        });
+        let _ = dropped.add_errback(move |f| {
+            assert!(f.check::<Abandoned>(), "{f:?}");
+            s.borrow_mut().push("abandoned".to_string());
+            0
+        });
+    });
+    reactor.run_until_idle().unwrap();
+    assert_eq!(*seen.borrow(), ["sent 7", "abandoned"]);
 }

@@ -41,7 +41,6 @@
 #![forbid(unsafe_code)]
 
 mod connection;
-mod deliver;
 mod error;
 mod pool;
 #[cfg(feature = "postgres")]

@@ -13,8 +13,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use fate_core::reactor::{Phase, SystemEvent};
 use fate_deferred::Deferred;
 
-use crate::deliver::{self, Reply};
 use crate::{Connection, Driver, Error, FromRow, Params, Transaction};
+use fate_core::threads::Reply;
 
 /// A job for a pool thread: gets the thread's connection (or why there is none) and returns
 /// whether that connection must be replaced.
@@ -79,7 +79,7 @@ struct State<C> {
     /// No new work is accepted; threads exit once the queue is empty.
     closed: bool,
     /// `close()` callers, answered when the last thread has exited.
-    closing: Vec<Reply>,
+    closing: Vec<Reply<()>>,
 }
 
 impl<D: Driver> ConnectionPool<D> {
@@ -224,7 +224,7 @@ impl<D: Driver> ConnectionPool<D> {
     {
         self.with_connection(move |conn, reply| {
             if let Err(e) = conn.begin() {
-                reply.send::<T, Error>(Ok(Err(e)));
+                reply.send_error(e);
                 return conn.is_broken();
             }
             let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -233,23 +233,23 @@ impl<D: Driver> ConnectionPool<D> {
             match outcome {
                 Ok(Ok(value)) => match conn.commit() {
                     Ok(()) => {
-                        reply.send::<T, E>(Ok(Ok(value)));
+                        reply.send(value);
                         false
                     }
                     Err(e) => {
                         rollback(conn);
-                        reply.send::<T, Error>(Ok(Err(e)));
+                        reply.send_error(e);
                         conn.is_broken()
                     }
                 },
                 Ok(Err(e)) => {
                     rollback(conn);
-                    reply.send::<T, E>(Ok(Err(e)));
+                    reply.send_error(e);
                     conn.is_broken()
                 }
                 Err(panic) => {
                     rollback(conn);
-                    reply.send::<T, E>(Err(panic));
+                    reply.send_panic(panic);
                     conn.is_broken()
                 }
             }
@@ -292,10 +292,20 @@ impl<D: Driver> ConnectionPool<D> {
         call: impl FnOnce(&mut D::Connection) -> Result<T, Error> + Send + 'static,
     ) -> Deferred<T> {
         self.with_connection(move |conn, reply| {
-            let outcome = catch_unwind(AssertUnwindSafe(|| call(conn)));
-            let failed = !matches!(outcome, Ok(Ok(_)));
-            reply.send(outcome);
-            failed && conn.is_broken()
+            match catch_unwind(AssertUnwindSafe(|| call(conn))) {
+                Ok(Ok(value)) => {
+                    reply.send(value);
+                    false
+                }
+                Ok(Err(e)) => {
+                    reply.send_error(e);
+                    conn.is_broken()
+                }
+                Err(panic) => {
+                    reply.send_panic(panic);
+                    conn.is_broken()
+                }
+            }
         })
     }
 
@@ -305,14 +315,14 @@ impl<D: Driver> ConnectionPool<D> {
     #[track_caller]
     fn with_connection<T: Send + 'static>(
         &self,
-        job: impl FnOnce(&mut D::Connection, Reply) -> bool + Send + 'static,
+        job: impl FnOnce(&mut D::Connection, Reply<T>) -> bool + Send + 'static,
     ) -> Deferred<T> {
-        let (deferred, reply) = deliver::pending::<T>();
+        let (deferred, reply) = Reply::<T>::pending();
         self.handle.shared.queue(
             Box::new(move |conn: Result<&mut D::Connection, Error>| match conn {
                 Ok(conn) => job(conn, reply),
                 Err(e) => {
-                    reply.send::<T, Error>(Ok(Err(e)));
+                    reply.send_error(e);
                     false
                 }
             }),
@@ -371,12 +381,12 @@ impl<D: Driver> Shared<D> {
     /// Marks the pool closed; the Deferred fires when its last thread has exited.
     #[track_caller]
     fn close(&self) -> Deferred<()> {
-        let (deferred, reply) = deliver::pending::<()>();
+        let (deferred, reply) = Reply::<()>::pending();
         let mut state = self.lock();
         state.closed = true;
         if state.threads == 0 {
             drop(state);
-            reply.send::<(), Error>(Ok(Ok(())));
+            reply.send(());
         } else {
             state.closing.push(reply);
             drop(state);
@@ -433,7 +443,7 @@ impl<D: Driver> Shared<D> {
         };
         drop(state);
         for reply in closing {
-            reply.send::<(), Error>(Ok(Ok(())));
+            reply.send(());
         }
     }
 }

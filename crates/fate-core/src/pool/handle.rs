@@ -269,7 +269,7 @@ impl WorkerHandle {
             if outcome.is_err() {
                 fate_deferred::note_caught_panic();
             }
-            reply.send(outcome)
+            reply.send_caught(outcome)
         });
         deferred
     }

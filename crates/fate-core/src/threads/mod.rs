@@ -26,4 +26,5 @@ pub(crate) mod reply;
 mod resolve;
 
 pub use pool::{defer_to_thread, ThreadPool};
+pub use reply::Reply;
 pub use resolve::resolve;

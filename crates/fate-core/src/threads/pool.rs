@@ -105,7 +105,7 @@ impl ThreadPool {
             fate_deferred::Failure::msg("the thread pool dropped a job unrun")
         });
         self.submit(Box::new(move || {
-            reply.send(catch_unwind(AssertUnwindSafe(job)))
+            reply.send_caught(catch_unwind(AssertUnwindSafe(job)))
         }));
         deferred
     }
