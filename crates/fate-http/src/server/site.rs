@@ -298,23 +298,14 @@ impl Site {
         b
     }
 
-    fn route(&self, request: http::Request<Incoming>) -> ReplyKind {
-        let max_body = self.inner.max_body.get();
-        // hyper has parsed and checked `Content-Length` already: the body knows its length
-        // (none for a chunked body), with no header lookup.
-        let declared = http_body::Body::size_hint(request.body()).exact();
-        if declared.is_some_and(|n| n > max_body) {
-            let mut r = text_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request body too large".into(),
-            );
-            r.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return ReplyKind::Ready(r);
+    /// Finds the resource for `path`: it and the segments below it (its postpath), or the
+    /// answer the site gives itself. Looks only at the head: the request itself is moved once,
+    /// from hyper's into the one the resource renders (each move copies its 200-odd bytes).
+    fn route(&self, path: &str, declared: Option<u64>) -> Result<Routed, Refusal> {
+        if declared.is_some_and(|n| n > self.inner.max_body.get()) {
+            return Err(Refusal::TOO_LARGE);
         }
-        let Some(segments) = decode_path(request.uri().path()) else {
-            return ReplyKind::Ready(text_response(StatusCode::BAD_REQUEST, "bad path".into()));
-        };
+        let segments = decode_path(path).ok_or(Refusal::BAD_PATH)?;
         let mut resource = self.inner.root.clone();
         let mut consumed = 0;
         while consumed < segments.len() && !resource.is_leaf() {
@@ -323,42 +314,81 @@ impl Site {
                 consumed += 1; // a trailing slash names the same resource
                 break;
             }
-            match resource.child(seg) {
-                Some(child) => {
-                    resource = child;
-                    consumed += 1;
-                }
-                None => {
-                    return ReplyKind::Ready(text_response(
-                        StatusCode::NOT_FOUND,
-                        "not found".into(),
-                    ))
-                }
-            }
+            resource = resource.child(seg).ok_or(Refusal::NOT_FOUND)?;
+            consumed += 1;
         }
         let postpath = if resource.is_leaf() {
             segments[consumed..].to_vec()
         } else {
             Vec::new()
         };
-        let (mut parts, body) = request.into_parts();
-        if !postpath.is_empty() {
-            parts.extensions.insert(Postpath(postpath));
+        Ok(Routed { resource, postpath })
+    }
+
+    /// The body a resource reads: `body` within the size limit; `declared` is its
+    /// `Content-Length`, which hyper has parsed and checked already (none if chunked).
+    fn request_body(&self, body: Incoming, declared: Option<u64>) -> Body {
+        if declared == Some(0) || http_body::Body::is_end_stream(&body) {
+            return Body::empty();
         }
-        let body = if declared == Some(0) || http_body::Body::is_end_stream(&body) {
-            Body::empty()
-        } else {
-            Body::wrap(
-                http_body_util::Limited::new(body, max_body as usize).map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        Error::with(Kind::TooLarge, e)
-                    } else {
-                        Error::with(Kind::Transport, e)
-                    }
-                }),
-            )
-        };
-        resource.render(http::Request::from_parts(parts, body)).0
+        let max_body = self.inner.max_body.get();
+        Body::wrap(
+            http_body_util::Limited::new(body, max_body as usize).map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    Error::with(Kind::TooLarge, e)
+                } else {
+                    Error::with(Kind::Transport, e)
+                }
+            }),
+        )
+    }
+}
+
+/// Where a request goes: the resource that renders it, and the path below it.
+struct Routed {
+    resource: Rc<dyn Resource>,
+    postpath: Vec<String>,
+}
+
+/// A request the site answers itself, before any resource sees it.
+#[derive(Clone, Copy, Debug)]
+struct Refusal {
+    status: StatusCode,
+    text: &'static str,
+    /// The connection closes after the answer (what follows cannot be trusted, or the body
+    /// is not going to be read).
+    close: bool,
+}
+
+impl Refusal {
+    const BAD_HOST: Refusal = Refusal {
+        status: StatusCode::BAD_REQUEST,
+        text: "bad Host header",
+        close: true,
+    };
+    const TOO_LARGE: Refusal = Refusal {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        text: "request body too large",
+        close: true,
+    };
+    const BAD_PATH: Refusal = Refusal {
+        status: StatusCode::BAD_REQUEST,
+        text: "bad path",
+        close: false,
+    };
+    const NOT_FOUND: Refusal = Refusal {
+        status: StatusCode::NOT_FOUND,
+        text: "not found",
+        close: false,
+    };
+
+    fn response(self) -> Response {
+        let mut r = text_response(self.status, self.text.into());
+        if self.close {
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        r
     }
 }
 
@@ -396,18 +426,32 @@ impl hyper::service::Service<http::Request<Incoming>> for SiteService {
                 peer: self.peer,
             })
         });
-        let reply = if has_bad_host(&request) {
-            let mut r = text_response(StatusCode::BAD_REQUEST, "bad Host header".into());
-            r.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            ReplyKind::Ready(r)
+        let watch = self.watch.clone();
+        let (mut parts, body) = request.into_parts();
+        let declared = http_body::Body::size_hint(&body).exact();
+        let routed = if has_bad_host(&parts) {
+            Err(Refusal::BAD_HOST)
         } else {
-            self.site.route(request)
+            self.site.route(parts.uri.path(), declared)
         };
-        Served {
-            reply: Some(reply),
-            log,
-            watch: self.watch.clone(),
+        // Each branch builds the future in place: the reply is not moved through a local.
+        match routed {
+            Ok(Routed { resource, postpath }) => {
+                if !postpath.is_empty() {
+                    parts.extensions.insert(Postpath(postpath));
+                }
+                let body = self.site.request_body(body, declared);
+                Served {
+                    reply: Some(resource.render(http::Request::from_parts(parts, body)).0),
+                    log,
+                    watch,
+                }
+            }
+            Err(refusal) => Served {
+                reply: Some(ReplyKind::Ready(refusal.response())),
+                log,
+                watch,
+            },
         }
     }
 }
@@ -428,8 +472,8 @@ fn plain_task(
 
 /// Whether a request breaks RFC 9112 §3.2: no `Host` in HTTP/1.1 (HTTP/2 names its
 /// authority otherwise, HTTP/1.0 need not), or more than one in any version.
-fn has_bad_host<B>(request: &http::Request<B>) -> bool {
-    let headers = request.headers();
+fn has_bad_host(request: &http::request::Parts) -> bool {
+    let headers = &request.headers;
     // Most requests carry a few headers: comparing their names (a standard name compares as
     // a small integer) costs less than hashing `host` for a lookup.
     let hosts = if headers.len() <= FEW_HEADERS {
@@ -441,7 +485,7 @@ fn has_bad_host<B>(request: &http::Request<B>) -> bool {
         headers.get_all(header::HOST).iter().take(2).count()
     };
     match hosts {
-        0 => request.version() == http::Version::HTTP_11,
+        0 => request.version == http::Version::HTTP_11,
         n => n > 1,
     }
 }
@@ -488,24 +532,26 @@ impl Future for Served {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let mut response = match this.reply.take() {
-            Some(ReplyKind::Ready(r)) => r,
-            Some(ReplyKind::Later(mut f)) => match f.as_mut().poll(cx) {
-                Poll::Ready(r) => r,
-                Poll::Pending => {
-                    this.reply = Some(ReplyKind::Later(f));
-                    return Poll::Pending;
-                }
-            },
-            None => panic!("a served request was polled after it answered"),
+        if let Some(ReplyKind::Later(f)) = &mut this.reply {
+            let Poll::Ready(r) = f.as_mut().poll(cx) else {
+                return Poll::Pending;
+            };
+            this.reply = Some(ReplyKind::Ready(r));
+        }
+        // Finished where it lies, then moved out once, into the result.
+        let Some(ReplyKind::Ready(response)) = &mut this.reply else {
+            panic!("a served request was polled after it answered");
         };
         if let Some(log) = this.log.take() {
-            log.write(&response);
+            log.write(response);
         }
         if let Some(watch) = this.watch.take() {
             response.body_mut().on_drop(watch);
         }
-        Poll::Ready(Ok(response))
+        match this.reply.take() {
+            Some(ReplyKind::Ready(response)) => Poll::Ready(Ok(response)),
+            _ => unreachable!("the reply is ready"),
+        }
     }
 }
 
@@ -834,7 +880,7 @@ mod tests {
                     .append(header::HOST, HeaderValue::from_static(h));
             }
             assert_eq!(
-                has_bad_host(&request),
+                has_bad_host(&request.into_parts().0),
                 bad,
                 "{version:?} {hosts:?} {others}"
             );
