@@ -65,14 +65,18 @@ pub(crate) struct Outcome {
     pub(crate) sampled: Duration,
     /// Server thread CPU between the readings.
     pub(crate) server_cpu: Duration,
+    /// Times the server's threads blocked between the readings.
+    pub(crate) server_sleeps: u64,
     /// Client thread CPU between the readings.
     pub(crate) client_cpu: Duration,
 }
 
 impl Outcome {
     /// `n` = round trips counted, `secs` = the nominal window `duration`, round-trip
-    /// percentiles, and the server's CPU per round trip (`server_cpu_us_per_op`) with both
-    /// threads' CPU utilisation over the window (a client near 1.0 is the bottleneck).
+    /// percentiles, the server's CPU per round trip (`server_cpu_us_per_op`) and how often
+    /// its threads blocked per round trip (`server_sleeps_per_op`: each wake-up costs the
+    /// kernel's work, which the CPU figure includes), with both threads' CPU utilisation
+    /// over the window (a client near 1.0 is the bottleneck).
     pub(crate) fn report(&self, duration: Duration) -> Report {
         let per_op = |d: Duration| d.as_secs_f64() * 1e6 / self.round_trips.max(1) as f64;
         let util = |d: Duration| d.as_secs_f64() / self.sampled.as_secs_f64();
@@ -81,6 +85,13 @@ impl Outcome {
             .with_us("p99_us", percentile_us(&self.latencies_ns, 99.0))
             .with_us("p999_us", percentile_us(&self.latencies_ns, 99.9))
             .with_us("server_cpu_us_per_op", per_op(self.server_cpu))
+            .with(
+                "server_sleeps_per_op",
+                crate::report::round(
+                    self.server_sleeps as f64 / self.round_trips.max(1) as f64,
+                    3,
+                ),
+            )
             .with(
                 "server_cpu_util",
                 crate::report::round(util(self.server_cpu), 3),
@@ -142,14 +153,14 @@ async fn drive(load: Load, protocol: Protocol) -> Result<Outcome, String> {
     let server_clock = load.server;
     let sampler = tokio::spawn(async move {
         let read = || {
-            let server = server_clock.read()?;
-            Ok::<_, std::io::Error>((Instant::now(), server, measure::thread_cpu()))
+            let (cpu, sleeps) = (server_clock.read()?, server_clock.sleeps()?);
+            Ok::<_, std::io::Error>((Instant::now(), cpu, sleeps, measure::thread_cpu()))
         };
         tokio::time::sleep_until(window.0.into()).await;
         let a = read()?;
         tokio::time::sleep_until(window.1.into()).await;
         let b = read()?;
-        Ok::<_, std::io::Error>((b.0 - a.0, b.1 - a.1, b.2 - a.2))
+        Ok::<_, std::io::Error>((b.0 - a.0, (b.1 - a.1, b.2.saturating_sub(a.2)), b.3 - a.3))
     });
 
     let conns: Vec<_> = streams
@@ -180,7 +191,7 @@ async fn drive(load: Load, protocol: Protocol) -> Result<Outcome, String> {
         }
     }
     latencies_ns.sort_unstable();
-    let (sampled, server_cpu, client_cpu) = sampler
+    let (sampled, (server_cpu, server_sleeps), client_cpu) = sampler
         .await
         .map_err(|e| format!("sampler: {e}"))?
         .map_err(|e| format!("reading the server's CPU clock: {e}"))?;
@@ -191,6 +202,7 @@ async fn drive(load: Load, protocol: Protocol) -> Result<Outcome, String> {
         first_error,
         sampled,
         server_cpu,
+        server_sleeps,
         client_cpu,
     })
 }

@@ -24,23 +24,53 @@ pub(crate) fn children_cpu() -> Duration {
     user + system
 }
 
-/// One thread's CPU clock, readable from other threads: how a load generator reads the
-/// server thread's CPU at the edges of its measuring window without the server's help.
+/// One thread's CPU clock and sleep count, readable from other threads: how a load
+/// generator reads the server thread's CPU at the edges of its measuring window without the
+/// server's help.
 ///
 /// Reading fails once the thread has exited.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct ThreadClock(libc::clockid_t);
+pub(crate) struct ThreadClock {
+    clock: libc::clockid_t,
+    /// The thread's id, for its `/proc` entry (`None` if `/proc` did not say).
+    tid: Option<u32>,
+}
 
 impl ThreadClock {
     /// The calling thread's clock.
     pub(crate) fn current() -> Self {
-        ThreadClock(sys::thread_cpu_clock().expect("pthread_getcpuclockid"))
+        ThreadClock {
+            clock: sys::thread_cpu_clock().expect("pthread_getcpuclockid"),
+            tid: current_tid(),
+        }
     }
 
     /// CPU time (user + system) the thread has used so far, to the nanosecond.
     pub(crate) fn read(self) -> io::Result<Duration> {
-        sys::clock_time(self.0)
+        sys::clock_time(self.clock)
     }
+
+    /// How many times the thread has blocked so far (its voluntary context switches: an
+    /// event loop's waits in `epoll_wait`, a runtime worker's parks on a futex). A server
+    /// that blocks and is woken for every few requests pays the kernel for each wake-up,
+    /// which its CPU per request shows.
+    pub(crate) fn sleeps(self) -> io::Result<u64> {
+        let tid = self
+            .tid
+            .ok_or_else(|| io::Error::other("the thread's id is unknown"))?;
+        let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|n| n.trim().parse().ok())
+            .ok_or_else(|| io::Error::other("no voluntary_ctxt_switches in /proc"))
+    }
+}
+
+/// The calling thread's id: `/proc/thread-self` links to `<pid>/task/<tid>`.
+fn current_tid() -> Option<u32> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
 }
 
 /// Starts a fresh peak-memory reading: frees what malloc keeps cached and resets the
@@ -142,6 +172,9 @@ mod tests {
         }
         let b = clock.read().unwrap();
         assert!(b > a, "{a:?} -> {b:?} ({x})");
+        let sleeps = clock.sleeps().unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+        assert!(clock.sleeps().unwrap() > sleeps);
         assert!(thread_cpu() > Duration::ZERO);
         assert!(process_cpu() >= thread_cpu());
     }

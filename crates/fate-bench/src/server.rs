@@ -81,11 +81,24 @@ impl ServerClock {
     /// # Errors
     /// A counted thread has exited.
     pub(crate) fn read(self) -> io::Result<Duration> {
-        let clocks = SERVER_THREADS
+        Self::clocks().iter().map(|clock| clock.read()).sum()
+    }
+
+    /// Times the server's threads have blocked so far, summed (see
+    /// [`ThreadClock::sleeps`]).
+    ///
+    /// # Errors
+    /// A counted thread has exited.
+    pub(crate) fn sleeps(self) -> io::Result<u64> {
+        Self::clocks().iter().map(|clock| clock.sleeps()).sum()
+    }
+
+    /// The counted threads' clocks (copied: reading them makes syscalls).
+    fn clocks() -> Vec<ThreadClock> {
+        SERVER_THREADS
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        clocks.iter().map(|clock| clock.read()).sum()
+            .clone()
     }
 }
 

@@ -14,7 +14,10 @@
 //! `--threads N` (N > 1) serves on N threads: `fate` is a `fate::pool::Pool` of N
 //! reactors, `tokio` a multi-thread runtime with N workers, `tokio-reuseport` N
 //! current-thread runtimes each on its own `SO_REUSEPORT` socket; `server_cpu_us_per_op`
-//! sums the CPU of all the server's threads (see [`crate::server`]).
+//! sums the CPU of all the server's threads (see [`crate::server`]), and
+//! `server_sleeps_per_op` how often they blocked per message: with the client on the same
+//! cores, how the scheduler interleaves them sets that, and each wake-up's kernel work
+//! shows in the CPU figure.
 //!
 //! A server implementation is a `fn(Vec<std::net::TcpListener>, server::Stop)` (see
 //! [`crate::server`]); its workload entry is `pub(crate) fn fate(args: &Args) -> Report {

@@ -20,8 +20,8 @@
 //! Reading the figure: on this kind of VM a thread that blocks in `epoll_wait` and is woken
 //! again is charged about 35 µs of CPU (two threads ping-ponging an eventfd through epoll:
 //! ~35 µs CPU per round trip each, ~95 µs wall). A server that clears its batch sooner
-//! sleeps more often and pays that more often: fate's server blocks about three times as
-//! often as tokio's here, which gives back part of what it saves in user space.
+//! sleeps more often and pays that more often. `server_sleeps_per_op` counts it: the times
+//! the server's threads blocked (their voluntary context switches) per request.
 //!
 //! `--threads N` (N > 1) serves on N threads, as `echo --threads N` does: `fate` a
 //! `fate::pool::Pool` of N reactors on `SO_REUSEPORT` sockets, `tokio` hyper on a
@@ -132,14 +132,19 @@ fn wrk_round(
     let secs = duration.as_secs_f64().ceil() as u64;
     let clock = server.clock();
     let started = Instant::now();
-    let (before, children_before) = (clock.read(), measure::children_cpu());
+    let (before, sleeps_before, children_before) =
+        (clock.read(), clock.sleeps(), measure::children_cpu());
     let summary = wrk::run(wrk, server.addr(), conns, secs, cpu);
-    let (after, wrk_cpu) = (clock.read(), measure::children_cpu() - children_before);
+    let (after, sleeps_after, wrk_cpu) = (
+        clock.read(),
+        clock.sleeps(),
+        measure::children_cpu() - children_before,
+    );
     // Both CPU figures cover wrk's whole life, start-up included.
     let lifetime = started.elapsed().as_secs_f64();
     let summary = summary.unwrap_or_else(|e| fail("http", e));
-    let cpu = match (before, after) {
-        (Ok(a), Ok(b)) => b - a,
+    let (cpu, sleeps) = match (before, after, sleeps_before, sleeps_after) {
+        (Ok(a), Ok(b), Ok(sa), Ok(sb)) => (b - a, sb.saturating_sub(sa)),
         _ => fail("http", "cannot read the server thread's CPU clock"),
     };
     if summary.errors > 0 || summary.requests == 0 {
@@ -157,6 +162,10 @@ fn wrk_round(
         .with_us(
             "server_cpu_us_per_op",
             cpu.as_secs_f64() * 1e6 / summary.requests as f64,
+        )
+        .with(
+            "server_sleeps_per_op",
+            round(sleeps as f64 / summary.requests as f64, 3),
         )
         .with("server_cpu_util", round(cpu.as_secs_f64() / lifetime, 3))
         .with(
