@@ -416,7 +416,9 @@ impl<T: 'static> Deferred<T> {
     /// ```
     #[inline]
     pub fn try_result(self) -> Result<Result<T, Failure>, Deferred<T>> {
-        if !self.chain.state.has_final() {
+        // A result is final when it is parked and no handler is left to take it; with nothing
+        // parked (unfired, paused, waiting, running) `take_parked` finds nothing.
+        if self.chain.state.has_stages() {
             return Err(self);
         }
         match take_parked::<T>(&self.chain) {
