@@ -27,8 +27,8 @@
 //!   directory with ranges, conditional requests, MIME types and listings, and never a
 //!   path outside its root, a dotfile (unless asked) or anything but a regular file or
 //!   directory; its file system calls and reads run on the thread pool. Request limits,
-//!   head and send timeouts, an access log (`tracing` target `fate_http::access`) and
-//!   graceful shutdown.
+//!   head and send timeouts, idle keep-alive connections parked without hyper's buffers, an
+//!   access log (`tracing` target `fate_http::access`) and graceful shutdown.
 //! - [`Body`]: request and response bodies — bytes, a file, or a stream fed by a task.
 //! - [`Error`]: one error type; ask it `is_timeout()`, `is_connect()`, `is_status()`...
 //!

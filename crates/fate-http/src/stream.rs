@@ -98,6 +98,22 @@ impl Inbox {
     fn consume(&mut self, n: usize) {
         self.start += n;
     }
+
+    /// Puts `data` back in front of the unread bytes.
+    fn put_back(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        if self.start >= data.len() {
+            self.start -= data.len();
+            self.buf[self.start..self.start + data.len()].copy_from_slice(data);
+        } else {
+            let mut buf = Vec::with_capacity(data.len() + self.len());
+            buf.extend_from_slice(data);
+            buf.extend_from_slice(self.unread());
+            *self = Inbox { buf, start: 0 };
+        }
+    }
 }
 
 /// What the protocol (transport side) and the stream (reader/writer side) share.
@@ -107,6 +123,8 @@ struct Shared {
     transport: RefCell<Option<Transport>>,
     /// Bytes received and not yet read.
     inbox: RefCell<Inbox>,
+    /// Some bytes have been received (ever).
+    received: Cell<bool>,
     /// The peer ended its stream (or the connection closed): reads return EOF once the inbox
     /// is empty.
     read_eof: Cell<bool>,
@@ -199,6 +217,7 @@ impl Protocol for StreamProtocol {
             inbox.push(data);
             inbox.len() > INBOX_HIGH
         };
+        shared.received.set(true);
         if full && !shared.reading_paused.get() {
             shared.reading_paused.set(true);
             if let Some(t) = shared.transport() {
@@ -337,6 +356,42 @@ impl Stream {
         }
     }
 
+    /// Hands back bytes read from this stream but not used (a parked HTTP connection's
+    /// partial head, see `server::park`): the next read returns them first. Then lets go of
+    /// the inbox's room beyond them, which an idle connection does not need.
+    pub(crate) fn unread(&self, data: &[u8]) {
+        let mut inbox = self.shared.inbox.borrow_mut();
+        inbox.put_back(data);
+        if inbox.buf.capacity() > inbox.len() {
+            let kept = inbox.unread().to_vec();
+            *inbox = Inbox {
+                buf: kept,
+                start: 0,
+            };
+        }
+    }
+
+    /// Ready once more than `held` bytes wait unread or the peer has ended its side (or the
+    /// connection is gone); otherwise the task is woken when that changes.
+    pub(crate) fn poll_more_than(&self, held: usize, cx: &mut Context<'_>) -> Poll<()> {
+        let shared = &self.shared;
+        if shared.inbox.borrow().len() > held || shared.read_eof.get() {
+            return Poll::Ready(());
+        }
+        store_waker(&shared.reader, cx.waker());
+        Poll::Pending
+    }
+
+    /// Bytes waiting unread.
+    pub(crate) fn unread_len(&self) -> usize {
+        self.shared.inbox.borrow().len()
+    }
+
+    /// A view of this stream's state that does not own it (see [`StreamView`]).
+    pub(crate) fn view(&self) -> StreamView {
+        StreamView(self.shared.clone())
+    }
+
     fn read_into(
         &self,
         cx: &mut Context<'_>,
@@ -418,6 +473,23 @@ impl Stream {
             t.resume_producing();
         }
         t.lose_write_connection();
+    }
+}
+
+/// A stream's state seen by whoever serves it while hyper holds the stream itself; dropping
+/// it does not close anything.
+pub(crate) struct StreamView(Rc<Shared>);
+
+impl StreamView {
+    /// No unread bytes wait and no write waits for the transport: nothing is in flight
+    /// below hyper.
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.0.inbox.borrow().is_empty() && !self.0.write_paused.get()
+    }
+
+    /// Whether the peer has sent anything yet.
+    pub(crate) fn has_received(&self) -> bool {
+        self.0.received.get()
     }
 }
 

@@ -23,6 +23,7 @@
 
 mod file;
 mod head_timeout;
+mod park;
 mod resource;
 mod send_timeout;
 mod site;

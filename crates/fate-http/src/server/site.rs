@@ -33,6 +33,7 @@ use crate::error::{Error, Kind};
 use crate::io::Io;
 use crate::rt::{Exec, Timer};
 use crate::server::head_timeout::{HeadClock, HeadWatch};
+use crate::server::park::Parkable;
 use crate::server::resource::{text_response, Postpath, ReplyKind, Resource, Response};
 use crate::server::send_timeout::SendWatch;
 use crate::stream::Stream;
@@ -65,6 +66,8 @@ struct SiteInner {
     header_timeout: Cell<Duration>,
     /// How long a connection's output may make no progress.
     send_timeout: Cell<Duration>,
+    /// How long an idle keep-alive connection waits before it is parked.
+    park_after: Cell<Duration>,
 }
 
 impl Site {
@@ -78,6 +81,7 @@ impl Site {
                 max_head: Cell::new(64 << 10),
                 header_timeout: Cell::new(Duration::from_secs(30)),
                 send_timeout: Cell::new(Duration::from_secs(60)),
+                park_after: Cell::new(Duration::from_secs(1)),
             }),
         }
     }
@@ -133,6 +137,34 @@ impl Site {
     #[must_use]
     pub fn send_timeout(self, timeout: Duration) -> Site {
         self.inner.send_timeout.set(timeout);
+        self
+    }
+
+    /// How long a plain HTTP/1 keep-alive connection may wait for its next request before it
+    /// is *parked*: it gives back hyper's buffers (16 KiB) and keeps only its socket and a
+    /// few hundred bytes of state until the client sends again, when it is served as before
+    /// (nginx frees an idle keep-alive connection's buffers the same way). A client that
+    /// sends its next request at once never waits that long, so the parking costs it nothing;
+    /// a connection waits on for its next head under the same
+    /// [`header_read_timeout`](Site::header_read_timeout). Checked on that timeout's tick:
+    /// parked no sooner than `after`, at most two ticks later. `Duration::ZERO` parks every
+    /// connection as soon as a response is handed over with nothing more to read, at the cost
+    /// of hyper's buffers made afresh for each request. Default 1 s. TLS connections are not
+    /// parked. Set it before listening.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fate::http::server::{from_fn, Request, Response, Site};
+    ///
+    /// let site = Site::new(from_fn(|_: Request| Response::new("hi".into())))
+    ///     .park_idle_after(Duration::from_secs(5));
+    /// # drop(site);
+    /// ```
+    #[must_use]
+    pub fn park_idle_after(self, after: Duration) -> Site {
+        self.inner.park_after.set(after);
         self
     }
 
@@ -200,6 +232,7 @@ impl Site {
         let state = Rc::new(ServerState::new(
             self.inner.header_timeout.get(),
             self.inner.send_timeout.get(),
+            self.inner.park_after.get(),
         ));
         let site = self.clone();
         let conn_state = state.clone();
@@ -401,11 +434,18 @@ impl fmt::Debug for Site {
 }
 
 /// The site as hyper's service for one connection.
-struct SiteService {
+pub(super) struct SiteService {
     site: Site,
     peer: Option<SocketAddr>,
     /// The connection's head timeout (HTTP/1 only).
     watch: Option<Rc<HeadWatch>>,
+}
+
+impl SiteService {
+    /// hyper's HTTP/1 server for this site (to serve a parked connection afresh).
+    pub(super) fn http1(&self) -> http1::Builder {
+        self.site.http1()
+    }
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for SiteService {
@@ -457,8 +497,8 @@ impl hyper::service::Service<http::Request<Incoming>> for SiteService {
 }
 
 /// A plain HTTP/1 connection's task: the connection itself and nothing around it, so that an
-/// idle keep-alive connection holds hyper's state and little more (the TLS path, were it in
-/// the same future, would size every task to a TLS handshake).
+/// idle keep-alive connection holds its parked state and little more (the TLS path, were it
+/// in the same future, would size every task to a TLS handshake).
 fn plain_task(
     stream: Stream,
     service: SiteService,
@@ -466,8 +506,10 @@ fn plain_task(
     slot: usize,
     watch: Rc<HeadWatch>,
 ) -> impl Future<Output = ()> {
-    let conn = service.site.http1().serve_connection(stream, service);
-    Graceful::new(conn, &state, slot, watch, |c| c.graceful_shutdown())
+    let conn = Parkable::new(stream, service, watch.clone());
+    Graceful::new(conn, &state, slot, watch, |c| {
+        c.get_mut().graceful_shutdown()
+    })
 }
 
 /// Whether a request breaks RFC 9112 §3.2: no `Host` in HTTP/1.1 (HTTP/2 names its
@@ -518,7 +560,7 @@ impl AccessLog {
 }
 
 /// A request being served: its reply, then the access log line.
-struct Served {
+pub(super) struct Served {
     /// `None` once answered.
     reply: Option<ReplyKind>,
     /// Boxed: hyper moves the future per request, and logging is usually off.
@@ -597,10 +639,10 @@ struct Conn {
 }
 
 impl ServerState {
-    fn new(header_timeout: Duration, send_timeout: Duration) -> ServerState {
+    fn new(header_timeout: Duration, send_timeout: Duration, park_after: Duration) -> ServerState {
         ServerState {
             conns: RefCell::default(),
-            clock: Rc::new(HeadClock::new(header_timeout, send_timeout)),
+            clock: Rc::new(HeadClock::new(header_timeout, send_timeout, park_after)),
             ticker: RefCell::new(None),
             shutting_down: Cell::new(false),
             drained: RefCell::default(),
@@ -633,8 +675,8 @@ impl ServerState {
     }
 
     /// One tick: wakes the connections that waited too long for a head (they close when
-    /// polled), aborts those whose output stalled too long, and schedules the next tick if
-    /// any connection is left.
+    /// polled) and those idle long enough to park (they park when polled), aborts those
+    /// whose output stalled too long, and schedules the next tick if any connection is left.
     fn tick(self: &Rc<Self>) {
         self.ticker.borrow_mut().take();
         self.clock.advance();
@@ -649,7 +691,7 @@ impl ServerState {
                 // Checked whatever the head watch says: a connection closed for its head
                 // timeout may still hold output that never leaves.
                 let aborted = c.send.as_ref().is_some_and(|s| s.check(now, send_ticks));
-                aborted || c.watch.expired()
+                aborted || c.watch.expired() || c.watch.due_to_park()
             })
             .filter_map(|(_, c)| c.waker.clone())
             .collect();
@@ -795,6 +837,47 @@ impl Listening {
     /// Open connections.
     pub fn connections(&self) -> usize {
         self.state.conns.borrow().len()
+    }
+
+    /// Open connections that are parked: idle keep-alive connections holding no HTTP
+    /// buffers (see [`Site::park_idle_after`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::time::Duration;
+    /// use fate::http::server::{from_fn, Request, Response, Site};
+    ///
+    /// fate::block_on(async {
+    ///     let site = Site::new(from_fn(|_: Request| Response::new("hi".into())))
+    ///         .park_idle_after(Duration::ZERO);
+    ///     let listening = site.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    ///     let addr = listening.local_addr();
+    ///     let client = std::thread::spawn(move || {
+    ///         let mut s = std::net::TcpStream::connect(addr).unwrap();
+    ///         s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    ///         let mut answer = [0; 512];
+    ///         let n = s.read(&mut answer).unwrap();
+    ///         assert!(answer[..n].ends_with(b"hi"));
+    ///         s // kept open: an idle keep-alive connection
+    ///     });
+    ///     while !client.is_finished() {
+    ///         fate::sleep(Duration::from_millis(1)).await;
+    ///     }
+    ///     let _idle = client.join().unwrap();
+    ///     fate::sleep(Duration::from_millis(10)).await;
+    ///     assert_eq!(listening.parked_connections(), 1);
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn parked_connections(&self) -> usize {
+        self.state
+            .conns
+            .borrow()
+            .iter()
+            .filter(|(_, c)| c.watch.is_parked())
+            .count()
     }
 
     /// Stops accepting; open connections go on.
