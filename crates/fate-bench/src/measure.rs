@@ -137,6 +137,20 @@ impl Footprint {
     }
 }
 
+impl Footprint {
+    /// Bytes per unit between the start and the resident memory now (what the units still
+    /// hold, where [`bytes_per`](Self::bytes_per) is the most they held at once); NaN when
+    /// either reading failed or `units` is 0.
+    pub(crate) fn held_per(&self, units: u64) -> f64 {
+        match (self.start_kb, rss_kb()) {
+            (Some(start), Some(now)) if units > 0 => {
+                now.saturating_sub(start) as f64 * 1024.0 / units as f64
+            }
+            _ => f64::NAN,
+        }
+    }
+}
+
 /// The `p`th percentile (0..=100) of ascending `sorted` nanosecond samples, in microseconds:
 /// the sample at rank round(p/100 * (len-1)), as the peers compute it. NaN when empty.
 pub(crate) fn percentile_us(sorted: &[u64], p: f64) -> f64 {

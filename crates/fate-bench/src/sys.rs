@@ -116,6 +116,24 @@ pub(crate) fn malloc_trim() {
 #[cfg(not(target_env = "gnu"))]
 pub(crate) fn malloc_trim() {}
 
+/// Hands the memory the allocators hold free back to the kernel: glibc's (`malloc_trim`)
+/// and mimalloc's — every arena's free pages, whichever thread freed them, at once rather
+/// than after mimalloc's purge delay and the freeing thread's next allocation. So that a
+/// reading of resident memory counts what is in use, not what an allocator keeps cached.
+pub(crate) fn release_free_memory() {
+    malloc_trim();
+    // SAFETY: mi_collect has no preconditions; it only frees and purges unused memory.
+    unsafe {
+        mi_collect(true);
+    }
+}
+
+extern "C" {
+    /// Frees what mimalloc holds unused and purges its arenas' free pages, all of them with
+    /// `force` (from mimalloc's extended API, linked in with it).
+    fn mi_collect(force: bool);
+}
+
 /// The global allocator: mimalloc, through plain `mi_malloc` whenever the alignment asked
 /// for is at most a pointer's (every mimalloc block has that), `mi_malloc_aligned` otherwise.
 ///

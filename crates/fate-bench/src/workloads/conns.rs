@@ -1,10 +1,17 @@
 //! `conns`: the server's memory per idle connection. `--conns` clients connect to a server on
 //! its own thread, each makes one round trip (`--protocol http`: one keep-alive `GET /`
-//! answered `200`; `echo`: 64 bytes echoed), and then all stay open and idle.
+//! answered `200`; `echo`: 64 bytes echoed), and then all stay open and idle, as idle
+//! keep-alive clients do, for `--idle` seconds.
 //!
 //! `n` = connections; `secs` = connecting them all and their round trips. The figure that
-//! decides is `bytes_per_conn`: the peak resident memory of this process over what it held
-//! with the server started and one connection served, per connection. The client's share is
+//! decides is `bytes_per_conn`: the resident memory of this process at the end of the idle
+//! time over what it held with the server started and one connection served, per
+//! connection — what a server holds for connections that are idle, not just answered. The
+//! allocators are asked to give back the memory they hold free before that reading, for
+//! both servers alike, so it counts memory in use rather than an allocator's cache.
+//! `peak_bytes_per_conn` is the peak over the same start: the most the connections held at
+//! once, reached while they were being opened and served (a server that frees an idle
+//! connection's buffers only after a while shows the difference). The client's share is
 //! one file descriptor and a slot in a `Vec` per connection, so the figure is the server's:
 //! its connection state, buffers and (for tokio) the task per connection. Kernel socket
 //! buffers are not resident memory of the process and are not counted.
@@ -30,6 +37,11 @@ pub(crate) const WORKLOAD: Workload = Workload {
     about: "N idle keep-alive connections after one round trip each; server memory per connection",
     flags: &[
         Flag::value("conns", "5000", "connections held open"),
+        Flag::value(
+            "idle",
+            "3",
+            "seconds the connections stay idle before the memory is read",
+        ),
         Flag::value(
             "protocol",
             "http",
@@ -95,6 +107,11 @@ fn bench(args: &Args, peer: &str, serve: fn(TcpListener, Stop)) -> Report {
         fail("conns", "--conns must be >= 1");
     }
     let exchange = Exchange::from_args(args);
+    let idle_secs: f64 = args.get("idle");
+    if !(idle_secs >= 0.0 && idle_secs.is_finite()) {
+        fail("conns", "--idle must be a number of seconds >= 0");
+    }
+    let idle_for = Duration::from_secs_f64(idle_secs);
     let serve_one = move |listeners, stop| serve(server::only(listeners), stop);
     let measured = ServerThread::round("fate-bench-conns", None, 1, serve_one, |server| {
         let addr = server.addr();
@@ -109,11 +126,17 @@ fn bench(args: &Args, peer: &str, serve: fn(TcpListener, Stop)) -> Report {
             idle.push(exchange.open(addr)?);
         }
         let elapsed = t0.elapsed();
-        let bytes = footprint.bytes_per(n as u64);
+        std::thread::sleep(idle_for);
+        // Both servers are read the same way: what their memory holds, without what the
+        // allocator keeps cached after frees (mimalloc purges freed pages only later, and
+        // only when the thread that freed them allocates again).
+        crate::sys::release_free_memory();
+        let held = footprint.held_per(n as u64);
+        let peak = footprint.bytes_per(n as u64);
         drop((first, idle));
-        Ok::<_, String>((elapsed, bytes))
+        Ok::<_, String>((elapsed, held, peak))
     });
-    let (elapsed, bytes) = match measured {
+    let (elapsed, held, peak) = match measured {
         Ok(Ok(m)) => m,
         Ok(Err(e)) | Err(e) => fail("conns", e),
     };
@@ -124,7 +147,9 @@ fn bench(args: &Args, peer: &str, serve: fn(TcpListener, Stop)) -> Report {
     Report::new(n as u64, elapsed)
         .with("peer", peer)
         .with("protocol", protocol)
-        .with("bytes_per_conn", round(bytes, 1))
+        .with("idle_secs", idle_secs)
+        .with("bytes_per_conn", round(held, 1))
+        .with("peak_bytes_per_conn", round(peak, 1))
 }
 
 /// fate-http's `Site` (`--protocol http`) or a fate echo `Protocol` (`echo`).
@@ -169,7 +194,7 @@ mod tests {
     #[test]
     fn every_server_holds_idle_connections_and_is_measured() {
         for protocol in ["http", "echo"] {
-            let argv: Vec<String> = ["--conns", "8", "--protocol", protocol]
+            let argv: Vec<String> = ["--conns", "8", "--idle", "0", "--protocol", protocol]
                 .iter()
                 .map(|s| s.to_string())
                 .collect();
@@ -180,6 +205,7 @@ mod tests {
                 assert_eq!(v["n"], 8, "{line}");
                 assert_eq!(v["protocol"], protocol, "{line}");
                 assert!(v["bytes_per_conn"].is_number(), "{line}");
+                assert!(v["peak_bytes_per_conn"].is_number(), "{line}");
             }
         }
     }
