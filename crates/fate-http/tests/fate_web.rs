@@ -632,17 +632,7 @@ fn header_read_timeout_closes_a_client_that_trickles_its_head(on: On) {
         // A byte every 20 ms keeps the connection busy but never finishes the head: bytes
         // arriving do not restart the limit (slowloris).
         let sent = common::off_thread(move || {
-            use std::io::Write;
-            let mut s = std::net::TcpStream::connect(addr).unwrap();
-            let mut sent = 0;
-            for b in b"GET / HTTP/1.1\r\nX-Slow: ".iter().cycle().take(500) {
-                if s.write_all(&[*b]).is_err() {
-                    break;
-                }
-                sent += 1;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            sent
+            common::trickle_head(&mut std::net::TcpStream::connect(addr).unwrap())
         })
         .await;
         assert!(sent < 500, "the server never closed the connection");

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{off_thread, run, wait_until};
+use common::{off_thread, run, trickle_head, wait_until};
 use fate_http::server::{from_fn, Listening, Request, Response, Site};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -208,18 +208,7 @@ fn the_head_timeout_closes_parked_connections_and_cuts_tricklers() {
         // restart the limit, which counts from the response.
         let (slow, (_, answered)) = served("/slow").await;
         parked(&l, 1).await;
-        let (_, sent) = step(slow, |c| {
-            let mut sent = 0;
-            for b in b"GET / HTTP/1.1\r\nX-Slow: ".iter().cycle().take(500) {
-                if c.s.write_all(&[*b]).is_err() {
-                    break;
-                }
-                sent += 1;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            sent
-        })
-        .await;
+        let (_, sent) = step(slow, |c| trickle_head(&mut c.s)).await;
         assert!(sent < 500, "the server never closed the connection");
         let waited = answered.elapsed();
         assert!(

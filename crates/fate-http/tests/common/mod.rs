@@ -216,6 +216,20 @@ pub async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stati
     handle.join().unwrap()
 }
 
+/// A slowloris client on `s`: a head that never ends, a byte every 20 ms, until the server
+/// closes the connection or 500 bytes have gone; how many went.
+pub fn trickle_head(s: &mut TcpStream) -> usize {
+    let mut sent = 0;
+    for b in b"GET / HTTP/1.1\r\nX-Slow: ".iter().cycle().take(500) {
+        if s.write_all(&[*b]).is_err() {
+            break;
+        }
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sent
+}
+
 /// Waits (on the reactor, a few milliseconds at a time) until `cond` holds; panics after
 /// `limit`.
 pub async fn wait_until(limit: Duration, what: &str, cond: impl Fn() -> bool) {
