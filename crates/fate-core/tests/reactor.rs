@@ -358,3 +358,46 @@ fn a_call_that_keeps_scheduling_due_calls_does_not_starve_the_loop() {
     assert!(stop.get());
     assert!(runs.get() >= 1);
 }
+
+/// CPU time the calling thread has used so far (the kernel's `sum_exec_runtime`).
+fn thread_cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+    let nanos = stat.split_whitespace().next().unwrap().parse().unwrap();
+    Duration::from_nanos(nanos)
+}
+
+#[test]
+fn a_loop_that_polls_before_sleeping_still_sleeps_when_idle() {
+    use fate_core::net::UnixStream;
+    use futures_util::{AsyncReadExt, AsyncWriteExt};
+    use std::time::Instant;
+
+    let reactor = Reactor::builder()
+        .handle_signals(false)
+        .polls_before_sleep(1000)
+        .build()
+        .unwrap();
+    let (idle_cpu, waited) = reactor
+        .block_on(async {
+            let (mut a, mut b) = UnixStream::pair().unwrap();
+            for _ in 0..10 {
+                // The read waits first, so the byte arrives as an I/O event.
+                let writer = fate_core::spawn_local(async move {
+                    a.write_all(b"x").await.unwrap();
+                    a
+                });
+                let mut byte = [0u8];
+                b.read_exact(&mut byte).await.unwrap();
+                a = writer.await.unwrap();
+            }
+            // The loop just handled I/O: it may poll a thousand times, then it must sleep
+            // until the timer, which fires on time.
+            let (cpu, start) = (thread_cpu_time(), Instant::now());
+            fate_core::sleep(Duration::from_millis(300)).await;
+            (thread_cpu_time() - cpu, start.elapsed())
+        })
+        .unwrap();
+    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    assert!(idle_cpu < Duration::from_millis(100), "{idle_cpu:?}");
+}

@@ -31,6 +31,9 @@ impl Reactor {
         timing: &T,
     ) -> Result<(), ReactorError> {
         let inner = &*self.inner;
+        // Polls without sleeping left before the loop may sleep: refilled by every poll that
+        // reports I/O.
+        let mut polls_left = 0;
         loop {
             // 1.-3. Remote work, due timers, the ready queue.
             self.run_ready_with(Instant::now(), timing);
@@ -55,6 +58,13 @@ impl Reactor {
             };
             let timeout = match timeout {
                 Some(Duration::ZERO) => Some(Duration::ZERO),
+                _ if polls_left > 0 => {
+                    // More I/O may be a few microseconds away: let other threads run, then
+                    // look again before paying for a sleep and a wake-up.
+                    polls_left -= 1;
+                    std::thread::yield_now();
+                    Some(Duration::ZERO)
+                }
                 other if inner.remote.prepare_to_sleep() => other,
                 _ => Some(Duration::ZERO),
             };
@@ -72,6 +82,7 @@ impl Reactor {
 
             // 5. Dispatch.
             let events = inner.events.borrow();
+            let mut had_io = false;
             for event in events.iter() {
                 match event.token() {
                     WAKER_TOKEN => {}
@@ -81,10 +92,14 @@ impl Reactor {
                     }
                     SIGNAL_TOKEN => self.on_signals(),
                     token if token.0 >= FIRST_IO_TOKEN => {
+                        had_io = true;
                         self.dispatch_with(token, Readiness::from_event(event), timing);
                     }
                     _ => {}
                 }
+            }
+            if had_io {
+                polls_left = inner.polls_before_sleep;
             }
         }
     }
