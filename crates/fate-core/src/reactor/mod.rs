@@ -221,7 +221,7 @@ impl Default for ReactorBuilder {
             budget: 256,
             events_capacity: 1024,
             slow_callback_duration: watchdog::DEFAULT_THRESHOLD,
-            polls_before_sleep: 1,
+            polls_before_sleep: 0,
         }
     }
 }
@@ -248,7 +248,7 @@ impl ReactorBuilder {
 
     /// How many times, after a turn that handled I/O, the loop gives up the CPU
     /// (`sched_yield`) and polls epoll again without sleeping before it sleeps in
-    /// `epoll_wait` (default 1; 0 sleeps at once).
+    /// `epoll_wait` (default 0: sleep at once).
     ///
     /// Under load, the next request often arrives a few microseconds after the loop ran out
     /// of work; sleeping and being woken for it costs the kernel a context switch each way.
@@ -256,18 +256,21 @@ impl ReactorBuilder {
     /// earns these polls, so an idle reactor still sleeps after at most one of them, and a
     /// wake from another thread still costs no syscall while the loop is awake.
     ///
-    /// Measured with `fate-bench http --threads 2` (two reactors, the load generator on the
-    /// same two cores), medians of 5: one such poll cut server CPU per request from 1.04x to
-    /// 0.88x that of hyper on tokio's multi-thread runtime and raised requests/s from 0.96x
-    /// to 1.23x, because the workers blocked 0.004 times per request instead of 0.32 (p99
-    /// latency rose from 1.1 to 1.5 ms); `echo --threads 2` went from 1.03x to 1.00x, and
-    /// single-threaded servers did not change measurably.
+    /// Whether that pays depends on what else wants the cores. Measured with `fate-bench
+    /// http --threads 2` (two reactors, the load generator on the same two cores; ratios to
+    /// hyper on tokio's multi-thread runtime, medians): with the machine's load average at
+    /// 1.8-2.5, one such poll cut server CPU per request from 1.04x to 0.88x and raised
+    /// requests/s from 0.96x to 1.23x (the workers blocked 0.004 times per request instead
+    /// of 0.32); with other processes busy (load 4.5-5.4) it raised CPU per request from
+    /// 0.98x to 1.13x, and on `echo --threads 2` lowered messages/s from 1.02x to 0.81x: the
+    /// yield hands the core to whatever else runs. Hence off by default; turn it on for a
+    /// server that has its cores to itself.
     ///
     /// ```
     /// use fate::reactor::Reactor;
     ///
-    /// // A loop that goes to sleep as soon as it runs out of work.
-    /// let reactor = Reactor::builder().polls_before_sleep(0).build().unwrap();
+    /// // After I/O, look once more before sleeping.
+    /// let reactor = Reactor::builder().polls_before_sleep(1).build().unwrap();
     /// # drop(reactor);
     /// ```
     pub fn polls_before_sleep(mut self, polls: u32) -> Self {
