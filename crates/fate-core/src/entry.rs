@@ -57,7 +57,7 @@ fn start_main(
     let seen = panicked.clone();
     let policy = reactor.inner.panic_policy;
     reactor.call_when_running(move || {
-        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(main)) {
+        if let Err(payload) = fate_deferred::catch_panic(main) {
             policy.report("main function", &*payload);
             seen.set(Some(reactor::panic_message(&*payload)));
             if let Some(reactor) = reactor::try_current() {

@@ -1,6 +1,6 @@
 //! `succeed`, `fail`, `maybe_deferred`: Deferreds that are (usually) fired already.
 
-use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::panic::Location;
 
 use crate::error::Panicked;
 use crate::{Deferred, Failure, IntoOutcome, Outcome};
@@ -56,15 +56,12 @@ where
     R: IntoOutcome<U, M>,
 {
     let at = Location::caller();
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match crate::catch_panic(f) {
         Ok(r) => match r.into_outcome() {
             Outcome::Value(v) => succeed(v),
             Outcome::Failure(failure) => fail(failure),
             Outcome::Chain(d) => d,
         },
-        Err(payload) => {
-            crate::panics::note_caught_panic();
-            fail(Failure::at(Panicked::from_payload(&*payload), at))
-        }
+        Err(payload) => fail(Failure::at(Panicked::from_payload(&*payload), at)),
     }
 }

@@ -9,20 +9,10 @@ use std::rc::Rc;
 
 use crate::debug::debugging;
 
-/// Whether `RUST_LIB_BACKTRACE` asks library errors for backtraces: read once, then cached
-/// (0: not read yet, 1: no, 2: yes).
+/// Whether `RUST_LIB_BACKTRACE` asks library errors for backtraces: read once, then cached.
 fn lib_backtrace_asked() -> bool {
-    use std::sync::atomic::{AtomicU8, Ordering};
-    static ASKED: AtomicU8 = AtomicU8::new(0);
-    match ASKED.load(Ordering::Relaxed) {
-        1 => false,
-        2 => true,
-        _ => {
-            let asked = std::env::var_os("RUST_LIB_BACKTRACE").is_some_and(|v| v != "0");
-            ASKED.store(if asked { 2 } else { 1 }, Ordering::Relaxed);
-            asked
-        }
-    }
+    static ASKED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ASKED.get_or_init(|| std::env::var_os("RUST_LIB_BACKTRACE").is_some_and(|v| v != "0"))
 }
 
 /// `Result<T, Failure>`: what an async block that awaits Deferreds returns, so that `Ok(())`

@@ -146,7 +146,7 @@ pub use future::DeferredFuture;
 pub use list::{gather_results, gather_results_consuming_errors, DeferredList, ListResult};
 pub use outcome::{IntoOutcome, Outcome, Plain, Shaped};
 #[doc(hidden)]
-pub use panics::{caught_panics, note_caught_panic};
+pub use panics::{catch_panic, caught_panics};
 pub use queue::DeferredQueue;
 pub use race::{first_success, race};
 pub use semaphore::{DeferredLock, DeferredSemaphore, Permit};

@@ -1,7 +1,6 @@
 //! `DeferredList` and `gather_results`: fan-in over many Deferreds (twisted-semantics 2.10–2.11).
 
 use std::cell::{Cell, RefCell};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -190,8 +189,7 @@ pub(crate) fn cancel_all(controls: &[Control], except: Option<usize>) {
         if Some(i) == except {
             continue;
         }
-        if catch_unwind(AssertUnwindSafe(|| control.cancel())).is_err() {
-            crate::panics::note_caught_panic();
+        if crate::catch_panic(|| control.cancel()).is_err() {
             tracing::error!(input = i, "Exception raised from user supplied canceller");
         }
     }

@@ -5,20 +5,32 @@
 //! build. The reactor's loop watchdog reads this count before and after each run of user
 //! code, and does not blame a run in which a boundary caught a panic for the time it took:
 //! the panic is reported already. Every boundary on a loop thread — the reactor's, a
-//! Deferred handler's, a spawned future's, a cross-worker call's — records what it caught
-//! here, in this lowest crate, so the count is one whichever crate caught it.
+//! Deferred handler's, a spawned future's, a cross-worker call's — catches with
+//! [`catch_panic`], which counts here, in this lowest crate, so the count is one whichever
+//! crate caught it.
 
 use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 thread_local! {
     static CAUGHT: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Records that a panic boundary on this thread caught a panic.
+/// Fate's panic boundary: `catch_unwind`, counting a caught panic on this thread.
 ///
-/// For Fate's own crates; a user's `catch_unwind` need not call it.
+/// For Fate's own crates; a user's `catch_unwind` need not use it.
 #[doc(hidden)]
-pub fn note_caught_panic() {
+#[inline(always)]
+pub fn catch_panic<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    let caught = catch_unwind(AssertUnwindSafe(f));
+    if caught.is_err() {
+        note_caught_panic();
+    }
+    caught
+}
+
+#[cold]
+pub(crate) fn note_caught_panic() {
     let _ = CAUGHT.try_with(|c| c.set(c.get() + 1));
 }
 
@@ -46,7 +58,8 @@ mod tests {
         std::thread::spawn(|| assert_eq!(caught_panics(), 0))
             .join()
             .unwrap();
-        note_caught_panic();
+        assert!(catch_panic(|| panic!("caught here")).is_err());
+        assert!(catch_panic(|| 1).is_ok());
         assert_eq!(caught_panics(), before + 3);
     }
 }

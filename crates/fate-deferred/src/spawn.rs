@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -213,7 +213,7 @@ where
             let Some(future) = slot.as_mut() else {
                 return Poll::Ready(()); // cancelled
             };
-            let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
+            let polled = crate::catch_panic(|| future.as_mut().poll(cx));
             if !matches!(polled, Ok(Poll::Pending)) || state.cancelled.get() {
                 drop(slot.take());
             }
@@ -230,7 +230,6 @@ where
                 Poll::Ready(())
             }
             Err(payload) => {
-                crate::panics::note_caught_panic();
                 let failure = Failure::at(Panicked::from_payload(&*payload), this.at);
                 this.finish(Outcome::Failure(failure));
                 Poll::Ready(())

@@ -124,7 +124,9 @@ where
         let Handler { handler, .. } = *self;
         // A panic's failure is located where the Deferred was created: the panic hook has
         // already reported where it panicked, and a queued handler keeps no location of its
-        // own (two words, not three).
+        // own (two words, not three). `catch_unwind` and the count by hand, not `catch_panic`:
+        // through the wrapper this hot path measured 19 instructions more per Deferred
+        // (scorecard --instr, 594 vs 575).
         let result = match catch_unwind(AssertUnwindSafe(move || handler(input))) {
             Ok(Outcome::Value(v)) => Ok(v),
             Ok(Outcome::Failure(f)) => Err(f),

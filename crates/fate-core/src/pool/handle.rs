@@ -6,7 +6,6 @@
 //! syscall. A call's result comes back the same way to the caller's own reactor, where it
 //! fires the caller's Deferred: nothing ever blocks waiting for another loop.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -264,13 +263,7 @@ impl WorkerHandle {
             Failure::new(WorkerGone { index })
         });
         // Refused, the closure drops here with its reply, which fails the Deferred.
-        let _ = self.call_from_thread(move || {
-            let outcome = catch_unwind(AssertUnwindSafe(f));
-            if outcome.is_err() {
-                fate_deferred::note_caught_panic();
-            }
-            reply.send_caught(outcome)
-        });
+        let _ = self.call_from_thread(move || reply.send_caught(fate_deferred::catch_panic(f)));
         deferred
     }
 

@@ -22,7 +22,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::Child;
 use std::rc::{Rc, Weak};
 use std::task::Waker;
@@ -333,7 +332,7 @@ impl Process {
             let Some(protocol) = slot.as_mut() else {
                 return;
             };
-            catch_unwind(AssertUnwindSafe(|| f(&mut **protocol)))
+            fate_deferred::catch_panic(|| f(&mut **protocol))
         };
         if let Err(payload) = outcome {
             self.panic_policy

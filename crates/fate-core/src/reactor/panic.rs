@@ -1,7 +1,6 @@
 //! What the reactor does when a callback, protocol method or task panics.
 
 use std::any::Any;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// How many panics Fate's boundaries (the reactor's, and those of Deferred handlers, spawned
 /// futures and cross-worker calls) have caught on this thread so far. The loop watchdog does
@@ -61,14 +60,13 @@ impl PanicPolicy {
     /// Runs `f` behind the panic boundary; `what` names the kind of code in the log line.
     #[inline]
     pub(crate) fn guard(self, what: &'static str, f: impl FnOnce()) {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        if let Err(payload) = fate_deferred::catch_panic(f) {
             self.report(what, &*payload);
         }
     }
 
     /// Reports a caught panic according to the policy.
     pub(crate) fn report(self, what: &'static str, payload: &(dyn Any + Send)) {
-        fate_deferred::note_caught_panic();
         let message = panic_message(payload);
         super::report::error(format_args!("a {what} panicked: {message}"));
         match self {
