@@ -135,9 +135,7 @@ impl Footprint {
             _ => f64::NAN,
         }
     }
-}
 
-impl Footprint {
     /// Bytes per unit between the start and the resident memory now (what the units still
     /// hold, where [`bytes_per`](Self::bytes_per) is the most they held at once); NaN when
     /// either reading failed or `units` is 0.

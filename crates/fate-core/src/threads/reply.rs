@@ -164,13 +164,10 @@ impl<T: Send + 'static> Reply<T> {
 }
 
 impl<T: Send + 'static> Drop for Reply<T> {
+    /// Unsent, the Reply fails its Deferred with the failure its maker chose (sent, it does
+    /// nothing: `deliver` took the door).
     fn drop(&mut self) {
-        if let Some(to) = self.to.take() {
-            let (id, tag, lost) = (self.id, self.tag, self.lost);
-            to.call_from_thread_as(Kind::ThreadReply, self.site, move || {
-                fire::<T>(id, Outcome::Lost, tag, lost)
-            });
-        }
+        self.deliver(Outcome::Lost);
     }
 }
 
